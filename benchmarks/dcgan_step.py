@@ -1,0 +1,128 @@
+"""One DCGAN step at 64 px (ngf = ndf = 64, batch 64): raygan's plug-in against a plain PyTorch
+loop of the same architecture, and the achieved FLOP/s against this machine's matmul peak.
+
+    python benchmarks/dcgan_step.py [--steps 10] [--threads 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import save  # noqa: E402
+
+from raygan.config import GANConfig  # noqa: E402
+from raygan.gans import build_gan, fit_gan  # noqa: E402
+
+RES, BATCH, WIDTH, NZ = 64, 64, 64, 100
+
+
+def plain_nets() -> tuple[nn.Module, nn.Module]:
+    """The classic PyTorch-examples DCGAN at 64 px."""
+    g = nn.Sequential(
+        nn.ConvTranspose2d(NZ, 512, 4, 1, 0, bias=False), nn.BatchNorm2d(512), nn.ReLU(True),
+        nn.ConvTranspose2d(512, 256, 4, 2, 1, bias=False), nn.BatchNorm2d(256), nn.ReLU(True),
+        nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(True),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),
+        nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), nn.Tanh())
+    d = nn.Sequential(
+        nn.Conv2d(3, 64, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(128, 256, 4, 2, 1, bias=False), nn.BatchNorm2d(256), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(256, 512, 4, 2, 1, bias=False), nn.BatchNorm2d(512), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(512, 1, 4, 1, 0, bias=False))
+    return g, d
+
+
+def plain_step(g, d, opt_g, opt_d, real: torch.Tensor) -> None:
+    z = torch.randn(len(real), NZ, 1, 1)
+    fake = g(z)
+    ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
+    loss_d = (F.binary_cross_entropy_with_logits(d(real).flatten(), ones)
+              + F.binary_cross_entropy_with_logits(d(fake.detach()).flatten(), zeros))
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = F.binary_cross_entropy_with_logits(d(fake).flatten(), ones)
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+
+
+def plain_rate(steps: int) -> tuple[float, float]:
+    """(images/s, FLOPs per step) of the plain loop."""
+    torch.manual_seed(0)
+    g, d = plain_nets()
+    opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
+    real = torch.rand(BATCH, 3, RES, RES) * 2 - 1
+    for _ in range(2):
+        plain_step(g, d, opt_g, opt_d, real)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        plain_step(g, d, opt_g, opt_d, real)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        plain_step(g, d, opt_g, opt_d, real)
+    return steps * BATCH / (time.perf_counter() - t0), float(counter.get_total_flops())
+
+
+def raygan_rate(steps: int) -> float:
+    """Images/s of raygan's DCGAN plug-in through `fit_gan` (uint8 batches, seeded RNG)."""
+    real = np.random.default_rng(0).integers(0, 256, (512, 3, RES, RES), np.uint8)
+    cfg = GANConfig(width=WIDTH, batch_size=BATCH, steps=2, checkpoint_every=10**9,
+                    log_every=10**9)
+    gan = build_gan("dcgan", cfg, RES, seed=0)
+    fit_gan(gan, real, seed=0)
+    gan.cfg = GANConfig(**{**cfg.__dict__, "steps": 2 + steps})
+    t0 = time.perf_counter()
+    fit_gan(gan, real, seed=0, start_step=2)
+    return steps * BATCH / (time.perf_counter() - t0)
+
+
+def matmul_peak(n: int = 2048, reps: int = 10) -> float:
+    """FLOP/s of a float32 n x n matmul, best of `reps`."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--threads", default="1,2")
+    args = p.parse_args()
+    figures = {}
+    for threads in (int(t) for t in args.threads.split(",")):
+        torch.set_num_threads(threads)
+        plain, flops = plain_rate(args.steps)
+        ours = raygan_rate(args.steps)
+        peak = matmul_peak()
+        achieved = flops * plain / BATCH
+        figures[f"{threads} thread(s)"] = {
+            "plain_images_per_s": round(plain, 1), "raygan_images_per_s": round(ours, 1),
+            "raygan_vs_plain": round(ours / plain, 3),
+            "gflop_per_step": round(flops / 1e9, 1),
+            "achieved_gflop_per_s": round(achieved / 1e9, 1),
+            "matmul_peak_gflop_per_s": round(peak / 1e9, 1),
+            "achieved_vs_peak": round(achieved / peak, 3)}
+        print(threads, figures[f"{threads} thread(s)"], flush=True)
+    save("dcgan_step", "python benchmarks/dcgan_step.py " + " ".join(sys.argv[1:]), figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Render BENCHMARKS.md from the result files that the benchmark scripts wrote.
+
+    python benchmarks/report.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TITLES = {
+    "gan_throughput": "GAN training throughput per family (plain loop, no Ray)",
+    "sweep_wall_time": "End-to-end wall time of the sweep profiles",
+    "data_load": "Dataset load: cold (JPEG decoding) and warm (array cache)",
+    "dcgan_step": "DCGAN step at 64 px: raygan against a plain PyTorch loop; FLOP/s against peak",
+}
+
+
+def _rows(figures: dict, prefix: str = "") -> list[tuple[str, str]]:
+    rows = []
+    for k, v in figures.items():
+        if isinstance(v, dict):
+            rows += _rows(v, f"{prefix}{k} / ")
+        else:
+            rows.append((f"{prefix}{k}", str(v)))
+    return rows
+
+
+def main() -> None:
+    parts = ["# Benchmarks", "",
+             "Written by `python benchmarks/report.py` from `benchmarks/results/*.json`; each "
+             "section names the date, machine and command of its measurement. Timing never "
+             "decides a test: these figures live here only.", ""]
+    for path in sorted((HERE / "results").glob("*.json")):
+        r = json.loads(path.read_text())
+        parts += [f"## {TITLES.get(r['name'], r['name'])}", "",
+                  f"- date: {r['date']}", f"- machine: {r['machine']}", f"- torch: {r['torch']}",
+                  f"- command: `{r['command']}`", "", "| what | value |", "|---|---|"]
+        parts += [f"| {k} | {v} |" for k, v in _rows(r["figures"])]
+        if r.get("notes"):
+            parts += ["", r["notes"]]
+        parts.append("")
+    (HERE.parent / "BENCHMARKS.md").write_text("\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()

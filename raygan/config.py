@@ -1,0 +1,250 @@
+"""Sweep configuration: profiles, the meaning of each field, validation with one-line errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from raygan.errors import RayganError
+
+RESOLUTIONS = (32, 64, 128, 224)  # px; 224 is the study's, the rest are cheaper stand-ins
+BASELINE_ARMS = ("real", "oversample", "classic", "all-real")
+GAN_ARM_PREFIX = "gan:"
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """How each GAN of a `gan:<name>` arm is built and trained."""
+
+    z_dim: int = 100  # latent size; the DCGAN paper's 100
+    width: int = 64  # channels of the full-resolution G/D layers (DCGAN's ngf = ndf); deeper
+    # layers widen from it, up to 8x
+    batch_size: int = 64  # images per optimizer step, summed over all DDP workers
+    steps: int = 2000  # optimizer steps of G (D takes one step per G step)
+    lr: float = 2e-4  # Adam learning rate for G and D (DCGAN paper; profiles give pggan 1e-3)
+    beta1: float = 0.5  # Adam beta1; 0.5 keeps GAN training stable (DCGAN paper)
+    num_workers: int = 1  # Ray Train DDP workers per GAN training
+    cpus_per_worker: int = 1  # CPU cores per Ray Train worker (torch threads follow it)
+    use_gpu: bool = False  # one GPU per worker, nccl backend; gloo on CPU
+    checkpoint_every: int = 500  # steps between checkpoints reported to Ray Train
+    log_every: int = 50  # steps between loss reports (MLflow `loss/G`, `loss/D`)
+    diffaugment: str = ""  # DiffAugment policy for every D call, e.g. "color,translation,cutout"
+    upscale: bool = False  # generate at half resolution, then a trained ESRGAN-style SR stage x2
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The study's downstream 2-block CNN and how each trial trains it."""
+
+    epochs: int = 30  # upper bound; early stopping on val AUC usually ends sooner
+    patience: int = 5  # epochs without a val AUC gain before stopping
+    batch_size: int = 64  # images per Adam step
+    lr: float = 1e-3  # Adam learning rate (the study's optimizer)
+    cpus: int = 1  # CPU cores per classifier trial
+    use_gpu: bool = False  # one GPU per trial
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """One sweep: the arm x budget x seed grid, the data, and where results go."""
+
+    profile: str = "laptop"  # the preset these values started from
+    data: str = ""  # dataset root in the Kaggle layout; resolved from --data / RAYGAN_DATA
+    resolution: int = 64  # px, square; images are resized on load
+    budgets: tuple[int, ...] = (50, 200, 500)  # N real malignant training images kept per cell
+    arms: tuple[str, ...] = ("real", "oversample", "classic", "gan:dcgan", "all-real")  # grid arms
+    seeds: tuple[int, ...] = (0,)  # each seed redraws the budget subset and re-inits every model
+    fill_target: int = 0  # malignant count after filling; 0 = every real malignant train image
+    val_fraction: float = 0.15  # share of train carved off (stratified) for early stopping
+    split_seed: int = 0  # fixes the validation split, so seeds compare on the same val/test
+    # Drop test images that re-capture a training lesion (pHash + thumbnail audit,
+    # raygan/eval/leakage.py); off by default so results compare with the study's test split.
+    exclude_leaks: bool = False
+    gan: GANConfig = field(default_factory=GANConfig)
+    # Per-family changes to `gan`, e.g. {"cyclegan": {"width": 16}}: the families differ in cost
+    # per image by 100x, so a CPU profile gives each a budget it can finish in its share of time.
+    gan_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    address: str = ""  # Ray cluster address ('auto', 'ray://...'); empty = start a local Ray
+    storage: str = ""  # Tune/Train storage_path (shared storage on a cluster); empty = output/ray
+    output: str = "runs"  # folder for the resolved config and results tables
+    experiment: str = "raygan"  # MLflow experiment name
+    sweep_name: str = ""  # parent MLflow run name and results sub-folder; empty = profile+time
+    num_grid_images: int = 64  # generated images shown in each GAN's MLflow PNG grid
+
+    @property
+    def gan_names(self) -> tuple[str, ...]:
+        """The GAN families that the arms name, in arm order."""
+        return tuple(a[len(GAN_ARM_PREFIX) :] for a in self.arms if a.startswith(GAN_ARM_PREFIX))
+
+    def gan_config(self, name: str, budget: int | None = None) -> GANConfig:
+        """The GANConfig that family `name` trains with at `budget`: `gan`, then the family's
+        overrides, then those of the cell `name@budget` (e.g. tuned by sweeps/tune_gans.py)."""
+        cell = self.gan_overrides.get(f"{name}@{budget}", {}) if budget is not None else {}
+        return dataclasses.replace(self.gan, **{**self.gan_overrides.get(name, {}), **cell})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict, ready for JSON and MLflow params."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SweepConfig:
+        """Inverse of `to_dict` (e.g. a `config.json` read back to resume a sweep)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        for key in ("budgets", "arms", "seeds"):
+            if key in values:
+                values[key] = tuple(values[key])
+        values["gan"] = GANConfig(**d.get("gan", {}))
+        values["classifier"] = ClassifierConfig(**d.get("classifier", {}))
+        return cls(**values)
+
+    def to_json(self) -> str:
+        """The resolved config, as written next to the results and printed by --dry-run."""
+        return json.dumps(self.to_dict(), indent=2)
+
+
+ALL_ARMS = ("real", "oversample", "classic", "gan:dcgan", "gan:pggan", "gan:cyclegan",
+            "gan:infogan", "gan:fastgan", "all-real")
+FEW_SHOT_AUG = "color,translation,cutout"  # DiffAugment as the FastGAN paper trains
+PGGAN_OPTIM = {"lr": 1e-3, "beta1": 0.0}  # the PGGAN paper's Adam, for equalized-lr weights
+
+
+def _smoke() -> SweepConfig:
+    return SweepConfig(
+        profile="smoke",
+        resolution=32,
+        budgets=(20,),  # one budget: each GAN training costs ~20-50 s of Ray Train start-up
+        # Every baseline, the study's first GAN and the few-shot one: two GAN trainings run side
+        # by side on 2 cores. Every family is exercised by the registry-parametrized tests.
+        arms=("real", "oversample", "classic", "gan:dcgan", "gan:fastgan", "all-real"),
+        gan=GANConfig(width=8, batch_size=16, steps=20, checkpoint_every=10, log_every=5),
+        gan_overrides={"pggan": PGGAN_OPTIM},
+        classifier=ClassifierConfig(epochs=2, patience=2),
+        num_grid_images=16,
+    )
+
+
+def _laptop() -> SweepConfig:
+    # Measured on a 2-core CPU machine (2026-11-23): with two trainings side by side, DCGAN at
+    # width 32 runs ~47 images/s per core, PGGAN (width 16) ~30, CycleGAN ~20, InfoGAN+SR and
+    # FastGAN ~50. The steps give each family 2-6 core-minutes per budget, so the 15 GAN
+    # trainings (~30 min) and 25 classifier trials (~20 min) fit an hour on 2 cores.
+    return SweepConfig(
+        profile="laptop",
+        resolution=64,
+        budgets=(50, 200, 500),
+        arms=ALL_ARMS,
+        gan=GANConfig(width=32, batch_size=64, steps=250, checkpoint_every=50, log_every=10),
+        gan_overrides={
+            "pggan": {"width": 16, "batch_size": 32, "steps": 240, **PGGAN_OPTIM},
+            "cyclegan": {"width": 16, "batch_size": 8, "steps": 250},
+            "infogan": {"width": 16, "batch_size": 32, "steps": 200, "diffaugment": FEW_SHOT_AUG},
+            "fastgan": {"width": 16, "batch_size": 32, "steps": 200, "diffaugment": FEW_SHOT_AUG},
+        },
+        classifier=ClassifierConfig(epochs=15, patience=4),
+    )
+
+
+def _paper() -> SweepConfig:
+    return SweepConfig(
+        profile="paper",
+        resolution=224,
+        budgets=(10, 50, 100, 200, 250, 300, 500),
+        arms=ALL_ARMS,
+        gan=GANConfig(width=64, batch_size=64, steps=10000, use_gpu=True, checkpoint_every=1000),
+        gan_overrides={
+            "pggan": PGGAN_OPTIM,
+            "cyclegan": {"batch_size": 4},  # the CycleGAN paper trains with batch 1
+            "infogan": {"diffaugment": FEW_SHOT_AUG},
+            "fastgan": {"diffaugment": FEW_SHOT_AUG},
+        },
+        classifier=ClassifierConfig(epochs=50, patience=8, use_gpu=True),
+    )
+
+
+PROFILES = {"smoke": _smoke, "laptop": _laptop, "paper": _paper}
+
+
+def profile_config(name: str) -> SweepConfig:
+    """The preset called `name`."""
+    if name not in PROFILES:
+        raise RayganError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+    return PROFILES[name]()
+
+
+def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
+    """Check every value that can be checked without the data; raise RayganError on the first."""
+    if cfg.resolution not in RESOLUTIONS:
+        known = ", ".join(map(str, RESOLUTIONS))
+        raise RayganError(f"unsupported resolution {cfg.resolution}; use one of {known}")
+    if not cfg.arms:
+        raise RayganError("no arms given; name at least one, e.g. --arms real,gan:dcgan")
+    for arm in cfg.arms:
+        if arm.startswith(GAN_ARM_PREFIX):
+            name = arm[len(GAN_ARM_PREFIX) :]
+            if name not in gan_registry:
+                raise RayganError(
+                    f"unknown GAN {name!r} in arm {arm!r}; known GANs: {', '.join(gan_registry)}"
+                )
+        elif arm not in BASELINE_ARMS:
+            known = ", ".join([*BASELINE_ARMS, *(GAN_ARM_PREFIX + g for g in gan_registry)])
+            raise RayganError(f"unknown arm {arm!r}; known arms: {known}")
+    if len(set(cfg.arms)) != len(cfg.arms):
+        raise RayganError(f"arms repeat: {','.join(cfg.arms)}; name each arm once")
+    needs_budget = any(a != "all-real" for a in cfg.arms)
+    if needs_budget and not cfg.budgets:
+        raise RayganError("no budgets given; pass e.g. --budgets 50,200")
+    for b in cfg.budgets:
+        if not isinstance(b, int) or b <= 0:
+            raise RayganError(f"budget {b!r} must be a positive number of real malignant images")
+    if not cfg.seeds:
+        raise RayganError("no seeds given; pass e.g. --seeds 0,1,2")
+    if any(s < 0 for s in cfg.seeds) or len(set(cfg.seeds)) != len(cfg.seeds):
+        raise RayganError(f"seeds {cfg.seeds} must be distinct non-negative integers")
+    if cfg.fill_target < 0:
+        raise RayganError(f"fill target {cfg.fill_target} must be >= 0 (0 = all real malignant)")
+    if not 0.0 < cfg.val_fraction < 0.5:
+        raise RayganError(f"val fraction {cfg.val_fraction} must lie in (0, 0.5)")
+    fields = {f.name for f in dataclasses.fields(GANConfig)}
+    for fam, over in cfg.gan_overrides.items():
+        family, _, budget = fam.partition("@")
+        if family not in gan_registry or (budget and not budget.isdigit()):
+            raise RayganError(f"gan override {fam!r} names no GAN family (or family@budget); "
+                              f"known families: {', '.join(gan_registry)}")
+        bad_keys = sorted(set(over) - fields)
+        if bad_keys:
+            raise RayganError(f"gan override {fam}.{bad_keys[0]} is not a GAN setting; known:"
+                              f" {', '.join(sorted(fields))}")
+    cells = [cfg.gan_config(n, b) for n in cfg.gan_names for b in cfg.budgets]
+    for gcfg in [cfg.gan, *(cfg.gan_config(n) for n in cfg.gan_names), *cells]:
+        _check_gan(gcfg)
+    _positive(cfg.classifier, ("epochs", "patience", "batch_size", "lr", "cpus"), "classifier")
+    if cfg.num_grid_images <= 0:
+        raise RayganError("num_grid_images must be positive")
+    return cfg
+
+
+def _check_gan(gan: GANConfig) -> None:
+    _positive(gan, ("z_dim", "width", "batch_size", "steps", "lr", "num_workers",
+                    "cpus_per_worker", "checkpoint_every", "log_every"), "gan")
+    if gan.batch_size < gan.num_workers:
+        raise RayganError(
+            f"gan batch size {gan.batch_size} is smaller than its {gan.num_workers}"
+            " workers; raise --gan-batch-size or lower --gan-workers"
+        )
+    from raygan.gans.diffaugment import POLICIES  # the registry of policy names
+
+    bad = [p for p in gan.diffaugment.split(",") if p.strip() and p.strip() not in POLICIES]
+    if bad:
+        raise RayganError(f"unknown DiffAugment policy {bad[0]!r}; use a comma-separated subset"
+                          f" of: {', '.join(POLICIES)}")
+
+
+def _positive(section: Any, names: tuple[str, ...], prefix: str) -> None:
+    for name in names:
+        value = getattr(section, name)
+        if not value > 0:
+            raise RayganError(f"{prefix}.{name} = {value!r} must be positive")

@@ -1,0 +1,153 @@
+"""Read the Kaggle layout `ROOT/{train,test}/{benign,malignant}/*.jpg` into uint8 NCHW arrays.
+
+Decoded arrays are cached on disk, keyed by every file's relative path, size and modification
+time plus the resolution, so a second load skips JPEG decoding entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from raygan.errors import RayganError
+
+CLASSES = ("benign", "malignant")  # label 0, label 1
+SPLITS = ("train", "test")
+DEFAULT_ROOT = "data/skin-cancer-mvb"  # relative to the working directory
+KAGGLE_ID = "fanconic/skin-cancer-malignant-vs-benign"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+LAYOUT = "ROOT/{train,test}/{benign,malignant}/*.jpg"
+CACHE_VERSION = 1  # bump when the decoding changes, so stale caches are ignored
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: images `x` (N, 3, H, W) uint8, labels `y` (N,) int64 (1 = malignant)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    files: list[str] = field(default_factory=list)  # paths relative to the root, POSIX style
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The train and test splits of one dataset root at one resolution."""
+
+    root: str  # absolute path of the dataset root
+    resolution: int  # px, square
+    train: Split
+    test: Split
+
+
+def resolve_root(path: str | os.PathLike | None = None) -> Path:
+    """`path`, else $RAYGAN_DATA, else ./data/skin-cancer-mvb; it must exist."""
+    root = Path(path or os.environ.get("RAYGAN_DATA") or DEFAULT_ROOT).expanduser()
+    if not root.is_dir():
+        raise RayganError(
+            f"dataset folder {root} does not exist; download the Kaggle dataset {KAGGLE_ID}, "
+            f"unpack it as {LAYOUT} and pass --data ROOT (or set RAYGAN_DATA)"
+        )
+    return root.resolve()
+
+
+def _list_files(root: Path) -> dict[str, list[Path]]:
+    """Image files per `split/class`, sorted; the layout is checked before any decoding."""
+    listing = {}
+    for split in SPLITS:
+        for cls in CLASSES:
+            folder = root / split / cls
+            if not folder.is_dir():
+                raise RayganError(f"missing folder {split}/{cls} in {root}; expected the layout "
+                                  f"{LAYOUT}")
+            files, skipped = [], []
+            for p in sorted(folder.iterdir()):
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+                    files.append(p)
+                elif not p.name.startswith("."):
+                    skipped.append(p.name)
+            if skipped:
+                warnings.warn(f"skipping {len(skipped)} non-image entries in {folder} "
+                              f"(e.g. {skipped[0]})", stacklevel=3)
+            if not files:
+                raise RayganError(f"folder {split}/{cls} in {root} holds no images; expected "
+                                  f"{LAYOUT}")
+            listing[f"{split}/{cls}"] = files
+    return listing
+
+
+def _decode(path: Path, resolution: int) -> np.ndarray:
+    """One image as (3, R, R) uint8; grayscale/RGBA become RGB, other sizes are resized."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            rgb = img.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+        raise RayganError(f"cannot read image {path}: {exc}; remove or replace the file") from None
+    if rgb.size != (resolution, resolution):
+        rgb = rgb.resize((resolution, resolution), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def _cache_path(root: Path, listing: dict[str, list[Path]], resolution: int) -> Path:
+    h = hashlib.sha256(f"v{CACHE_VERSION}|{resolution}".encode())
+    for files in listing.values():
+        for p in files:
+            st = p.stat()
+            h.update(f"|{p.relative_to(root).as_posix()}:{st.st_size}:{st.st_mtime_ns}".encode())
+    folder = Path(os.environ.get("RAYGAN_CACHE") or Path.home() / ".cache" / "raygan")
+    return folder / f"{root.name}-{resolution}px-{h.hexdigest()[:16]}.npz"
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return None  # missing, truncated or empty: decode again
+    need = {f"{s}_{k}" for s in SPLITS for k in ("x", "y", "files")}
+    return arrays if need <= set(arrays) else None
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)  # atomic: a reader never sees half a file
+    except OSError as exc:
+        warnings.warn(f"cannot write the dataset cache {path}: {exc}", stacklevel=3)
+
+
+def load_dataset(path: str | os.PathLike | None, resolution: int) -> Dataset:
+    """Check the layout, then decode (or read from the cache) both splits at `resolution` px."""
+    root = resolve_root(path)
+    listing = _list_files(root)
+    cache = _cache_path(root, listing, resolution)
+    arrays = _read_cache(cache)
+    if arrays is None:
+        arrays = {}
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            for split in SPLITS:
+                files = [p for cls in CLASSES for p in listing[f"{split}/{cls}"]]
+                labels = [i for i, cls in enumerate(CLASSES) for _ in listing[f"{split}/{cls}"]]
+                x = list(pool.map(lambda p: _decode(p, resolution), files))
+                arrays[f"{split}_x"] = np.stack(x)
+                arrays[f"{split}_y"] = np.asarray(labels, dtype=np.int64)
+                arrays[f"{split}_files"] = np.asarray([p.relative_to(root).as_posix()
+                                                       for p in files])
+        _write_cache(cache, arrays)
+    splits = {s: Split(arrays[f"{s}_x"], arrays[f"{s}_y"].astype(np.int64),
+                       [str(f) for f in arrays[f"{s}_files"]]) for s in SPLITS}
+    return Dataset(str(root), resolution, splits["train"], splits["test"])

@@ -1,0 +1,1 @@
+"""Evaluation: statistical tests and confidence intervals for comparing classifiers."""

@@ -1,0 +1,398 @@
+"""The sweep report: confidence intervals, paired comparisons, per-budget conclusions, plots.
+
+Pure functions over per-trial test scores; `sweeps/report.py` reads them from MLflow. Every
+comparison pits an arm against `real` and against `oversample` at the same budget and seed, on
+the same test images, so the tests are paired.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from raygan.eval.metrics import binary_metrics
+from raygan.eval.stats import (
+    bootstrap_mean_ci,
+    delong_auc_ci,
+    delong_test,
+    holm,
+    mcnemar_test,
+    paired_tests,
+    wilson_ci,
+)
+
+REFERENCES = ("real", "oversample")  # every other arm is compared with these
+ALPHA = 0.05  # family-wise error rate of the report (Holm over all of its p-values)
+# The published study's figures that its text states (test accuracy / AUC, the AUC from hard
+# labels). Cells it does not state stay empty rather than being guessed.
+PUBLISHED = {("real", 200): {"acc": 0.62}, ("gan:pggan", 200): {"acc": 0.73},
+             ("all-real", "all"): {"acc": 0.83, "auc_hard": 0.83}}
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One finished classifier trial: its cell and its per-image test probabilities."""
+
+    arm: str
+    budget: int | str  # 'all' for all-real
+    seed: int
+    p: np.ndarray = field(repr=False)  # P(malignant) per test image, test-split order
+
+
+def _budget_key(b: Any) -> float:
+    return math.inf if b == "all" else float(b)
+
+
+def _arms(rows: list[dict[str, Any]]) -> list[str]:
+    """Arms in the grid's order: baselines, GAN families, all-real."""
+    from raygan.config import ALL_ARMS
+
+    names = set(r["arm"] for r in rows)
+    return sorted(names, key=lambda a: (ALL_ARMS.index(a) if a in ALL_ARMS else len(ALL_ARMS), a))
+
+
+def per_trial(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
+    """Metrics of each trial with a DeLong CI for AUC and a Wilson CI for accuracy."""
+    rows = []
+    for t in trials:
+        m = binary_metrics(y, t.p)
+        auc, lo, hi = delong_auc_ci(y, t.p, ALPHA)
+        correct = int(((t.p >= 0.5).astype(int) == y).sum())
+        acc_lo, acc_hi = wilson_ci(correct, len(y), ALPHA)
+        rows.append({"arm": t.arm, "budget": t.budget, "seed": t.seed, **m,
+                     "auc_lo": lo, "auc_hi": hi, "acc_lo": acc_lo, "acc_hi": acc_hi})
+    return rows
+
+
+def comparisons(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
+    """Every arm against each reference, per budget and seed (DeLong, McNemar), and across
+    seeds (paired Wilcoxon and t on the per-seed AUC differences, bootstrap CI of their mean);
+    p-values Holm-adjusted together, as one family."""
+    by_cell = {(t.arm, t.budget, t.seed): t for t in trials}
+    out: list[dict[str, Any]] = []
+    groups: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    for (arm, budget, seed), t in sorted(by_cell.items(), key=lambda kv: (
+            _budget_key(kv[0][1]), kv[0][0], kv[0][2])):
+        for ref in REFERENCES:
+            r = by_cell.get((ref, budget, seed))
+            if r is None or ref == arm or arm in REFERENCES[: REFERENCES.index(ref)]:
+                continue
+            d_auc, _, p_auc = delong_test(y, t.p, r.p)
+            b, c, p_acc = mcnemar_test(y, (t.p >= 0.5).astype(int), (r.p >= 0.5).astype(int))
+            d_acc = (b - c) / len(y)
+            out.append({"level": "seed", "budget": budget, "seed": seed, "arm": arm, "ref": ref,
+                        "d_auc": d_auc, "p_auc": p_auc, "d_acc": d_acc, "p_acc": p_acc})
+            a_auc = binary_metrics(y, t.p)["auc"]
+            r_auc = binary_metrics(y, r.p)["auc"]
+            groups[(budget, arm, ref)].append((a_auc, r_auc))
+    for (budget, arm, ref), pairs in groups.items():
+        if len(pairs) < 2:
+            continue
+        a, r = np.array(pairs).T
+        test = paired_tests(a, r)
+        mean, lo, hi = bootstrap_mean_ci(a - r, ALPHA)
+        out.append({"level": "seeds", "budget": budget, "seed": f"{len(pairs)} seeds",
+                    "arm": arm, "ref": ref, "d_auc": mean, "d_auc_lo": lo, "d_auc_hi": hi,
+                    "p_auc": test["wilcoxon_p"], "p_ttest": test["ttest_p"],
+                    "d_acc": math.nan, "p_acc": math.nan})
+    pvals = [c[k] for c in out for k in ("p_auc", "p_acc", "p_ttest") if k in c]
+    adjusted = iter(holm(pvals))
+    for c in out:
+        for k in ("p_auc", "p_acc", "p_ttest"):
+            if k in c:
+                c[k + "_holm"] = float(next(adjusted))
+    return out
+
+
+def conclusions(comps: list[dict[str, Any]]) -> list[str]:
+    """One sentence per budget: does any GAN beat `oversample` in test AUC, after Holm?
+
+    Across seeds the decision uses the paired t-test: with fewer than 6 seeds a two-sided
+    Wilcoxon test cannot reach p < 0.05 at all (3 seeds: p >= 0.25), so it is reported beside
+    it, with how many seeds the GAN won on its own (DeLong, Holm-adjusted)."""
+    lines = []
+    budgets = sorted({c["budget"] for c in comps}, key=_budget_key)
+    for budget in budgets:
+        gan = [c for c in comps if c["budget"] == budget and c["ref"] == "oversample"
+               and c["arm"].startswith("gan:")]
+        across = [c for c in gan if c["level"] == "seeds"]
+        if across:
+            key, how, pool = "p_ttest_holm", "across seeds (paired t-test)", across
+        else:
+            key, how, pool = "p_auc_holm", "on the test set (DeLong)", gan
+        if not pool:
+            continue
+        best = max(pool, key=lambda c: c["d_auc"])
+        wins = sorted({c["arm"] for c in pool if c["d_auc"] > 0 and c[key] < ALPHA})
+        detail = f"best {best['arm']}: dAUC = {best['d_auc']:+.3f}, adjusted p = {best[key]:.2g}"
+        if across:
+            seeds = [c for c in gan if c["level"] == "seed" and c["arm"] == best["arm"]]
+            won = sum(c["d_auc"] > 0 and c["p_auc_holm"] < ALPHA for c in seeds)
+            detail += (f"; Wilcoxon p = {best['p_auc']:.2g}; significant in {won} of "
+                       f"{len(seeds)} seeds")
+        if wins:
+            lines.append(f"N={budget}: {', '.join(wins)} beat oversample in test AUC {how}, "
+                         f"Holm-adjusted p < {ALPHA} ({detail}).")
+        else:
+            lines.append(f"N={budget}: no GAN beats oversample in test AUC {how} after Holm "
+                         f"correction ({detail}).")
+    return lines
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.{digits}f}"
+    return str(v)
+
+
+def _pfmt(p: float) -> str:
+    return "" if p is None or math.isnan(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    """Arm x budget: mean test accuracy / AUC / AUC from hard labels, with 95% CIs for one seed
+    (Wilson, DeLong) or the seed range for several."""
+    cells: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        cells[(r["arm"], r["budget"])].append(r)
+    arms = _arms(rows)
+    budgets = sorted({r["budget"] for r in rows}, key=_budget_key)
+    lines = ["| arm | " + " | ".join(f"N={b}" for b in budgets) + " |",
+             "|---|" + "---|" * len(budgets)]
+    for arm in arms:
+        vals = []
+        for b in budgets:
+            rs = cells.get((arm, b))
+            if not rs:
+                vals.append("")
+                continue
+            acc = np.mean([r["acc"] for r in rs])
+            auc = np.mean([r["auc"] for r in rs])
+            hard = np.mean([r["auc_hard"] for r in rs])
+            if len(rs) == 1:
+                r = rs[0]
+                vals.append(f"{acc:.3f} [{r['acc_lo']:.2f}, {r['acc_hi']:.2f}] / {auc:.3f} "
+                            f"[{r['auc_lo']:.2f}, {r['auc_hi']:.2f}] / {hard:.3f}")
+            else:
+                vals.append(f"{acc:.3f} / {auc:.3f} / {hard:.3f} ({len(rs)} seeds)")
+        lines.append(f"| {arm} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
+def study_table(rows: list[dict[str, Any]]) -> str:
+    """The published figures beside ours, in the study's convention (AUC from hard labels)."""
+    lines = ["| cell | study acc | ours acc | study AUC (hard) | ours AUC (hard) | ours AUC |",
+             "|---|---|---|---|---|---|"]
+    for (arm, budget), pub in PUBLISHED.items():
+        rs = [r for r in rows if r["arm"] == arm and r["budget"] == budget]
+        ours = ({k: float(np.mean([r[k] for r in rs])) for k in ("acc", "auc_hard", "auc")}
+                if rs else {})
+        lines.append(f"| {arm} N={budget} | {_fmt(pub.get('acc', math.nan))} | "
+                     f"{_fmt(ours.get('acc', math.nan))} | "
+                     f"{_fmt(pub.get('auc_hard', math.nan))} | "
+                     f"{_fmt(ours.get('auc_hard', math.nan))} | "
+                     f"{_fmt(ours.get('auc', math.nan))} |")
+    return "\n".join(lines)
+
+
+def comparison_table(comps: list[dict[str, Any]]) -> str:
+    """Per-budget comparisons with raw and Holm-adjusted p-values."""
+    lines = ["| N | seed | arm | vs | dAUC | p (AUC) | p Holm | dAcc | p (acc) | p Holm |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in sorted(comps, key=lambda c: (_budget_key(c["budget"]), c["ref"], c["arm"],
+                                          str(c["seed"]))):
+        d_auc = _fmt(c["d_auc"])
+        if "d_auc_lo" in c:
+            d_auc += f" [{c['d_auc_lo']:+.3f}, {c['d_auc_hi']:+.3f}]"
+        lines.append(f"| {c['budget']} | {c['seed']} | {c['arm']} | {c['ref']} | {d_auc} | "
+                     f"{_pfmt(c['p_auc'])} | {_pfmt(c.get('p_auc_holm', math.nan))} | "
+                     f"{_fmt(c['d_acc'])} | {_pfmt(c['p_acc'])} | "
+                     f"{_pfmt(c.get('p_acc_holm', math.nan))} |")
+    return "\n".join(lines)
+
+
+def budget_plot_png(rows: list[dict[str, Any]]) -> bytes:
+    """Test accuracy and AUC against budget for every arm, with 95% CI bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    arms = _arms([r for r in rows if r["budget"] != "all"])
+    for ax, (metric, lo_k, hi_k, title) in zip(axes, [
+            ("acc", "acc_lo", "acc_hi", "test accuracy (Wilson 95% CI)"),
+            ("auc", "auc_lo", "auc_hi", "test AUC (DeLong 95% CI)")], strict=True):
+        for arm in arms:
+            by_b: dict[int, list[dict]] = defaultdict(list)
+            for r in rows:
+                if r["arm"] == arm:
+                    by_b[r["budget"]].append(r)
+            bs = sorted(by_b)
+            mean = [np.mean([r[metric] for r in by_b[b]]) for b in bs]
+            lo = [np.mean([r[lo_k] for r in by_b[b]]) for b in bs]
+            hi = [np.mean([r[hi_k] for r in by_b[b]]) for b in bs]
+            style = "--" if not arm.startswith("gan:") else "-"
+            (line,) = ax.plot(bs, mean, style, marker="o", label=arm)
+            ax.fill_between(bs, lo, hi, color=line.get_color(), alpha=0.12)
+        ref = [r[metric] for r in rows if r["arm"] == "all-real"]
+        if ref:
+            ax.axhline(float(np.mean(ref)), color="k", lw=0.8, ls=":", label="all-real")
+        ax.set(xscale="log", xlabel="real malignant images N", title=title)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
+                 grids: dict[str, bytes] | None = None, notes: list[str] | None = None,
+                 fidelity: list[dict[str, Any]] | None = None) -> list:
+    """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
+    returns the paths written."""
+    import csv
+    from pathlib import Path
+
+    out = Path(out_dir)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    rows = per_trial(trials, y)
+    comps = comparisons(trials, y)
+    paths = [out / "budget_plot.png", out / "comparisons.csv"]
+    paths[0].write_bytes(budget_plot_png(rows))
+    keys = ["level", "budget", "seed", "arm", "ref", "d_auc", "d_auc_lo", "d_auc_hi", "p_auc",
+            "p_auc_holm", "p_ttest", "p_ttest_holm", "d_acc", "p_acc", "p_acc_holm"]
+    with paths[1].open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(comps)
+    seeds = sorted({t.seed for t in trials})
+    md = [f"# raygan report: {title}", "",
+          f"{len(trials)} classifier trials; {len(seeds)} seed(s) ({', '.join(map(str, seeds))});"
+          f" {len(y)} test images ({int(y.sum())} malignant). Cells: test accuracy [95% Wilson CI]"
+          " / ROC AUC from probabilities [95% DeLong CI] / AUC from hard labels (the study's "
+          "convention, = balanced accuracy).", "", summary_table(rows), "",
+          "![accuracy and AUC against budget](budget_plot.png)", "",
+          "## Conclusions", "", *[f"- {c}" for c in conclusions(comps)], "",
+          "## The published study beside this run", "",
+          "Only the figures the study's text states; AUC (hard) is its convention.", "",
+          study_table(rows), "",
+          "## Comparisons", "",
+          "Each arm against `real` and `oversample` at the same budget and seed, on the same "
+          "test images: DeLong test for the AUC difference, McNemar test for accuracy; across "
+          "seeds, the paired Wilcoxon test (p (AUC) column) and paired t-test on the per-seed "
+          "AUC differences with a bootstrap 95% CI of their mean. Holm correction over every "
+          f"p-value of this report (alpha = {ALPHA}).", "", comparison_table(comps), ""]
+    if fidelity:
+        path = out / "fidelity_plot.png"
+        path.write_bytes(fidelity_plot_png(fidelity))
+        paths.append(path)
+        md += ["## Fidelity against downstream AUC", "",
+               "Fréchet distance and KID on the features of the study's CNN trained in-project "
+               "on the real training split (no Inception weights can be downloaded here): a "
+               "relative measure between arms of this report, not comparable to published FID "
+               "values. Near-copies: share of generated images whose nearest of the N real "
+               "training images is closer than the typical real-to-real distance.", "",
+               fidelity_table(fidelity), "", "![fidelity against AUC](fidelity_plot.png)", ""]
+    if grids:
+        md += ["## Samples", ""]
+        for name, png in sorted(grids.items()):
+            path = out / "samples" / f"{name.replace(':', '_')}.png"
+            path.write_bytes(png)
+            paths.append(path)
+            md += [f"**{name}**", "", f"![{name}](samples/{path.name})", ""]
+    if notes:
+        md += ["## Notes", "", *[f"- {n}" for n in notes], ""]
+    report = out / "report.md"
+    report.write_text("\n".join(md))
+    return [report, *paths]
+
+
+def fidelity_rows(fakes: dict[tuple[str, int, int], np.ndarray], real_malignant: np.ndarray,
+                  budget_images: dict[tuple[int, int], np.ndarray], extractor,
+                  test_auc: dict[tuple[str, int, int], float]) -> list[dict[str, Any]]:
+    """Per GAN cell (gan, budget, seed): domain-feature Fréchet distance and KID of its fill
+    against every real malignant training image, its share of near-copies of its own N
+    training images, and the downstream test AUC of its arm."""
+    from raygan.eval.fidelity import frechet_distance, kid, near_copy_share, nearest_real_distances
+
+    real_feat = extractor.features(real_malignant)
+    rows = []
+    for (gan, budget, seed), fake in sorted(fakes.items()):
+        feat = extractor.features(fake)
+        kid_mean, _ = kid(feat, real_feat, subsets=20, subset_size=min(100, len(fake)))
+        rows.append({"arm": f"gan:{gan}", "budget": budget, "seed": seed,
+                     "fd": frechet_distance(feat, real_feat), "kid": kid_mean,
+                     "near_copies": near_copy_share(nearest_real_distances(
+                         fake, budget_images[(budget, seed)])),
+                     "test_auc": test_auc.get((f"gan:{gan}", budget, seed), math.nan)})
+    return rows
+
+
+def fidelity_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| arm | N | seed | domain FD | KID | near-copies | test AUC |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['arm']} | {r['budget']} | {r['seed']} | {r['fd']:.2f} | "
+                     f"{r['kid']:.4f} | {r['near_copies']:.1%} | {_fmt(r['test_auc'])} |")
+    return "\n".join(lines)
+
+
+def fidelity_plot_png(rows: list[dict[str, Any]]) -> bytes:
+    """Domain-feature FD against downstream test AUC, one point per GAN cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for arm in _arms(rows):
+        rs = [r for r in rows if r["arm"] == arm]
+        ax.scatter([r["fd"] for r in rs], [r["test_auc"] for r in rs], label=arm)
+        for r in rs:
+            ax.annotate(str(r["budget"]), (r["fd"], r["test_auc"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    ax.set(xlabel="domain-feature Fréchet distance to real malignant (lower = closer)",
+           ylabel="downstream test AUC", title="fidelity against usefulness (labels: N)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
+                   trials: list[Trial], y: np.ndarray, max_images: int = 500,
+                   extractor_epochs: int = 10) -> list[dict[str, Any]]:
+    """`fidelity_rows` for a finished sweep: each GAN is rebuilt from its checkpoint file and
+    resamples (up to `max_images` of) the very fill its arm trained on."""
+    import torch
+
+    from raygan.data import budget_subset, carve_validation
+    from raygan.eval.fidelity import train_feature_extractor
+    from raygan.gans import build_gan
+
+    x, y_train = dataset.train.x, dataset.train.y
+    pools = carve_validation(y_train, cfg.val_fraction, cfg.split_seed)
+    fill = cfg.fill_target or pools.num_malignant
+    train = np.concatenate([pools.benign, pools.malignant])
+    extractor = train_feature_extractor(x[train], y_train[train], x[pools.val],
+                                        y_train[pools.val], seed=0, epochs=extractor_epochs)
+    fakes, budget_images = {}, {}
+    for (gan, budget, seed), path in checkpoints.items():
+        model = build_gan(gan, cfg.gan_config(gan, budget), cfg.resolution, seed)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["gan"])
+        model.set_context(x[pools.benign])
+        fakes[(gan, budget, seed)] = model.generate(max(1, min(fill - budget, max_images)), seed)
+        budget_images[(budget, seed)] = x[budget_subset(pools, budget, seed)]
+    test_auc = {(t.arm, t.budget, t.seed): binary_metrics(y, t.p)["auc"] for t in trials}
+    return fidelity_rows(fakes, x[pools.malignant], budget_images, extractor, test_auc)

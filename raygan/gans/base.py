@@ -1,0 +1,175 @@
+"""The GAN plug-in interface every family follows, and the registry that maps names to families."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from raygan.config import GANConfig
+from raygan.gans.diffaugment import diff_augment
+
+REGISTRY: dict[str, type[GAN]] = {}
+SAMPLE_CHUNK = 64  # images per generator call when sampling; fixed so pixels never depend on n
+
+
+def register(cls: type[GAN]) -> type[GAN]:
+    """Class decorator: make a family available as `gan:<cls.name>`."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"GAN {cls.name!r} is registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def build_gan(name: str, cfg: GANConfig, resolution: int, seed: int, device: str = "cpu") -> GAN:
+    """A freshly initialized GAN of family `name`; the same seed gives the same weights."""
+    return REGISTRY[name](cfg, resolution, seed, device)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 NCHW in [0, 255] -> float32 in [-1, 1] (the only range models see)."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float in [-1, 1] -> uint8 NCHW, the format at every boundary."""
+    return images.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def latent_seed(seed: int, index: int) -> int:
+    """The RNG seed of image `index` under `seed`: one stream per image, whatever the batching."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The bare module inside a DDP wrapper (or the module itself)."""
+    return module.module if hasattr(module, "module") else module
+
+
+class GAN:
+    """Base of every family: networks in `nets`, optimizers in `opts`, one `train_step`, `generate`.
+
+    Subclasses set `name`, implement `build` (networks at `self.gen_resolution`), `train_step`
+    and `generator_input`. Images cross this interface as uint8 NCHW tensors/arrays; floats in
+    [-1, 1] exist only inside. Every `D(x)` of a family is written `D(self.augment(x, gen))`.
+
+    Two switches work for every family: `cfg.diffaugment` (see diffaugment.py) and `cfg.upscale`
+    (or a family's `native_scale = 0.5`): the family then trains and generates at half
+    resolution, and an ESRGAN-style super-resolution stage (sr.py), trained in the same steps on
+    (downscaled, original) pairs of real images, brings its samples to full size.
+    """
+
+    name: ClassVar[str]
+    generator_key: ClassVar[str] = "G"  # which entry of `nets` makes images
+    needs_context: ClassVar[bool] = False  # True: needs `set_context` (e.g. benign sources)
+    native_scale: ClassVar[float] = 1.0  # 0.5: always generate at half size and upscale
+    ddp_kwargs: ClassVar[dict[str, Any]] = {}  # e.g. find_unused_parameters for growing nets
+
+    def __init__(self, cfg: GANConfig, resolution: int, seed: int, device: str = "cpu"):
+        self.cfg, self.resolution, self.seed, self.device = cfg, resolution, seed, device
+        self.upscaled = cfg.upscale or self.native_scale < 1.0
+        self.gen_resolution = resolution // 2 if self.upscaled else resolution
+        self.context: torch.Tensor | None = None
+        self.sr = None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # weights depend on the seed alone, not on global RNG state
+            nets = self.build()
+            if self.upscaled:
+                from raygan.gans.sr import SuperResolver
+
+                self.sr = SuperResolver(cfg, self.gen_resolution)
+                nets.update(self.sr.build())
+            self.nets: dict[str, nn.Module] = {k: m.to(device) for k, m in nets.items()}
+        self.opts: dict[str, torch.optim.Optimizer] = self.build_optimizers()
+        if self.sr is not None:
+            self.opts.update(self.sr.build_optimizers(self.nets))
+
+    # --- what a family implements -------------------------------------------------------------
+    def build(self) -> dict[str, nn.Module]:
+        """The family's networks, by name (`G`, `D`, ...)."""
+        raise NotImplementedError
+
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One Adam (config lr and beta1) per family network; the SR stage brings its own."""
+        sr_keys = set(self.sr.keys) if self.sr is not None else set()
+        return {
+            k: torch.optim.Adam(m.parameters(), lr=self.cfg.lr, betas=(self.cfg.beta1, 0.999))
+            for k, m in self.nets.items() if k not in sr_keys
+        }
+
+    def train_step(self, real: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
+        """One optimizer step of every network on `real` (float [-1, 1]); returns named losses."""
+        raise NotImplementedError
+
+    def generator_input(self, rngs: list[torch.Generator]) -> torch.Tensor:
+        """The generator's input for one image per RNG (latents, codes, or source images)."""
+        raise NotImplementedError
+
+    # --- shared machinery ---------------------------------------------------------------------
+    def set_context(self, images: np.ndarray) -> None:
+        """Real images from outside the budget that a family may use (benign training images)."""
+        self.context = torch.from_numpy(np.array(images, copy=True))
+
+    def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """DiffAugment before every D call when `cfg.diffaugment` names a policy; else identity."""
+        return diff_augment(x, self.cfg.diffaugment, gen) if self.cfg.diffaugment else x
+
+    def step(self, real: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
+        """One training step of the family and, when upscaling, of the SR stage on `real`."""
+        if not self.upscaled:
+            return self.train_step(real, gen)
+        low = F.interpolate(real, scale_factor=0.5, mode="bilinear", antialias=True,
+                            align_corners=False)
+        losses = self.train_step(low, gen)
+        losses.update(self.sr.train_step(self.nets, self.opts, low, real, gen))
+        return losses
+
+    def wrap(self, fn: Callable[[nn.Module], nn.Module]) -> None:
+        """Wrap every network, e.g. with Ray Train's `prepare_model` for DDP."""
+        # DDP wraps the same parameter tensors, so the optimizers (and their state) stay valid.
+        self.nets = {k: fn(m) for k, m in self.nets.items()}
+
+    @torch.no_grad()
+    def generate(self, count: int, seed: int, start: int = 0) -> np.ndarray:
+        """Images `start .. start+count-1` of `seed`, uint8 NCHW; the same however they are split.
+
+        Each image's input comes from its own RNG, and the network always runs on the same
+        fixed, index-aligned chunks, so an image never depends on batch size or worker count.
+        """
+        G = unwrap(self.nets[self.generator_key])
+        modes = {k: m.training for k, m in self.nets.items()}
+        for m in self.nets.values():
+            m.eval()
+        out = []
+        first = (start // SAMPLE_CHUNK) * SAMPLE_CHUNK
+        for lo in range(first, start + count, SAMPLE_CHUNK):
+            rngs = [torch.Generator().manual_seed(latent_seed(seed, i))
+                    for i in range(lo, lo + SAMPLE_CHUNK)]
+            fake = G(self.generator_input(rngs).to(self.device))
+            if self.sr is not None:
+                fake = self.sr.upscale(self.nets, fake)
+            imgs = to_uint8(fake).cpu()
+            keep_lo, keep_hi = max(start - lo, 0), min(start + count - lo, SAMPLE_CHUNK)
+            out.append(imgs[keep_lo:keep_hi])
+        for k, m in self.nets.items():
+            m.train(modes[k])
+        return torch.cat(out).numpy() if out else np.zeros((0, 3, self.resolution,
+                                                            self.resolution), np.uint8)
+
+    def state_dict(self) -> dict:
+        """Weights and optimizer states of every network (plain tensors: weights_only loads it)."""
+        return {
+            "nets": {k: unwrap(m).state_dict() for k, m in self.nets.items()},
+            "opts": {k: o.state_dict() for k, o in self.opts.items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what `state_dict` saved."""
+        for k, m in self.nets.items():
+            unwrap(m).load_state_dict(state["nets"][k])
+        for k, o in self.opts.items():
+            o.load_state_dict(state["opts"][k])

@@ -1,0 +1,142 @@
+"""Classifier stage: one Tune experiment over the arm x budget x seed grid.
+
+Real data reaches every trial once through the object store (`tune.with_parameters`); GAN arms
+read their generated images from the ObjectRefs that the `ImageHub` owns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import time
+from typing import Any
+
+import numpy as np
+import ray
+import torch
+from ray import tune
+
+from raygan.classifiers import fit_classifier, predict_proba
+from raygan.config import GAN_ARM_PREFIX, ClassifierConfig, SweepConfig
+from raygan.data.arms import training_set
+from raygan.data.splits import Pools
+from raygan.eval.metrics import binary_metrics
+from raygan.eval.plots import roc_png
+from raygan.orchestrate.cluster import node_id
+from raygan.orchestrate.gan_stage import gan_key
+from raygan.tracking import TrackingContext, child_run, run_name
+
+ALL = "all"  # the budget label of the all-real arm
+FAIL_HOOK = "RAYGAN_FAIL_TRIALS"  # test hook: comma-separated run names whose trial raises
+
+
+def grid_cells(cfg: SweepConfig) -> list[dict[str, Any]]:
+    """Every (arm, budget, seed) cell; `all-real` runs once per seed with budget 'all'."""
+    cells = []
+    for seed in cfg.seeds:
+        for budget in cfg.budgets:
+            for arm in cfg.arms:
+                if arm != "all-real":
+                    cells.append({"arm": arm, "budget": budget, "seed": seed})
+        if "all-real" in cfg.arms:
+            cells.append({"arm": "all-real", "budget": ALL, "seed": seed})
+    return cells
+
+
+def classifier_trial(config: dict[str, Any], *, data: dict[str, Any],
+                     generated: dict[str, list], tracking: TrackingContext,
+                     sweep: dict[str, Any]) -> None:
+    """Tune function trainable: build the arm's training set, fit the CNN, test once, log."""
+    cell = config["cell"]
+    arm, budget, seed = cell["arm"], cell["budget"], cell["seed"]
+    ccfg = ClassifierConfig(**sweep["classifier"])
+    torch.set_num_threads(ccfg.cpus)
+    device = "cuda" if ccfg.use_gpu and torch.cuda.is_available() else "cpu"
+    pools: Pools = data["pools"]
+    x_train, y_train, x_test, y_test = ray.get(
+        [data["x_train"], data["y_train"], data["x_test"], data["y_test"]])
+    fake = None
+    if arm.startswith(GAN_ARM_PREFIX):
+        key = gan_key(arm[len(GAN_ARM_PREFIX):], budget, seed)
+        if key not in generated:
+            raise RuntimeError(f"no generated images for {key}: its GAN training failed")
+        fake = ray.get(generated[key][0])
+    n_budget = pools.num_malignant if budget == ALL else budget
+    x, y = training_set(arm, x_train, pools, n_budget, seed, data["fill_target"], fake)
+    x_val, y_val = x_train[pools.val], y_train[pools.val]
+    params = {"arm": arm, "gan": arm[len(GAN_ARM_PREFIX):] if fake is not None else "",
+              "budget": budget, "seed": seed, "resolution": sweep["resolution"],
+              "fill_target": data["fill_target"], "num_train": len(y),
+              "num_malignant": int(y.sum()), "num_benign": int((y == 0).sum()),
+              **{f"clf.{k}": v for k, v in dataclasses.asdict(ccfg).items()}}
+    tags = {"raygan.kind": "classifier", "raygan.arm": arm, "raygan.budget": str(budget),
+            "raygan.seed": str(seed), "raygan.node": node_id()}
+    name = run_name(arm, budget, seed)
+    with child_run(tracking, name, params, tags) as run:
+        if name in os.environ.get(FAIL_HOOK, "").split(","):
+            raise RuntimeError(f"failure injected through {FAIL_HOOK}")
+        t0 = time.perf_counter()
+
+        def on_epoch(epoch: int, row: dict[str, float]) -> None:
+            run.metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+            tune.report({**row, "done_training": 0})
+
+        fit = fit_classifier(ccfg, x, y, x_val, y_val, seed, device=device, on_epoch=on_epoch)
+        p_test = predict_proba(fit.model, x_test, device=device)
+        test = binary_metrics(y_test, p_test)
+        final = {
+            **{f"test/{k}": v for k, v in test.items()},
+            **{f"val/{k}": v for k, v in fit.best_val.items()},
+            "best_epoch": fit.best_epoch, "time/fit_s": time.perf_counter() - t0,
+        }
+        run.metrics(final)
+        run.artifact(roc_png(y_test, p_test, run_name(arm, budget, seed)), "roc.png")
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(p_test, np.float32))  # per-image scores, for paired tests
+        run.artifact(buf.getvalue(), "test_p_malignant.npy")
+        tune.report({**final, "done_training": 1})
+
+
+def result_row(run) -> dict[str, Any]:
+    """The results-table row of a finished classifier run, read back from MLflow."""
+    budget = run.data.params["budget"]
+    row: dict[str, Any] = {"arm": run.data.params["arm"],
+                           "budget": budget if budget == ALL else int(budget),
+                           "seed": int(run.data.params["seed"])}
+    row.update({k: v for k, v in run.data.metrics.items()
+                if k.startswith(("test/", "val/", "time/")) or k == "best_epoch"})
+    return row
+
+
+def run_classifier_stage(cfg: SweepConfig, data_refs: dict[str, Any], generated: dict[str, list],
+                         tracking: TrackingContext, storage: str,
+                         skip: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Run every grid cell but those named in `skip` (finished before an interruption);
+    returns one row per cell run, with its test metrics or its error."""
+    cells = [c for c in grid_cells(cfg) if run_name(c["arm"], c["budget"], c["seed"]) not in skip]
+    if not cells:
+        return []
+    resources = {"cpu": cfg.classifier.cpus, "gpu": 1 if cfg.classifier.use_gpu else 0}
+    trainable = tune.with_resources(
+        tune.with_parameters(classifier_trial, data=data_refs, generated=generated,
+                             tracking=tracking, sweep=cfg.to_dict()),
+        resources,
+    )
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"cell": tune.grid_search(cells)},
+        run_config=tune.RunConfig(name=f"{tracking.sweep}-classifiers", storage_path=storage,
+                                  verbose=1),
+    )
+    rows = []
+    for r in tuner.fit():
+        cell = r.config["cell"]
+        row: dict[str, Any] = dict(cell)
+        if r.error is not None:
+            row["error"] = str(r.error).strip().splitlines()[-1][:300]
+        else:
+            row.update({k: v for k, v in (r.metrics or {}).items()
+                        if k.startswith(("test/", "val/", "time/")) or k == "best_epoch"})
+        rows.append(row)
+    return rows

@@ -1,0 +1,229 @@
+"""GAN stage: one Tune trial per (GAN, budget, seed), each running a Ray Train TorchTrainer (DDP).
+
+The trial trains through Ray Train, rebuilds the generator from the final checkpoint, samples the
+fill and hands it to the `ImageHub` actor, which owns it in the object store for the whole sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+import ray.train
+import ray.train.torch
+import torch
+from ray import tune
+from ray.train.torch import TorchTrainer
+
+from raygan.config import ClassifierConfig, GANConfig, SweepConfig
+from raygan.data.arms import fill_count
+from raygan.data.splits import Pools, budget_subset
+from raygan.eval.plots import grid_png
+from raygan.gans import build_gan, fit_gan
+from raygan.tracking import TrackingContext, child_run, run_name
+
+CKPT_FILE = "gan.pt"
+KILL_HOOK = "RAYGAN_KILL_WORKER_AFTER_STEP"  # test hook: rank 0 dies once past this step
+DRIVER_MEMORY = 256 * 1024**2  # bytes reserved by each GAN trial's driving process
+
+
+@ray.remote(num_cpus=0)
+class ImageHub:
+    """Owns every generated dataset of a sweep, so images outlive the trials that made them."""
+
+    def __init__(self) -> None:
+        self.refs: dict[str, ray.ObjectRef] = {}
+
+    def store(self, key: str, images: np.ndarray) -> int:
+        self.refs[key] = ray.put(images)  # put by this actor: it owns the object
+        return len(images)
+
+    def refs_of(self, keys: list[str]) -> dict[str, list[ray.ObjectRef]]:
+        # Each ref travels wrapped in a list, so the caller receives the ref, not the array.
+        return {k: [self.refs[k]] for k in keys if k in self.refs}
+
+
+def gan_key(gan: str, budget: int, seed: int) -> str:
+    """Key of one generated dataset: the name of the classifier arm that consumes it."""
+    return run_name(f"gan:{gan}", budget, seed)
+
+
+def gan_run_name(gan: str, budget: int, seed: int) -> str:
+    """MLflow name of one GAN training, apart from its classifier run `gan:<name>-n..-s..`."""
+    return run_name(f"train:{gan}", budget, seed)
+
+
+def _save_checkpoint(folder: Path, gan, step: int, history: list[dict[str, float]]) -> None:
+    torch.save({"gan": gan.state_dict(), "step": step, "history": history}, folder / CKPT_FILE)
+
+
+def _load_checkpoint(folder: Path) -> dict[str, Any]:
+    return torch.load(folder / CKPT_FILE, map_location="cpu", weights_only=True)
+
+
+def train_worker(config: dict[str, Any]) -> None:
+    """Ray Train per-worker loop: resume from the last checkpoint, train, report checkpoints."""
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.set_num_threads(config["threads"])
+    device = str(ray.train.torch.get_device())
+    cfg = GANConfig(**config["gan_cfg"])
+    gan = build_gan(config["gan"], cfg, config["resolution"], config["seed"], device)
+    images = ray.get(config["images"][0])
+    if config.get("context"):
+        gan.set_context(ray.get(config["context"][0]))
+    start, history = 0, []
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:  # a retry after a failure: continue, don't restart
+        with checkpoint.as_directory() as folder:
+            state = _load_checkpoint(Path(folder))
+        gan.load_state_dict(state["gan"])
+        start, history = int(state["step"]), list(state["history"])
+    gan.wrap(lambda m: ray.train.torch.prepare_model(
+        m, parallel_strategy_kwargs=dict(gan.ddp_kwargs) or None))
+
+    kill_after = int(os.environ.get(KILL_HOOK, "0") or 0)
+
+    def on_checkpoint(step: int, recent: list[dict[str, float]]) -> None:
+        if kill_after and start == 0 and rank == 0 and step > kill_after:
+            os._exit(1)  # a worker process dies mid-training, as a crashed or preempted one does
+        metrics = {"step": step, "resumed_from": start, "world_size": world, **recent[-1]}
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = None
+            if rank == 0:
+                _save_checkpoint(Path(tmp), gan, step, history)
+                ckpt = ray.train.Checkpoint.from_directory(tmp)
+            ray.train.report(metrics, checkpoint=ckpt)  # every rank calls it: it is a barrier
+
+    fit_gan(gan, images, config["seed"], start_step=start, rank=rank, world_size=world,
+            history=history, on_checkpoint=on_checkpoint)
+
+
+def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: TrackingContext,
+              sweep: dict[str, Any], storage: str) -> None:
+    """Tune function trainable: train one GAN with Ray Train, sample its fill, log to MLflow."""
+    cell = config["cell"]
+    gan_name, budget, seed = cell["gan"], cell["budget"], cell["seed"]
+    scfg = SweepConfig(**{**sweep, "gan": GANConfig(**sweep["gan"]),
+                          "classifier": ClassifierConfig(**sweep["classifier"])})
+    gcfg = scfg.gan_config(gan_name, budget)
+    key = gan_key(gan_name, budget, seed)
+    n_fill = fill_count(f"gan:{gan_name}", budget, data["fill_target"])
+    pools: Pools = data["pools"]
+    x_train = ray.get(data["x_train"])
+    real = x_train[budget_subset(pools, budget, seed)]
+    images_ref = ray.put(real)  # the trial outlives its trainer, so it may own the subset
+    # Benign training images, for families that translate from them (cyclegan) or pair them
+    # for super-resolution; never validation or test images.
+    context = x_train[pools.benign]
+    if cell.get("done_run"):  # a resumed sweep: this GAN finished before the interruption
+        fake = _sample_finished(tracking, cell["done_run"], gan_name, gcfg, scfg.resolution,
+                                seed, context, n_fill)
+        ray.get(hub.store.remote(key, fake))
+        tune.report({"num_generated": len(fake), "reused": 1})
+        return
+    context_ref = ray.put(context)
+    params = {"arm": f"gan:{gan_name}", "gan": gan_name, "budget": budget, "seed": seed,
+              "resolution": scfg.resolution, "num_fill": n_fill, **dataclasses.asdict(gcfg)}
+    tags = {"raygan.kind": "gan", "raygan.arm": f"gan:{gan_name}", "raygan.gan": gan_name,
+            "raygan.budget": str(budget), "raygan.seed": str(seed),
+            "raygan.node": ray.get_runtime_context().get_node_id()}
+    with child_run(tracking, gan_run_name(gan_name, budget, seed), params, tags) as run:
+        t0 = time.perf_counter()
+        trainer = TorchTrainer(
+            train_worker,
+            train_loop_config={
+                "gan": gan_name, "gan_cfg": dataclasses.asdict(gcfg), "seed": seed,
+                "resolution": scfg.resolution, "images": [images_ref], "context": [context_ref],
+                "threads": gcfg.cpus_per_worker,
+            },
+            scaling_config=ray.train.ScalingConfig(
+                num_workers=gcfg.num_workers, use_gpu=gcfg.use_gpu,
+                resources_per_worker={"CPU": gcfg.cpus_per_worker},
+            ),
+            run_config=ray.train.RunConfig(
+                name=f"{tracking.sweep}-{key.replace(':', '_')}", storage_path=storage,
+                failure_config=ray.train.FailureConfig(max_failures=2),
+                checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
+            ),
+        )
+        result = trainer.fit()
+        train_s = time.perf_counter() - t0
+        with result.checkpoint.as_directory() as folder:
+            state = _load_checkpoint(Path(folder))
+        for row in state["history"]:
+            run.metrics({k: v for k, v in row.items() if k != "step"}, step=int(row["step"]))
+        gan = build_gan(gan_name, gcfg, scfg.resolution, seed)
+        gan.load_state_dict(state["gan"])
+        gan.set_context(context)
+        t1 = time.perf_counter()
+        fake = gan.generate(max(n_fill, scfg.num_grid_images), seed)
+        sample_s = time.perf_counter() - t1
+        ray.get(hub.store.remote(key, fake[:n_fill]))
+        run.artifact(grid_png(fake[: scfg.num_grid_images]), "samples.png")
+        with tempfile.TemporaryDirectory() as tmp:  # the trained GAN, to resample or resume
+            _save_checkpoint(Path(tmp), gan, int(state["step"]), state["history"])
+            run.file(Path(tmp) / CKPT_FILE)
+        final = {"time/train_s": train_s, "time/sample_s": sample_s, "num_generated": n_fill,
+                 "resumed_from": float(result.metrics.get("resumed_from", 0)),
+                 "world_size": float(result.metrics.get("world_size", 0))}
+        run.metrics(final)
+        tune.report(final)
+
+
+def _sample_finished(tracking: TrackingContext, run_id: str, gan_name: str, gcfg: GANConfig,
+                     resolution: int, seed: int, context: np.ndarray, n_fill: int) -> np.ndarray:
+    """The fill of a GAN trained before a sweep was interrupted, resampled from its MLflow
+    artifact: sampling is seeded per image, so these are the very images it made then."""
+    from mlflow.tracking import MlflowClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = MlflowClient(tracking.uri).download_artifacts(run_id, CKPT_FILE, tmp)
+        state = _load_checkpoint(Path(path).parent)
+    gan = build_gan(gan_name, gcfg, resolution, seed)
+    gan.load_state_dict(state["gan"])
+    gan.set_context(context)
+    return gan.generate(n_fill, seed) if n_fill else gan.generate(1, seed)[:0]
+
+
+def run_gan_stage(cfg: SweepConfig, data_refs: dict[str, Any], hub, tracking: TrackingContext,
+                  storage: str, cluster_cpus: float,
+                  finished: dict[str, str] | None = None) -> dict[str, str]:
+    """Train every (GAN, budget, seed) of the sweep; returns the error of each failed key.
+
+    `finished` maps the key of a GAN trained before an interruption to its MLflow run id: that
+    GAN is not trained again, its images are resampled from the run's checkpoint artifact."""
+    finished = finished or {}
+    cells = [{"gan": g, "budget": b, "seed": s, "done_run": finished.get(gan_key(g, b, s), "")}
+             for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds]
+    if not cells:
+        return {}
+    per_job = max(c.num_workers * c.cpus_per_worker for c in map(cfg.gan_config, cfg.gan_names))
+    trainable = tune.with_resources(
+        tune.with_parameters(gan_trial, data=data_refs, hub=hub, tracking=tracking,
+                             sweep=cfg.to_dict(), storage=storage),
+        # The trial only drives its TorchTrainer, whose workers hold the cores. A fractional CPU
+        # here would strand the rest of a core (2 - 0.02 CPUs fit one 1-CPU worker, not two),
+        # so the trial asks for a little memory instead, which every node has.
+        {"cpu": 0, "memory": DRIVER_MEMORY},
+    )
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"cell": tune.grid_search(cells)},
+        tune_config=tune.TuneConfig(max_concurrent_trials=max(1, int(cluster_cpus // per_job))),
+        run_config=tune.RunConfig(name=f"{tracking.sweep}-gans", storage_path=storage,
+                                  verbose=1),
+    )
+    results = tuner.fit()
+    failed = {}
+    for r in results:
+        c = r.config["cell"]
+        if r.error is not None:
+            failed[gan_key(c["gan"], c["budget"], c["seed"])] = str(r.error).splitlines()[0]
+    return failed

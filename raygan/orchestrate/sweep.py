@@ -1,0 +1,176 @@
+"""The whole sweep: check everything, load data, GAN stage -> object store -> classifier stage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+
+from raygan import tracking
+from raygan.config import SweepConfig, validate
+from raygan.data import Dataset, Pools, carve_validation, check_budgets, load_dataset
+from raygan.errors import RayganError
+from raygan.eval.leakage import without_leaks
+from raygan.eval.table import markdown, rows_csv
+from raygan.gans import REGISTRY
+from raygan.orchestrate.classifier_stage import grid_cells, result_row, run_classifier_stage
+from raygan.orchestrate.cluster import check_reachable, connect, resolve_address
+from raygan.orchestrate.gan_stage import ImageHub, gan_key, gan_run_name, run_gan_stage
+
+CONFIG_FILE = "config.json"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything the sweep needs, checked before any Ray work starts."""
+
+    cfg: SweepConfig
+    dataset: Dataset
+    pools: Pools
+    fill_target: int
+    tracking_uri: str
+    out_dir: Path
+    resume: bool = False  # continue the interrupted sweep of the same name
+
+
+@dataclass
+class SweepResult:
+    rows: list[dict[str, Any]]
+    table_md: str
+    out_dir: Path
+    parent_run_id: str
+    wall_s: float
+
+
+def num_trials(cfg: SweepConfig) -> tuple[int, int]:
+    """(GAN trainings, classifier trials) that the sweep will run."""
+    return len(cfg.gan_names) * len(cfg.budgets) * len(cfg.seeds), len(grid_cells(cfg))
+
+
+def resumed_config(cfg: SweepConfig) -> SweepConfig:
+    """The config an interrupted sweep ran with, from its `config.json`; where it runs
+    (address, storage, data root) may change, what it computes may not."""
+    if not cfg.sweep_name:
+        raise RayganError("--resume needs the --name of the sweep to continue (see the folders "
+                          f"in {cfg.output}/)")
+    path = Path(cfg.output).resolve() / cfg.sweep_name / CONFIG_FILE
+    if not path.is_file():
+        raise RayganError(f"nothing to resume: {path} does not exist; check --name and --output, "
+                          "or start the sweep without --resume")
+    saved = SweepConfig.from_dict(json.loads(path.read_text()))
+    return replace(saved, sweep_name=cfg.sweep_name, output=cfg.output,
+                   address=cfg.address or saved.address,
+                   storage=cfg.storage or saved.storage, data=cfg.data or saved.data)
+
+
+def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
+            log: Callable[[str], None] = print, resume: bool = False) -> Prepared:
+    """Validate the config, read and check the data, check budgets and the MLflow store."""
+    if resume:
+        cfg = resumed_config(cfg)
+    validate(cfg, REGISTRY)
+    if not cfg.sweep_name:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        cfg = replace(cfg, sweep_name=f"{cfg.profile}-{stamp}")
+    uri = tracking.resolve_uri(tracking_uri)
+    tracking.check_writable(uri)
+    check_reachable(resolve_address(cfg.address))
+    t0 = time.perf_counter()
+    dataset = load_dataset(cfg.data, cfg.resolution)
+    cfg = replace(cfg, data=dataset.root)
+    log(f"data: {len(dataset.train)} train / {len(dataset.test)} test images at "
+        f"{cfg.resolution} px from {dataset.root} ({time.perf_counter() - t0:.1f} s)")
+    if cfg.exclude_leaks:
+        dataset, n_dropped = without_leaks(dataset)
+        log(f"leakage audit: {n_dropped} test images re-capture a training lesion and are "
+            f"excluded ({len(dataset.test)} test images left)")
+    pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed)
+    fill_target = cfg.fill_target or pools.num_malignant
+    check_budgets(pools, cfg.budgets if any(a != "all-real" for a in cfg.arms) else (),
+                  fill_target)
+    out_dir = Path(cfg.output).resolve() / cfg.sweep_name
+    if not resume and (out_dir / CONFIG_FILE).exists():
+        raise RayganError(f"a sweep named {cfg.sweep_name!r} already exists in {out_dir}; add "
+                          "--resume to continue it, or pick another --name")
+    return Prepared(cfg, dataset, pools, fill_target, uri, out_dir, resume)
+
+
+def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult:
+    """Run both stages on Ray, log every run to MLflow, write the results table."""
+    cfg, t_start = prep.cfg, time.perf_counter()
+    prep.out_dir.mkdir(parents=True, exist_ok=True)
+    (prep.out_dir / CONFIG_FILE).write_text(cfg.to_json())
+    experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
+    parent = None
+    if prep.resume:
+        parent = tracking.find_parent(prep.tracking_uri, experiment_id, cfg.sweep_name)
+    done: dict[str, Any] = {}
+    if parent is not None:
+        tracking.reopen(prep.tracking_uri, parent)
+        done = tracking.finished_children(prep.tracking_uri, experiment_id, parent)
+        log(f"resuming sweep {cfg.sweep_name}: {len(done)} finished runs are kept")
+    else:
+        parent = tracking.start_parent(prep.tracking_uri, experiment_id, cfg.sweep_name,
+                                       {**cfg.to_dict(), "fill_target_resolved": prep.fill_target})
+    trained = {gan_key(g, b, s): done[gan_run_name(g, b, s)].info.run_id
+               for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds
+               if gan_run_name(g, b, s) in done}
+    kept = [result_row(run) for name, run in done.items()
+            if run.data.tags.get("raygan.kind") == "classifier"]
+    ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name)
+    status = "FAILED"
+    clock = {"start": time.perf_counter()}
+    try:
+        resources = connect(cfg.address)
+        clock["ray"] = time.perf_counter()
+        storage = cfg.storage or str(prep.out_dir / "ray")
+        log(f"ray: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; "
+            f"storage {storage}; MLflow {prep.tracking_uri} (parent run {parent})")
+        ds = prep.dataset
+        data_refs = {"x_train": ray.put(ds.train.x), "y_train": ray.put(ds.train.y),
+                     "x_test": ray.put(ds.test.x), "y_test": ray.put(ds.test.y),
+                     "pools": prep.pools, "fill_target": prep.fill_target}
+        hub = ImageHub.remote()
+        clock["put"] = time.perf_counter()
+        n_gan, n_clf = num_trials(cfg)
+        log(f"stage 1/2: {n_gan} GAN trainings")
+        failed = run_gan_stage(cfg, data_refs, hub, ctx, storage, resources.get("CPU", 1),
+                               finished=trained)
+        keys = [gan_key(g, b, s) for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds]
+        generated = ray.get(hub.refs_of.remote(keys))
+        clock["gans"] = time.perf_counter()
+        log(f"stage 2/2: {n_clf - len(kept)} classifier trials"
+            + (f" ({len(kept)} finished before)" if kept else ""))
+        rows = kept + run_classifier_stage(cfg, data_refs, generated, ctx, storage,
+                                           skip=frozenset(done))
+        clock["classifiers"] = time.perf_counter()
+        for row in rows:
+            key = gan_key(row["arm"][4:], row["budget"], row["seed"])
+            if row["arm"].startswith("gan:") and key in failed:
+                row["error"] = f"GAN training failed: {failed[key]}"
+        table = markdown(rows)
+        (prep.out_dir / "results.md").write_text(table)
+        (prep.out_dir / "results.csv").write_text(rows_csv(rows))
+        (prep.out_dir / "results.json").write_text(json.dumps(rows, indent=1, default=str))
+        client = tracking.MlflowClient(prep.tracking_uri)
+        for name in ("results.md", "results.csv", "config.json"):
+            client.log_artifact(parent, str(prep.out_dir / name))
+        clock["results"] = time.perf_counter()
+        stages = dict(zip(("ray_start", "data_put", "gan_stage", "classifier_stage",
+                           "results"), np.diff(list(clock.values())), strict=True))
+        tracking.ChildRun(client, parent).metrics({f"time/{k}_s": v for k, v in stages.items()})
+        log("stage times: " + ", ".join(f"{k} {v:.0f} s" for k, v in stages.items()))
+        status = "FINISHED"
+        return SweepResult(rows, table, prep.out_dir, parent, time.perf_counter() - t_start)
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        tracking.end_run(prep.tracking_uri, parent, status)

@@ -1,0 +1,154 @@
+"""Optuna tuning of each GAN's batch size and steps, judged on validation AUC downstream.
+
+For every GAN x budget cell, one Ray Tune run: `OptunaSearch` proposes (batch size, steps), a
+trial trains the GAN on the cell's N real images, fills the malignant class, trains the
+classifier and reports its validation AUC each epoch, so ASHA can stop weak trials early. The
+test split is never read. `OptunaSearch` takes no grid, so the loop over cells is here, outside
+the searcher. A trial trains its GAN in-process on its own cores: a `TorchTrainer` start-up
+(about 20 s on a CPU node) would cost more than a small GAN's whole training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from raygan import tracking
+from raygan.classifiers import fit_classifier
+from raygan.config import SweepConfig
+from raygan.data.arms import fill_count, training_set
+from raygan.data.splits import budget_subset
+from raygan.gans import build_gan, fit_gan
+from raygan.orchestrate.cluster import connect
+from raygan.orchestrate.sweep import CONFIG_FILE, Prepared
+
+BEST_FILE = "best_gan_configs.json"  # {"<gan>@<budget>": {"batch_size": .., "steps": ..}}
+BATCH_SIZES = (8, 16, 32, 64, 128)  # candidates; those above the profile's batch x 2 are dropped
+METRIC = "val/auc"
+
+
+def search_space(steps: int, batch_size: int) -> dict[str, Any]:
+    """Batch size from `BATCH_SIZES` up to twice the profile's; steps log-uniform in
+    [steps / 2, steps x 2], around what the profile gives the family."""
+    batches = [b for b in BATCH_SIZES if b <= 2 * batch_size] or [batch_size]
+    return {"batch_size": tune.choice(batches),
+            "steps": tune.lograndint(max(2, steps // 2), 2 * steps + 1)}
+
+
+def tuning_trial(config: dict[str, Any], *, data: dict[str, Any], sweep: dict[str, Any],
+                 cell: dict[str, Any]) -> None:
+    """Train the GAN with the proposed settings, fill, train the classifier; report val AUC."""
+    scfg = SweepConfig.from_dict(sweep)
+    name, budget, seed = cell["gan"], cell["budget"], cell["seed"]
+    gcfg = dataclasses.replace(scfg.gan_config(name, budget), num_workers=1,
+                               batch_size=int(config["batch_size"]), steps=int(config["steps"]))
+    torch.set_num_threads(gcfg.cpus_per_worker)
+    device = "cuda" if gcfg.use_gpu and torch.cuda.is_available() else "cpu"
+    pools = data["pools"]
+    x_train, y_train = ray.get([data["x_train"], data["y_train"]])
+    gan = build_gan(name, gcfg, scfg.resolution, seed, device)
+    gan.set_context(x_train[pools.benign])
+    fit_gan(gan, x_train[budget_subset(pools, budget, seed)], seed)
+    fake = gan.generate(max(fill_count(f"gan:{name}", budget, data["fill_target"]), 1), seed)
+    x, y = training_set(f"gan:{name}", x_train, pools, budget, seed, data["fill_target"], fake)
+
+    def on_epoch(epoch: int, row: dict[str, float]) -> None:
+        tune.report({METRIC: row[METRIC], "val/acc": row["val/acc"]})
+
+    fit_classifier(scfg.classifier, x, y, x_train[pools.val], y_train[pools.val], seed,
+                   device=device, on_epoch=on_epoch)
+
+
+def _tune_cell(prep: Prepared, cell: dict[str, Any], data: dict[str, Any], storage: str,
+               num_samples: int, resources: dict[str, float]) -> tune.ResultGrid:
+    cfg = prep.cfg
+    base = cfg.gan_config(cell["gan"], cell["budget"])
+    trainable = tune.with_resources(
+        tune.with_parameters(tuning_trial, data=data, sweep=cfg.to_dict(), cell=cell), resources)
+    name = f"{cfg.sweep_name}-tune-{cell['gan']}-n{cell['budget']}"
+    path = Path(storage) / name
+    if tune.Tuner.can_restore(str(path)):  # an interrupted tuning run continues
+        tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space=search_space(base.steps, base.batch_size),
+            tune_config=tune.TuneConfig(
+                metric=METRIC, mode="max", num_samples=num_samples,
+                search_alg=OptunaSearch(seed=cell["seed"]),
+                scheduler=ASHAScheduler(max_t=cfg.classifier.epochs, grace_period=2,
+                                        reduction_factor=2)),
+            run_config=tune.RunConfig(name=name, storage_path=storage, verbose=1),
+        )
+    return tuner.fit()
+
+
+def run_tuning(prep: Prepared, num_samples: int,
+               log: Callable[[str], None] = print) -> dict[str, dict[str, int]]:
+    """Tune every GAN x budget cell of the config (on its first seed); write and return the best
+    settings per cell, ready for `full_grid.py --gan-configs`."""
+    cfg = prep.cfg
+    prep.out_dir.mkdir(parents=True, exist_ok=True)
+    (prep.out_dir / CONFIG_FILE).write_text(cfg.to_json())
+    best_path = prep.out_dir / BEST_FILE
+    best: dict[str, dict[str, int]] = (json.loads(best_path.read_text())
+                                       if best_path.exists() else {})
+    experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
+    parent = tracking.find_parent(prep.tracking_uri, experiment_id, cfg.sweep_name)
+    if parent is None:
+        parent = tracking.start_parent(prep.tracking_uri, experiment_id, cfg.sweep_name,
+                                       {**cfg.to_dict(), "num_samples": num_samples})
+    else:
+        tracking.reopen(prep.tracking_uri, parent)
+    done = tracking.finished_children(prep.tracking_uri, experiment_id, parent)
+    ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name)
+    status = "FAILED"
+    try:
+        total = connect(cfg.address)
+        storage = cfg.storage or str(prep.out_dir / "ray")
+        ds = prep.dataset
+        data = {"x_train": ray.put(ds.train.x), "y_train": ray.put(ds.train.y),
+                "pools": prep.pools, "fill_target": prep.fill_target}
+        use_gpu = cfg.gan.use_gpu and total.get("GPU", 0) > 0
+        seed = cfg.seeds[0]
+        for gan in cfg.gan_names:
+            gcfg = cfg.gan_config(gan)
+            resources = {"cpu": gcfg.cpus_per_worker, "gpu": 1 if use_gpu else 0}
+            for budget in cfg.budgets:
+                key, run = f"{gan}@{budget}", f"tune:{gan}-n{budget}-s{seed}"
+                if run in done and key in best:
+                    log(f"{key}: tuned before: {best[key]}")
+                    continue
+                log(f"tuning {key}: {num_samples} Optuna trials")
+                grid = _tune_cell(prep, {"gan": gan, "budget": budget, "seed": seed}, data,
+                                  storage, num_samples, resources)
+                result = grid.get_best_result(metric=METRIC, mode="max", scope="all")
+                best[key] = {k: int(result.config[k]) for k in ("batch_size", "steps")}
+                best_path.write_text(json.dumps(best, indent=1))  # kept if a later cell fails
+                frame = grid.get_dataframe(filter_metric=METRIC, filter_mode="max")
+                score = float(frame[METRIC].max())
+                params = {"gan": gan, "budget": budget, "seed": seed, "num_samples": num_samples,
+                          **{f"best.{k}": v for k, v in best[key].items()}}
+                tags = {"raygan.kind": "tuning", "raygan.gan": gan, "raygan.budget": str(budget)}
+                with tracking.child_run(ctx, run, params, tags) as child:
+                    child.metrics({f"best/{METRIC}": score, "num_trials": len(frame)})
+                    child.artifact(frame.to_csv(index=False).encode(), "trials.csv")
+                log(f"{key}: best {best[key]} (val AUC {score:.3f})")
+        client = tracking.MlflowClient(prep.tracking_uri)
+        client.log_artifact(parent, str(best_path))
+        status = "FINISHED"
+        return best
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        tracking.end_run(prep.tracking_uri, parent, status)

@@ -1,0 +1,257 @@
+"""MLflow: where runs go, how they are named, and what each logs. No Ray inside."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+
+from raygan.errors import RayganError
+
+DEFAULT_URI = "sqlite:///mlflow.db"  # in the working directory; MLFLOW_TRACKING_URI overrides
+
+
+@dataclass(frozen=True)
+class TrackingContext:
+    """What a trial on any node needs to log a child run of the sweep's parent run."""
+
+    uri: str
+    experiment_id: str
+    parent_run_id: str
+    sweep: str
+
+
+def resolve_uri(uri: str | None = None) -> str:
+    """`uri`, else $MLFLOW_TRACKING_URI, else ./mlflow.db; relative sqlite paths made absolute,
+    since Ray trials run in other working directories."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        path = Path(uri[len("sqlite:///") :]).resolve()
+        uri = f"sqlite:///{path}"
+    if "://" not in uri:  # a bare folder: the deprecated file store; keep it absolute
+        uri = str(Path(uri).resolve())
+    return uri
+
+
+def run_name(arm: str, budget: int | str, seed: int) -> str:
+    """`{arm}-n{budget}-s{seed}`, the one naming scheme of every run."""
+    return f"{arm}-n{budget}-s{seed}"
+
+
+def check_writable(uri: str) -> None:
+    """Fail early, with one line, when the tracking store cannot be created or written."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///") :])
+        folder = path.parent
+        if not folder.exists():
+            raise RayganError(f"MLflow store folder {folder} does not exist; create it or set"
+                              " MLFLOW_TRACKING_URI to a writable sqlite:///path/mlflow.db")
+        target = path if path.exists() else folder
+        if not os.access(target, os.W_OK):
+            raise RayganError(f"MLflow store {path} is not writable; set MLFLOW_TRACKING_URI to a"
+                              " writable location, e.g. sqlite:///$PWD/mlflow.db")
+
+
+def setup(uri: str, experiment: str) -> str:
+    """The experiment's id, created if new; artifacts go next to a sqlite store, absolute."""
+    check_writable(uri)
+    mlflow.set_tracking_uri(uri)
+    try:
+        exp = mlflow.get_experiment_by_name(experiment)
+        if exp is not None:
+            return exp.experiment_id
+        location = None
+        if uri.startswith("sqlite:///"):
+            location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
+        return mlflow.create_experiment(experiment, artifact_location=location)
+    except RayganError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any store failure is a user-fixable setting
+        raise RayganError(f"cannot open MLflow store {uri}: {str(exc).splitlines()[0]}; check"
+                          " MLFLOW_TRACKING_URI") from None
+
+
+def start_parent(uri: str, experiment_id: str, sweep: str, params: dict[str, Any]) -> str:
+    """Create the sweep's parent run (left open until `end_run`); returns its id."""
+    client = MlflowClient(uri)
+    run = client.create_run(experiment_id, run_name=sweep, tags={"raygan.sweep": sweep,
+                                                                  "raygan.kind": "sweep"})
+    _log_params(client, run.info.run_id, params)
+    return run.info.run_id
+
+
+def find_parent(uri: str, experiment_id: str, sweep: str) -> str | None:
+    """The id of the newest parent run of the sweep called `sweep`, or None."""
+    runs = MlflowClient(uri).search_runs(
+        [experiment_id], f"tags.`raygan.kind` = 'sweep' and tags.`raygan.sweep` = '{sweep}'",
+        order_by=["attributes.start_time DESC"], max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+def reopen(uri: str, run_id: str) -> None:
+    """Mark a parent run RUNNING again, for a resumed sweep."""
+    MlflowClient(uri).update_run(run_id, status="RUNNING")
+
+
+def finished_children(uri: str, experiment_id: str, parent_run_id: str) -> dict[str, Any]:
+    """The parent's FINISHED children by run name; every other child (RUNNING when its process
+    died, FAILED, KILLED) is deleted, so that re-running its trial leaves no duplicate."""
+    client = MlflowClient(uri)
+    runs = client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+                              max_results=50000)
+    done = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time or 0):
+        if run.info.status == "FINISHED" and run.info.run_name not in done:
+            done[run.info.run_name] = run
+        else:
+            client.delete_run(run.info.run_id)
+    return done
+
+
+def end_run(uri: str, run_id: str, status: str = "FINISHED") -> None:
+    """Close a run opened with `start_parent`."""
+    MlflowClient(uri).set_terminated(run_id, status)
+
+
+@contextmanager
+def child_run(
+    ctx: TrackingContext, name: str, params: dict[str, Any], tags: dict[str, str]
+) -> Iterator[ChildRun]:
+    """A child run of the sweep's parent: FINISHED on success, FAILED if the body raises."""
+    client = MlflowClient(ctx.uri)
+    all_tags = {"mlflow.parentRunId": ctx.parent_run_id, "raygan.sweep": ctx.sweep, **tags}
+    run = client.create_run(ctx.experiment_id, run_name=name, tags=all_tags)
+    child = ChildRun(client, run.info.run_id)
+    _log_params(client, child.run_id, params)
+    try:
+        yield child
+    except BaseException:
+        client.set_terminated(child.run_id, "FAILED")
+        raise
+    client.set_terminated(child.run_id, "FINISHED")
+
+
+class ChildRun:
+    """Thin logger bound to one run id; safe to use from any process."""
+
+    def __init__(self, client: MlflowClient, run_id: str):
+        self.client, self.run_id = client, run_id
+
+    def metrics(self, values: dict[str, float], step: int | None = None) -> None:
+        """Log finite numeric metrics (NaN stays out of MLflow charts)."""
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step or 0) for k, v in values.items()
+                 if isinstance(v, (int, float)) and v == v]
+        if batch:
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def artifact(self, data: bytes, name: str) -> None:
+        """Store bytes (a PNG, a CSV) as the artifact file `name`."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            self.client.log_artifact(self.run_id, str(path))
+
+    def file(self, path: str | Path) -> None:
+        """Store an existing file as an artifact under its own name."""
+        self.client.log_artifact(self.run_id, str(path))
+
+    def tag(self, key: str, value: str) -> None:
+        self.client.set_tag(self.run_id, key, value)
+
+
+def _log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
+    flat = _flatten(params)
+    items = [Param(k, str(v)[:6000]) for k, v in flat.items()]
+    for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+        client.log_batch(run_id, params=items[i : i + 100])
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = ",".join(map(str, v))
+        else:
+            out[key] = v
+    return out
+
+
+def sweep_results(uri: str, experiment: str, sweep: str) -> tuple[list, dict[str, bytes]]:
+    """The finished classifier trials of a sweep (with per-image test scores) and the sample
+    grid of its largest-budget GAN training per family."""
+    import numpy as np
+
+    from raygan.eval.report import Trial
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
+                              " and attributes.status = 'FINISHED'", max_results=50000)
+    trials, grids = [], {}
+    gans = [r for r in runs if r.data.tags.get("raygan.kind") == "gan"]
+    first_seed = min((int(r.data.params["seed"]) for r in gans), default=0)
+    largest: dict[str, tuple[int, str]] = {}  # arm -> (budget, run id), on the first seed
+    for run in gans:
+        p = run.data.params
+        if int(p["seed"]) == first_seed and int(p["budget"]) > largest.get(p["arm"], (0, ""))[0]:
+            largest[p["arm"]] = (int(p["budget"]), run.info.run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in runs:
+            p = run.data.params
+            if run.data.tags.get("raygan.kind") == "classifier":
+                path = client.download_artifacts(run.info.run_id, "test_p_malignant.npy", tmp)
+                budget = p["budget"] if p["budget"] == "all" else int(p["budget"])
+                trials.append(Trial(p["arm"], budget, int(p["seed"]), np.load(path)))
+        for arm, (budget, run_id) in largest.items():
+            path = client.download_artifacts(run_id, "samples.png", f"{tmp}/{run_id}")
+            grids[f"{arm}-n{budget}"] = Path(path).read_bytes()
+    return trials, grids
+
+
+def log_files(uri: str, experiment: str, sweep: str, paths: list, folder: str) -> None:
+    """Attach files to the sweep's parent run, under `folder/`."""
+    client = MlflowClient(uri)
+    parent = find_parent(uri, client.get_experiment_by_name(experiment).experiment_id, sweep)
+    for path in map(Path, paths):
+        sub = f"{folder}/samples" if path.parent.name == "samples" else folder
+        client.log_artifact(parent, str(path), sub)
+
+
+def gan_checkpoints(uri: str, experiment: str, sweep: str, dest: str
+                    ) -> dict[tuple[str, int, int], str]:
+    """Local copies of the `gan.pt` artifact of each finished GAN training of a sweep, keyed by
+    (gan, budget, seed); trainings logged without one are left out."""
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}' and "
+                              "tags.`raygan.kind` = 'gan' and attributes.status = 'FINISHED'",
+                              max_results=50000)
+    out = {}
+    for run in runs:
+        p = run.data.params
+        if "gan.pt" not in {a.path for a in client.list_artifacts(run.info.run_id)}:
+            continue
+        folder = Path(dest) / run.info.run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        out[(p["gan"], int(p["budget"]), int(p["seed"]))] = client.download_artifacts(
+            run.info.run_id, "gan.pt", str(folder))
+    return out

@@ -1,0 +1,70 @@
+"""The report of a finished sweep: CIs, paired tests, per-budget conclusions, plots, samples.
+
+    python sweeps/report.py --name laptop-2026-11-23     # reads MLflow, writes runs/<name>/report/
+
+It reads the sweep's classifier runs (per-image test scores) and GAN runs (sample grids) from
+MLflow, writes report.md with its plots, and logs them to the sweep's parent run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from raygan.errors import RayganError
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--name", required=True, help="the sweep's name (its --name)")
+    p.add_argument("--output", default="runs", help="the sweep's --output folder (runs)")
+    p.add_argument("--data", help="dataset root, if it moved since the sweep ran")
+    p.add_argument("--fidelity", action="store_true", help="also rebuild every GAN from its "
+                   "checkpoint and relate fidelity (domain FD, KID, near-copies) to test AUC")
+    p.add_argument("--fidelity-images", type=int, default=500,
+                   help="generated images per GAN for the fidelity measures (500)")
+    args = p.parse_args(argv)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        from raygan import tracking
+        from raygan.config import SweepConfig
+        from raygan.data import load_dataset
+        from raygan.eval.leakage import without_leaks
+        from raygan.eval.report import write_report
+
+        folder = Path(args.output).resolve() / args.name
+        if not (folder / "config.json").is_file():
+            raise RayganError(f"no sweep {args.name!r} in {folder.parent} (config.json missing); "
+                              "check --name and --output")
+        cfg = SweepConfig.from_dict(json.loads((folder / "config.json").read_text()))
+        uri = tracking.resolve_uri()
+        dataset = load_dataset(args.data or cfg.data, cfg.resolution)
+        if cfg.exclude_leaks:  # the sweep tested without them: so must its report
+            dataset, _ = without_leaks(dataset)
+        y = dataset.test.y
+        trials, grids = tracking.sweep_results(uri, cfg.experiment, args.name)
+        if not trials:
+            raise RayganError(f"sweep {args.name!r} has no finished classifier runs in {uri}")
+        fidelity = None
+        if args.fidelity:
+            import tempfile
+
+            from raygan.eval.report import sweep_fidelity
+
+            with tempfile.TemporaryDirectory() as tmp:
+                ckpts = tracking.gan_checkpoints(uri, cfg.experiment, args.name, tmp)
+                fidelity = sweep_fidelity(cfg, dataset, ckpts, trials, y, args.fidelity_images)
+        paths = write_report(trials, y, folder / "report", args.name, grids, fidelity=fidelity)
+        tracking.log_files(uri, cfg.experiment, args.name, paths, "report")
+    except RayganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {paths[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

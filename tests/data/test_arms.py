@@ -1,0 +1,72 @@
+"""Each arm's training set: sizes, labels, which real images it holds, and determinism."""
+
+import numpy as np
+import pytest
+
+from raygan.data import budget_subset, carve_validation, classic_augment, fill_count, training_set
+from raygan.errors import RayganError
+
+N_B, N_M, RES = 60, 50, 16
+
+
+@pytest.fixture(scope="module")
+def setup():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (N_B + N_M, 3, RES, RES), dtype=np.uint8)
+    y = np.array([0] * N_B + [1] * N_M)
+    return x, carve_validation(y, 0.2, 0)
+
+
+def _rows(a: np.ndarray) -> set[bytes]:
+    return {r.tobytes() for r in a}
+
+
+@pytest.mark.parametrize("arm", ["real", "oversample", "classic", "gan:dcgan", "all-real"])
+def test_sizes_and_labels(setup, arm):
+    x_train, pools = setup
+    budget, target = 10, pools.num_malignant
+    fake = np.full((target, 3, RES, RES), 7, np.uint8)
+    x, y = training_set(arm, x_train, pools, budget, 0, target, fake)
+    n_mal = {"real": budget, "all-real": pools.num_malignant}.get(arm, target)
+    assert len(x) == len(y) == len(pools.benign) + n_mal
+    assert (y == 1).sum() == n_mal and x.dtype == np.uint8 and x.shape[1:] == (3, RES, RES)
+    assert _rows(x[y == 0]) == _rows(x_train[pools.benign])
+    assert not _rows(x) & _rows(x_train[pools.val])  # validation images never train
+    real = x_train[budget_subset(pools, budget, 0)]
+    if arm != "all-real":
+        assert _rows(real) <= _rows(x[y == 1])
+    if arm == "oversample":
+        assert _rows(x[y == 1]) == _rows(real)  # duplicates only
+    if arm == "gan:dcgan":
+        assert (x[y == 1][budget:] == 7).all()
+    if arm == "classic":
+        assert len(_rows(x[y == 1]) - _rows(real)) > 0.9 * (target - budget)
+
+
+def test_fill_count():
+    assert fill_count("oversample", 50, 1017) == 967
+    assert fill_count("gan:pggan", 1017, 1017) == 0
+    assert fill_count("real", 50, 1017) == 0 and fill_count("all-real", 50, 1017) == 0
+
+
+def test_gan_arm_needs_enough_generated_images(setup):
+    x_train, pools = setup
+    with pytest.raises(RayganError, match="needs 30 generated images, got 5"):
+        training_set("gan:dcgan", x_train, pools, 10, 0, 40, np.zeros((5, 3, RES, RES), np.uint8))
+
+
+def test_classic_augment_is_seeded_and_changes_images(setup):
+    x_train, _ = setup
+    a = classic_augment(x_train[:8], np.random.default_rng(1))
+    b = classic_augment(x_train[:8], np.random.default_rng(1))
+    c = classic_augment(x_train[:8], np.random.default_rng(2))
+    assert a.shape == x_train[:8].shape and a.dtype == np.uint8
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert not np.array_equal(a, x_train[:8])
+
+
+def test_classic_augment_keeps_content():
+    # A flat colour stays that colour up to jitter: no black borders from rotation.
+    img = np.full((4, 3, 32, 32), 120, np.uint8)
+    out = classic_augment(img, np.random.default_rng(0)).astype(float)
+    assert out.min() > 60 and out.max() < 200

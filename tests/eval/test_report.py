@@ -1,0 +1,112 @@
+"""The report's statistics on synthetic scores with known structure."""
+
+import numpy as np
+import pytest
+
+from raygan.eval.report import (
+    Trial,
+    budget_plot_png,
+    comparison_table,
+    comparisons,
+    conclusions,
+    per_trial,
+    study_table,
+    summary_table,
+)
+
+N = 400
+
+
+@pytest.fixture(scope="module")
+def y():
+    return np.array([0] * (N // 2) + [1] * (N // 2))
+
+
+def _scores(y, signal, seed):
+    rng = np.random.default_rng(seed)
+    return 1 / (1 + np.exp(-(signal * (2 * y - 1) + rng.normal(0, 1, len(y)))))
+
+
+def _trials(y, gan_signal, seeds=(0, 1, 2)):
+    out = []
+    for s in seeds:
+        base = _scores(y, 0.3, 100 + s)
+        out += [Trial("real", 50, s, base), Trial("oversample", 50, s, _scores(y, 0.35, 200 + s)),
+                Trial("gan:dcgan", 50, s, _scores(y, gan_signal, 300 + s)),
+                Trial("all-real", "all", s, _scores(y, 2.0, 400 + s))]
+    return out
+
+
+def test_per_trial_intervals_bracket_the_estimates(y):
+    rows = per_trial(_trials(y, 1.0, seeds=(0,)), y)
+    for r in rows:
+        assert r["acc_lo"] <= r["acc"] <= r["acc_hi"] and r["auc_lo"] <= r["auc"] <= r["auc_hi"]
+        assert 0 <= r["auc_lo"] and r["auc_hi"] <= 1
+
+
+def test_a_clearly_better_gan_wins_and_is_reported(y):
+    comps = comparisons(_trials(y, 2.0), y)
+    seed_level = [c for c in comps if c["level"] == "seed" and c["arm"] == "gan:dcgan"]
+    assert len(seed_level) == 6  # 3 seeds x (vs real, vs oversample)
+    assert all(c["d_auc"] > 0.2 and c["p_auc"] < 1e-6 for c in seed_level)
+    across = [c for c in comps if c["level"] == "seeds"]
+    assert {(c["arm"], c["ref"]) for c in across} == {("gan:dcgan", "real"),
+                                                       ("gan:dcgan", "oversample"),
+                                                       ("oversample", "real")}
+    for c in comps:  # Holm never lowers a p-value
+        assert c["p_auc_holm"] >= c["p_auc"] or np.isnan(c["p_auc"])
+    text = conclusions(comps)
+    assert len(text) == 1 and "gan:dcgan beat oversample" in text[0]
+
+
+def test_an_identical_gan_does_not_win(y):
+    trials = [t if t.arm != "gan:dcgan" else
+              Trial(t.arm, t.budget, t.seed, next(o.p for o in _trials(y, 0)
+                                                  if o.arm == "oversample" and o.seed == t.seed))
+              for t in _trials(y, 0)]
+    comps = comparisons(trials, y)
+    same = [c for c in comps if c["arm"] == "gan:dcgan" and c["ref"] == "oversample"]
+    assert all(c["d_auc"] == 0 for c in same)
+    assert all(c["p_auc"] == 1.0 for c in same if c["level"] == "seed")
+    assert "no GAN beats oversample" in conclusions(comps)[0]
+
+
+def test_tables_and_plot(y):
+    trials = _trials(y, 1.0, seeds=(0,))
+    rows = per_trial(trials, y)
+    table = summary_table(rows)
+    assert table.count("\n") == 1 + 4 and "N=all" in table and "[" in table
+    study = study_table(rows)
+    assert "0.620" in study and "0.730" in study and "0.830" in study
+    assert "| 50 | 0 | gan:dcgan | oversample |" in comparison_table(comparisons(trials, y))
+    assert budget_plot_png(rows)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class _ColourStats:
+    """A fixed feature map (per-channel mean and std, on a grid), standing in for the CNN."""
+
+    def features(self, images):
+        x = images.astype(np.float32) / 255.0
+        n = len(x)
+        cells = x.reshape(n, 3, 4, x.shape[2] // 4, 4, x.shape[3] // 4)
+        return np.concatenate([cells.mean((3, 5)).reshape(n, -1),
+                               cells.std((3, 5)).reshape(n, -1)], 1)
+
+
+def test_fidelity_rows_rank_copies_above_noise():
+    from raygan.eval.report import fidelity_rows, fidelity_table
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:16, :16]
+    base = np.stack([np.stack([(yy * 8 + c * 40 + k) % 256 for c in range(3)])
+                     for k in range(0, 240, 2)]).astype(np.uint8)
+    real = base[:100]
+    noise = rng.integers(0, 256, (60, 3, 16, 16), dtype=np.uint8)
+    rows = fidelity_rows({("copy", 20, 0): real[:60].copy(), ("noise", 20, 0): noise},
+                         real, {(20, 0): real[:60]}, _ColourStats(),
+                         {("gan:copy", 20, 0): 0.8})
+    copy, noisy = rows
+    assert copy["near_copies"] == 1.0 and noisy["near_copies"] == 0.0
+    assert copy["fd"] < noisy["fd"] and copy["kid"] < noisy["kid"]
+    assert copy["test_auc"] == 0.8 and np.isnan(noisy["test_auc"])
+    assert "| gan:copy | 20 | 0 |" in fidelity_table(rows)

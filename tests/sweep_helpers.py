@@ -1,0 +1,74 @@
+"""Running the sweep CLI in a subprocess and checking what it left in MLflow."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from mlflow.tracking import MlflowClient
+
+SCRIPT = Path(__file__).resolve().parents[1] / "sweeps" / "full_grid.py"
+
+
+def sweep_command(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None
+                  ) -> tuple[list[str], dict[str, str], str]:
+    """(argv, environment, MLflow URI) of a sweep named `t` with its store under `tmp_path`."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "RAYGAN_CACHE": str(tmp_path / "cache"),
+           **(env_extra or {})}
+    env.pop("RAY_ADDRESS", None)
+    argv = [sys.executable, str(SCRIPT), "--output", str(tmp_path / "runs"), "--name", "t", *args]
+    return argv, env, uri
+
+
+def run_sweep_cli(
+    tmp_path: Path, *args: str, code: int = 0, env_extra: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess, str]:
+    argv, env, uri = sweep_command(tmp_path, *args, env_extra=env_extra)
+    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == code, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc, uri
+
+
+def check_mlflow(uri: str, arms: tuple[str, ...], budgets: tuple[int, ...],
+                 world_size: int, failed: tuple[str, ...] = ()) -> None:
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("raygan")
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.info.run_name == "t"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    parent = parents[0]
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"results.md",
+                                                                          "results.csv"}
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    by_name = {r.info.run_name: r for r in children}
+    gans = [a[4:] for a in arms if a.startswith("gan:")]
+    expected = {f"{a}-n{b}-s0" for a in arms if a != "all-real" for b in budgets}
+    expected |= {"all-real-nall-s0"} | {f"train:{g}-n{b}-s0" for g in gans for b in budgets}
+    assert set(by_name) == expected
+    assert len(children) == len(expected)  # no duplicates
+    for name, run in by_name.items():
+        if name in failed:
+            assert run.info.status == "FAILED", name
+            continue
+        assert run.info.status == "FINISHED", name
+        kind = run.data.tags["raygan.kind"]
+        if kind == "gan":
+            assert run.data.params["gan"] in gans
+            assert {"batch_size", "steps", "seed", "budget", "resolution"} <= set(run.data.params)
+            assert run.data.metrics["world_size"] == world_size
+            assert run.data.metrics["num_generated"] > 0
+            assert np.isfinite(run.data.metrics["loss/G"]), name
+            arts = {a.path for a in client.list_artifacts(run.info.run_id)}
+            assert "samples.png" in arts
+        else:
+            p, m = run.data.params, run.data.metrics
+            assert p["arm"] == name.split("-n")[0] and p["seed"] == "0"
+            assert {"resolution", "clf.batch_size", "clf.epochs"} <= set(p)
+            for key in ("test/acc", "test/auc", "test/auc_hard", "test/sensitivity",
+                        "test/specificity", "test/balanced_acc", "val/auc"):
+                assert 0.0 <= m[key] <= 1.0, (name, key)
+            arts = {a.path for a in client.list_artifacts(run.info.run_id)}
+            assert {"roc.png", "test_p_malignant.npy"} <= arts

@@ -1,0 +1,136 @@
+"""Bad input: one line on stderr, exit code 2, no traceback, and Ray never started."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import ray
+
+SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
+sys.path.insert(0, str(SWEEPS))
+import full_grid  # noqa: E402
+
+
+def _fails(capsys, *argv: str) -> str:
+    code = full_grid.main(list(argv))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert not ray.is_initialized()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+@pytest.fixture
+def data_copy(tiny_dataset, tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("RAYGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.delenv("RAYGAN_DATA", raising=False)
+    return Path(shutil.copytree(tiny_dataset, tmp_path / "data"))
+
+
+def test_missing_dataset_path(capsys, data_copy):
+    msg = _fails(capsys, "--data", str(data_copy / "nope"), "--dry-run")
+    assert "does not exist" in msg and "fanconic/skin-cancer-malignant-vs-benign" in msg
+
+
+def test_wrong_layout(capsys, data_copy):
+    shutil.rmtree(data_copy / "test" / "malignant")
+    msg = _fails(capsys, "--data", str(data_copy), "--dry-run")
+    assert "test/malignant" in msg and "{train,test}/{benign,malignant}" in msg
+
+
+def test_corrupt_image_is_named(capsys, data_copy):
+    bad = data_copy / "train" / "benign" / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    assert "broken.jpg" in _fails(capsys, "--data", str(data_copy), "--dry-run")
+
+
+@pytest.mark.parametrize("budgets,needle", [("0", "positive"), ("-3", "positive"),
+                                            ("500", "exceeds"), ("x", "integers")])
+def test_impossible_budgets(capsys, data_copy, budgets, needle):
+    assert needle in _fails(capsys, "--data", str(data_copy), f"--budgets={budgets}", "--dry-run")
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (("--arms", "real,bogus"), "unknown arm"),
+    (("--arms", "gan:nope"), "unknown GAN"),
+    (("--resolution", "50"), "unsupported resolution"),
+    (("--profile", "huge"), "unknown profile"),
+    (("--gan-steps", "0"), "must be positive"),
+])
+def test_bad_config_values(capsys, data_copy, argv, needle):
+    assert needle in _fails(capsys, "--data", str(data_copy), *argv, "--dry-run")
+
+
+@pytest.mark.parametrize("address,needle", [("127.0.0.1:1", "cannot reach"),
+                                             ("nonsense", "host:port")])
+def test_unreachable_or_malformed_ray_address(capsys, data_copy, address, needle):
+    assert needle in _fails(capsys, "--data", str(data_copy), "--address", address, "--dry-run")
+
+
+def test_unwritable_mlflow_store(capsys, data_copy, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////nonexistent-dir/sub/mlflow.db")
+    assert "MLflow" in _fails(capsys, "--data", str(data_copy), "--dry-run")
+
+
+def test_dry_run_prints_config_and_trial_count(capsys, data_copy):
+    assert full_grid.main(["--data", str(data_copy), "--profile", "smoke", "--budgets", "5,20",
+                           "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert '"profile": "smoke"' in out and "4 GAN trainings, 11 classifier trials" in out
+    assert not ray.is_initialized()
+
+
+def test_cli_error_has_no_traceback(data_copy):
+    env = {**os.environ, "RAYGAN_CACHE": str(data_copy.parent / "cache")}
+    proc = subprocess.run([sys.executable, str(SWEEPS / "full_grid.py"), "--data",
+                           str(data_copy / "missing")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("error: dataset folder")
+
+
+def test_help_lists_profiles():
+    proc = subprocess.run([sys.executable, str(SWEEPS / "full_grid.py"), "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "smoke, laptop, paper" in proc.stdout
+
+
+def test_resume_errors(capsys, data_copy, tmp_path):
+    out = str(tmp_path / "runs")
+    assert "needs the --name" in _fails(capsys, "--data", str(data_copy), "--output", out,
+                                        "--resume", "--dry-run")
+    assert "nothing to resume" in _fails(capsys, "--data", str(data_copy), "--output", out,
+                                         "--resume", "--name", "nope", "--dry-run")
+    (tmp_path / "runs" / "taken").mkdir(parents=True)
+    (tmp_path / "runs" / "taken" / "config.json").write_text("{}")
+    assert "--resume to continue" in _fails(capsys, "--data", str(data_copy), "--output", out,
+                                            "--profile", "smoke", "--name", "taken", "--dry-run")
+
+
+def test_resume_reads_the_saved_config(capsys, data_copy, tmp_path):
+    from raygan.config import profile_config
+
+    saved = profile_config("smoke")
+    saved = saved.__class__.from_dict({**saved.to_dict(), "budgets": [7], "seeds": [3, 4]})
+    (tmp_path / "runs" / "old").mkdir(parents=True)
+    (tmp_path / "runs" / "old" / "config.json").write_text(saved.to_json())
+    # Flags that change what is computed are ignored on resume: the saved config holds.
+    assert full_grid.main(["--data", str(data_copy), "--output", str(tmp_path / "runs"),
+                           "--name", "old", "--resume", "--budgets", "9", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert '"sweep_name": "old"' in out
+    assert "4 GAN trainings, 12 classifier trials" in out  # 1 budget x 2 seeds, as saved
+
+
+def test_exclude_leaks_drops_recaptured_test_images(capsys, data_copy):
+    src = data_copy / "train" / "malignant" / "train_malignant_003.jpg"
+    shutil.copy(src, data_copy / "test" / "malignant" / "zz_recapture.jpg")
+    assert full_grid.main(["--data", str(data_copy), "--profile", "smoke", "--budgets", "5",
+                           "--exclude-leaks", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "leakage audit: 1 test images" in out and "(24 test images left)" in out
+    assert '"exclude_leaks": true' in out

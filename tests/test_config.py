@@ -1,0 +1,106 @@
+"""raygan.config.validate: every documented mistake raises RayganError; the profiles pass."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from raygan.config import PROFILES, SweepConfig, profile_config, validate
+from raygan.errors import RayganError
+from raygan.gans import REGISTRY
+
+
+def _smoke(**changes) -> SweepConfig:
+    return dataclasses.replace(profile_config("smoke"), **changes)
+
+
+def test_registry_has_dcgan() -> None:
+    assert "dcgan" in REGISTRY
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_profiles_are_valid(name: str) -> None:
+    cfg = PROFILES[name]()
+    assert cfg.profile == name
+    assert validate(cfg, REGISTRY) is cfg
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"arms": ("real", "mixup")}, r"unknown arm 'mixup'; known arms: .*gan:dcgan"),
+        ({"arms": ("real", "gan:nope")}, r"unknown GAN 'nope' in arm 'gan:nope'.*dcgan"),
+        ({"resolution": 50}, r"unsupported resolution 50; use one of 32, 64, 128, 224"),
+        ({"budgets": (10, 0)}, r"budget 0 must be a positive"),
+        ({"budgets": (-3,)}, r"budget -3 must be a positive"),
+        ({"arms": ("real", "classic", "real")}, r"arms repeat"),
+        ({"arms": ()}, r"no arms given"),
+        ({"seeds": ()}, r"no seeds given"),
+        ({"seeds": (0, 0)}, r"distinct non-negative"),
+        ({"seeds": (-1,)}, r"distinct non-negative"),
+        ({"val_fraction": 0.7}, r"val fraction 0.7 must lie in \(0, 0.5\)"),
+        ({"val_fraction": 0.0}, r"val fraction"),
+        ({"fill_target": -1}, r"fill target -1"),
+        ({"budgets": ()}, r"no budgets given"),
+    ],
+    ids=[
+        "unknown-arm", "unknown-gan", "resolution-50", "budget-0", "budget-neg3",
+        "duplicate-arms", "no-arms", "empty-seeds", "duplicate-seeds", "negative-seed",
+        "val-fraction-0.7", "val-fraction-0", "negative-fill", "no-budgets",
+    ],
+)
+def test_invalid_values_raise(changes: dict, match: str) -> None:
+    with pytest.raises(RayganError, match=match):
+        validate(_smoke(**changes), REGISTRY)
+
+
+def test_all_real_alone_needs_no_budgets() -> None:
+    cfg = _smoke(arms=("all-real",), budgets=())
+    assert validate(cfg, REGISTRY) is cfg
+
+
+@pytest.mark.parametrize("field", ["steps", "batch_size", "lr", "width"])
+def test_non_positive_gan_values_raise(field: str) -> None:
+    cfg = _smoke()
+    cfg = dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, **{field: 0}))
+    with pytest.raises(RayganError, match=rf"gan\.{field} = 0 must be positive"):
+        validate(cfg, REGISTRY)
+
+
+def test_non_positive_classifier_value_raises() -> None:
+    cfg = _smoke()
+    cfg = dataclasses.replace(cfg, classifier=dataclasses.replace(cfg.classifier, epochs=0))
+    with pytest.raises(RayganError, match=r"classifier\.epochs = 0"):
+        validate(cfg, REGISTRY)
+
+
+def test_gan_batch_smaller_than_workers_raises() -> None:
+    cfg = _smoke()
+    cfg = dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, batch_size=2, num_workers=4))
+    with pytest.raises(RayganError, match="smaller than its 4 workers"):
+        validate(cfg, REGISTRY)
+
+
+def test_gan_arm_unknown_to_an_empty_registry() -> None:
+    with pytest.raises(RayganError, match="unknown GAN 'dcgan'"):
+        validate(_smoke(), {})
+    cfg = _smoke(arms=("real", "oversample", "classic", "all-real"), gan_overrides={})
+    assert validate(cfg, {}) is cfg
+
+
+def test_cell_overrides_apply_over_family_ones() -> None:
+    cfg = _smoke(gan_overrides={"dcgan": {"steps": 7, "width": 4}, "dcgan@20": {"steps": 9}})
+    assert validate(cfg, REGISTRY) is cfg
+    assert cfg.gan_config("dcgan", 20).steps == 9 and cfg.gan_config("dcgan", 20).width == 4
+    assert cfg.gan_config("dcgan", 50).steps == 7 and cfg.gan_config("dcgan").steps == 7
+    for bad in ({"nogan@20": {"steps": 9}}, {"dcgan@x": {"steps": 9}}):
+        with pytest.raises(RayganError, match="names no GAN family"):
+            validate(_smoke(gan_overrides=bad), REGISTRY)
+    with pytest.raises(RayganError, match=r"gan\.steps = 0"):
+        validate(_smoke(gan_overrides={"dcgan@20": {"steps": 0}}), REGISTRY)
+
+
+def test_unknown_profile_raises() -> None:
+    with pytest.raises(RayganError, match="unknown profile 'huge'"):
+        profile_config("huge")

@@ -1,0 +1,65 @@
+"""Faults on a real local Ray: a GAN worker dies mid-training; a sweep is stopped and resumed."""
+
+import signal
+import subprocess
+import time
+
+import pytest
+from mlflow.tracking import MlflowClient
+from sweep_helpers import check_mlflow, run_sweep_cli, sweep_command
+
+from raygan.orchestrate.gan_stage import KILL_HOOK
+
+
+def _children(uri: str) -> list:
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("raygan")
+    if exp is None:
+        return []
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+
+
+@pytest.mark.ray
+def test_killed_gan_worker_resumes_from_its_checkpoint(tiny_dataset, tmp_path):
+    arms = ("real", "gan:dcgan", "all-real")
+    # smoke checkpoints every 10 steps; the worker dies at its step-20 checkpoint, once.
+    _, uri = run_sweep_cli(tmp_path, "--profile", "smoke", "--data", str(tiny_dataset),
+                           "--budgets", "20", "--gan-steps", "30", "--arms", ",".join(arms),
+                           env_extra={KILL_HOOK: "10"})
+    check_mlflow(uri, arms, (20,), world_size=1)
+    (gan_run,) = [r for r in _children(uri) if r.info.run_name == "train:dcgan-n20-s0"]
+    assert gan_run.data.metrics["resumed_from"] == 10  # from its checkpoint, not from step 0
+    client = MlflowClient(uri)
+    steps = [m.step for m in client.get_metric_history(gan_run.info.run_id, "loss/G")]
+    assert sorted(steps) == list(range(5, 31, 5))  # every logged step once, up to the last
+
+
+@pytest.mark.ray
+def test_interrupted_sweep_resumes_without_duplicates(tiny_dataset, tmp_path):
+    arms = ("real", "oversample", "classic", "gan:dcgan", "all-real")
+    args = ("--profile", "smoke", "--data", str(tiny_dataset), "--budgets", "5,20",
+            "--arms", ",".join(arms))
+    argv, env, uri = sweep_command(tmp_path, *args)
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 600
+    finished = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        finished = [r for r in _children(uri) if r.data.tags.get("raygan.kind") == "classifier"
+                    and r.info.status == "FINISHED"]
+        if len(finished) >= 2:
+            break
+        time.sleep(1)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out[-3000:]
+    assert "--resume --name t" in out
+    kept = {r.info.run_id for r in _children(uri) if r.info.status == "FINISHED"}
+    assert len(kept) >= 2 + 2  # two GAN trainings and at least two classifier trials
+
+    proc2, _ = run_sweep_cli(tmp_path, "--resume", *args)
+    assert "finished runs are kept" in proc2.stdout
+    check_mlflow(uri, arms, (5, 20), world_size=1)  # complete, and no run twice
+    assert kept <= {r.info.run_id for r in _children(uri)}  # finished runs were not redone

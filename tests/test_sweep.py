@@ -1,0 +1,53 @@
+"""End-to-end smoke sweeps on a real local Ray: CLI -> Train/Tune -> object store -> MLflow."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sweep_helpers import check_mlflow, run_sweep_cli
+
+from raygan.config import profile_config
+
+REPORT = Path(__file__).resolve().parents[1] / "sweeps" / "report.py"
+
+
+@pytest.mark.ray
+def test_smoke_sweep_on_generated_dataset_with_ddp(tiny_dataset, tmp_path):
+    """Also: a classifier trial that raises is reported as failed; the others keep their results."""
+    arms = ("real", "oversample", "classic", "gan:dcgan", "all-real")
+    proc, uri = run_sweep_cli(tmp_path, "--profile", "smoke", "--data", str(tiny_dataset),
+                              "--budgets", "5,20", "--gan-steps", "6", "--gan-workers", "2",
+                              "--arms", ",".join(arms), code=1,
+                              env_extra={"RAYGAN_FAIL_TRIALS": "oversample-n5-s0"})
+    assert "| gan:dcgan |" in proc.stdout and "stage 2/2" in proc.stdout
+    assert "oversample-n5-s0: RuntimeError: failure injected" in proc.stdout
+    check_mlflow(uri, arms, (5, 20), world_size=2, failed=("oversample-n5-s0",))
+    rows = list(csv.DictReader((tmp_path / "runs" / "t" / "results.csv").open()))
+    assert len(rows) == 9
+    assert [r["arm"] + r["budget"] for r in rows if r["error"]] == ["oversample5"]
+    assert all(float(r["test/auc"]) > 0 for r in rows if not r["error"])
+    # The report reads the same runs back from MLflow.
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "RAYGAN_CACHE": str(tmp_path / "cache")}
+    rep = subprocess.run([sys.executable, str(REPORT), "--name", "t", "--output",
+                          str(tmp_path / "runs"), "--fidelity"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert rep.returncode == 0, rep.stderr[-2000:]
+    text = (tmp_path / "runs" / "t" / "report" / "report.md").read_text()
+    assert "8 classifier trials" in text  # the failed trial is not in the report
+    assert "| 5 | 0 | gan:dcgan | oversample |" not in text  # oversample-n5 failed
+    assert "| 20 | 0 | gan:dcgan | oversample |" in text and "N=5: " not in text
+    assert (tmp_path / "runs" / "t" / "report" / "samples" / "gan_dcgan-n20.png").exists()
+    assert "## Fidelity against downstream AUC" in text
+    assert "| gan:dcgan | 5 | 0 |" in text and "| gan:dcgan | 20 | 0 |" in text
+
+
+@pytest.mark.ray
+@pytest.mark.realdata
+@pytest.mark.skipif(not os.environ.get("RAYGAN_DATA"), reason="RAYGAN_DATA is not set")
+def test_smoke_profile_on_real_dataset(tmp_path):
+    proc, uri = run_sweep_cli(tmp_path, "--profile", "smoke")
+    assert "2637 train / 660 test" in proc.stdout
+    check_mlflow(uri, profile_config("smoke").arms, (20,), world_size=1)
