@@ -27,7 +27,7 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {mem}, no GPU"
 
 
-def save(name: str, command: str, figures: dict) -> Path:
+def save(name: str, command: str, figures: dict, notes: str = "") -> Path:
     """Write one benchmark's figures with date, machine and the command that reproduces them."""
     import torch
 
@@ -35,6 +35,6 @@ def save(name: str, command: str, figures: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({
         "name": name, "date": dt.date.today().isoformat(), "machine": machine(),
-        "torch": torch.__version__, "command": command, "figures": figures,
+        "torch": torch.__version__, "command": command, "figures": figures, "notes": notes,
     }, indent=1))
     return path

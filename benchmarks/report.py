@@ -13,6 +13,7 @@ TITLES = {
     "gan_throughput": "GAN training throughput per family (plain loop, no Ray)",
     "sweep_wall_time": "End-to-end wall time of the sweep profiles",
     "data_load": "Dataset load: cold (JPEG decoding) and warm (array cache)",
+    "sweep_utilization": "Sweep utilization and Ray Train overhead (from a finished sweep's runs)",
     "dcgan_step": "DCGAN step at 64 px: raygan against a plain PyTorch loop; FLOP/s against peak",
 }
 

@@ -128,23 +128,25 @@ def _smoke() -> SweepConfig:
 
 
 def _laptop() -> SweepConfig:
-    # Measured on a 2-core CPU machine (2026-11-23): with two trainings side by side, DCGAN at
-    # width 32 runs ~47 images/s per core, PGGAN (width 16) ~30, CycleGAN ~20, InfoGAN+SR and
-    # FastGAN ~50. The steps give each family 2-6 core-minutes per budget, so the 15 GAN
-    # trainings (~30 min) and 25 classifier trials (~20 min) fit an hour on 2 cores.
+    # Measured on a 2-core CPU machine (2026-11-23, two trainings side by side at 64 px):
+    # DCGAN (width 32, batch 64) ~40 images/s per trainer, CycleGAN (width 16) ~4 images/s,
+    # plus 20-50 s of TorchTrainer start-up per training. A first cut (dcgan 250 steps,
+    # cyclegan 250, classifier 15 epochs) took ~60 min for the GAN stage alone, so the steps
+    # below give each family ~2-4 core-minutes per budget: 15 GAN trainings in ~30 min and
+    # 25 classifier trials in ~25 min.
     return SweepConfig(
         profile="laptop",
         resolution=64,
         budgets=(50, 200, 500),
         arms=ALL_ARMS,
-        gan=GANConfig(width=32, batch_size=64, steps=250, checkpoint_every=50, log_every=10),
+        gan=GANConfig(width=32, batch_size=64, steps=150, checkpoint_every=50, log_every=10),
         gan_overrides={
-            "pggan": {"width": 16, "batch_size": 32, "steps": 240, **PGGAN_OPTIM},
-            "cyclegan": {"width": 16, "batch_size": 8, "steps": 250},
-            "infogan": {"width": 16, "batch_size": 32, "steps": 200, "diffaugment": FEW_SHOT_AUG},
-            "fastgan": {"width": 16, "batch_size": 32, "steps": 200, "diffaugment": FEW_SHOT_AUG},
+            "pggan": {"width": 16, "batch_size": 32, "steps": 160, **PGGAN_OPTIM},
+            "cyclegan": {"width": 16, "batch_size": 8, "steps": 120},
+            "infogan": {"width": 16, "batch_size": 32, "steps": 120, "diffaugment": FEW_SHOT_AUG},
+            "fastgan": {"width": 16, "batch_size": 32, "steps": 120, "diffaugment": FEW_SHOT_AUG},
         },
-        classifier=ClassifierConfig(epochs=15, patience=4),
+        classifier=ClassifierConfig(epochs=10, patience=3),
     )
 
 
@@ -154,6 +156,7 @@ def _paper() -> SweepConfig:
         resolution=224,
         budgets=(10, 50, 100, 200, 250, 300, 500),
         arms=ALL_ARMS,
+        seeds=(0, 1, 2, 3, 4),
         gan=GANConfig(width=64, batch_size=64, steps=10000, use_gpu=True, checkpoint_every=1000),
         gan_overrides={
             "pggan": PGGAN_OPTIM,
@@ -165,7 +168,12 @@ def _paper() -> SweepConfig:
     )
 
 
-PROFILES = {"smoke": _smoke, "laptop": _laptop, "paper": _paper}
+def _overnight() -> SweepConfig:
+    # The laptop grid with 3 seeds: the CPU significance run (about 3 hours on 2 cores).
+    return dataclasses.replace(_laptop(), profile="overnight", seeds=(0, 1, 2))
+
+
+PROFILES = {"smoke": _smoke, "laptop": _laptop, "overnight": _overnight, "paper": _paper}
 
 
 def profile_config(name: str) -> SweepConfig:

@@ -96,7 +96,7 @@ def test_cli_error_has_no_traceback(data_copy):
 def test_help_lists_profiles():
     proc = subprocess.run([sys.executable, str(SWEEPS / "full_grid.py"), "--help"],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and "smoke, laptop, paper" in proc.stdout
+    assert proc.returncode == 0 and "smoke, laptop, overnight, paper" in proc.stdout
 
 
 def test_resume_errors(capsys, data_copy, tmp_path):

@@ -91,9 +91,12 @@ def train_worker(config: dict[str, Any]) -> None:
     kill_after = int(os.environ.get(KILL_HOOK, "0") or 0)
 
     def on_checkpoint(step: int, recent: list[dict[str, float]]) -> None:
-        if kill_after and start == 0 and rank == 0 and step > kill_after:
-            os._exit(1)  # a worker process dies mid-training, as a crashed or preempted one does
         metrics = {"step": step, "resumed_from": start, "world_size": world, **recent[-1]}
+        if kill_after and start == 0 and rank == 0 and step > kill_after:
+            # Ray Train's result queue holds one report: this metrics-only report returns once
+            # the controller has taken the last checkpoint, so the retry is sure to see it.
+            ray.train.report(metrics)
+            os._exit(1)  # a worker process dies mid-training, as a crashed or preempted one does
         with tempfile.TemporaryDirectory() as tmp:
             ckpt = None
             if rank == 0:

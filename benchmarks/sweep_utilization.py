@@ -1,0 +1,104 @@
+"""Utilization and Ray overhead of a finished sweep, read back from its MLflow runs.
+
+    python benchmarks/sweep_utilization.py --name laptop-2026-11-26 [--cores 2]
+
+- utilization: the sum over child runs of (run duration x CPUs the run reserved), divided by
+  (sweep wall time x cores);
+- Ray Train overhead per GAN training: the time in `TorchTrainer.fit()` beyond what a plain
+  PyTorch loop of the same family, width and batch needs for the same steps (measured here, one
+  thread, 64 px or the sweep's resolution), summed and set against the sweep's wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from mlflow.tracking import MlflowClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import save  # noqa: E402
+
+from raygan.config import GANConfig  # noqa: E402
+from raygan.gans import build_gan, fit_gan  # noqa: E402
+
+
+def plain_ips(name: str, resolution: int, width: int, batch: int, steps: int = 5) -> float:
+    """Images/s of a plain single-process loop (no Ray) after 2 warm-up steps."""
+    rng = np.random.default_rng(0)
+    real = rng.integers(0, 256, (256, 3, resolution, resolution), np.uint8)
+    cfg = GANConfig(width=width, batch_size=batch, steps=2, checkpoint_every=10**9,
+                    log_every=10**9)
+    gan = build_gan(name, cfg, resolution, seed=0)
+    gan.set_context(rng.integers(0, 256, (256, 3, resolution, resolution), np.uint8))
+    fit_gan(gan, real, 0)
+    gan.cfg = GANConfig(width=width, batch_size=batch, steps=2 + steps,
+                        checkpoint_every=10**9, log_every=10**9)
+    t0 = time.perf_counter()
+    fit_gan(gan, real, 0, start_step=2)
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--name", required=True, help="sweep name (MLflow parent run)")
+    p.add_argument("--uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
+    p.add_argument("--cores", type=int, default=os.cpu_count())
+    p.add_argument("--experiment", default="raygan")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+
+    client = MlflowClient(args.uri)
+    exp = client.get_experiment_by_name(args.experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=5000)
+    (parent,) = [r for r in runs if r.info.run_name == args.name and
+                 "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    wall = (parent.info.end_time - parent.info.start_time) / 1000
+    busy, overhead, per_gan = 0.0, 0.0, {}
+    plain_cache: dict[tuple, float] = {}
+    for r in children:
+        if r.info.end_time is None:
+            continue
+        dur = (r.info.end_time - r.info.start_time) / 1000
+        prm = r.data.params
+        if r.data.tags.get("raygan.kind") == "gan":
+            cpus = int(prm["num_workers"]) * int(prm["cpus_per_worker"])
+            key = (prm["gan"], int(prm["resolution"]), int(prm["width"]), int(prm["batch_size"]))
+            if key not in plain_cache:
+                plain_cache[key] = plain_ips(*key)
+            steps, batch = int(prm["steps"]), int(prm["batch_size"])
+            train_s = r.data.metrics.get("time/train_s", dur)
+            plain_s = steps * batch / plain_cache[key]
+            overhead += max(train_s - plain_s, 0.0)
+            per_gan[r.info.run_name] = {
+                "fit_s": round(train_s, 1), "plain_loop_s": round(plain_s, 1),
+                "ray_img_per_s": round(steps * batch / train_s, 1),
+                "plain_img_per_s": round(plain_cache[key], 1)}
+        else:
+            cpus = float(prm.get("clf.cpus", 1))
+        busy += dur * cpus
+    figures = {
+        "sweep_wall_s": round(wall, 1), "cores": args.cores,
+        "busy_cpu_s": round(busy, 1),
+        "utilization": round(busy / (wall * args.cores), 3),
+        "ray_train_overhead_s": round(overhead, 1),
+        "ray_train_overhead_share_of_wall": round(overhead / wall, 3),
+        "gan_trainings": per_gan,
+    }
+    notes = ("Busy time counts each MLflow child run's duration times the CPUs it reserved, so "
+             "a reserved but idle core counts as busy. The plain loop runs alone on one thread; "
+             "in the sweep two trainings share the machine, so part of the measured overhead is "
+             "contention rather than Ray.")
+    path = save("sweep_utilization",
+                f"python benchmarks/sweep_utilization.py --name {args.name}", figures, notes)
+    print(path.read_text())
+
+
+if __name__ == "__main__":
+    main()
