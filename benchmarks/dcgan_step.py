@@ -58,21 +58,28 @@ def plain_step(g, d, opt_g, opt_d, real: torch.Tensor) -> None:
     opt_g.step()
 
 
-def plain_rate(steps: int) -> tuple[float, float]:
-    """(images/s, FLOPs per step) of the plain loop."""
+def plain_rate(steps: int, channels_last: bool = False, bf16: bool = False
+               ) -> tuple[float, float]:
+    """(images/s, FLOPs per step) of the plain loop; optionally channels_last memory format
+    or bf16 autocast, the CPU speed-ups this benchmark tries."""
     torch.manual_seed(0)
     g, d = plain_nets()
+    real = torch.rand(BATCH, 3, RES, RES) * 2 - 1
+    if channels_last:
+        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+        real = real.contiguous(memory_format=torch.channels_last)
     opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
-    real = torch.rand(BATCH, 3, RES, RES) * 2 - 1
-    for _ in range(2):
-        plain_step(g, d, opt_g, opt_d, real)
-    counter = FlopCounterMode(display=False)
-    with counter:
-        plain_step(g, d, opt_g, opt_d, real)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        plain_step(g, d, opt_g, opt_d, real)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    with autocast:
+        for _ in range(2):
+            plain_step(g, d, opt_g, opt_d, real)
+        counter = FlopCounterMode(display=False)
+        with counter:
+            plain_step(g, d, opt_g, opt_d, real)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            plain_step(g, d, opt_g, opt_d, real)
     return steps * BATCH / (time.perf_counter() - t0), float(counter.get_total_flops())
 
 
@@ -113,13 +120,17 @@ def main() -> None:
         ours = raygan_rate(args.steps)
         peak = matmul_peak()
         achieved = flops * plain / BATCH
+        channels_last, _ = plain_rate(args.steps, channels_last=True)
+        bf16, _ = plain_rate(args.steps, bf16=True)
         figures[f"{threads} thread(s)"] = {
             "plain_images_per_s": round(plain, 1), "raygan_images_per_s": round(ours, 1),
             "raygan_vs_plain": round(ours / plain, 3),
             "gflop_per_step": round(flops / 1e9, 1),
             "achieved_gflop_per_s": round(achieved / 1e9, 1),
             "matmul_peak_gflop_per_s": round(peak / 1e9, 1),
-            "achieved_vs_peak": round(achieved / peak, 3)}
+            "achieved_vs_peak": round(achieved / peak, 3),
+            "plain_channels_last_images_per_s": round(channels_last, 1),
+            "plain_bf16_autocast_images_per_s": round(bf16, 1)}
         print(threads, figures[f"{threads} thread(s)"], flush=True)
     save("dcgan_step", "python benchmarks/dcgan_step.py " + " ".join(sys.argv[1:]), figures)
 
