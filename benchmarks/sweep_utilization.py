@@ -61,6 +61,7 @@ def main() -> None:
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     wall = (parent.info.end_time - parent.info.start_time) / 1000
     busy, overhead, per_gan = 0.0, 0.0, {}
+    sample_s = fit_s = in_trial_s = 0.0
     plain_cache: dict[tuple, float] = {}
     for r in children:
         if r.info.end_time is None:
@@ -74,6 +75,8 @@ def main() -> None:
                 plain_cache[key] = plain_ips(*key)
             steps, batch = int(prm["steps"]), int(prm["batch_size"])
             train_s = r.data.metrics.get("time/train_s", dur)
+            sample_s += r.data.metrics.get("time/sample_s", 0.0)
+            in_trial_s += dur - train_s - r.data.metrics.get("time/sample_s", 0.0)
             plain_s = steps * batch / plain_cache[key]
             overhead += max(train_s - plain_s, 0.0)
             per_gan[r.info.run_name] = {
@@ -82,12 +85,17 @@ def main() -> None:
                 "plain_img_per_s": round(plain_cache[key], 1)}
         else:
             cpus = float(prm.get("clf.cpus", 1))
+            fit_s += r.data.metrics.get("time/fit_s", 0.0)
+            in_trial_s += dur - r.data.metrics.get("time/fit_s", dur)
         busy += dur * cpus
     figures = {
         "sweep_wall_s": round(wall, 1), "cores": args.cores,
         "busy_cpu_s": round(busy, 1),
         "utilization": round(busy / (wall * args.cores), 3),
         "ray_train_overhead_s": round(overhead, 1),
+        "gan_sampling_s_total": round(sample_s, 1),
+        "classifier_fit_s_total": round(fit_s, 1),
+        "in_run_other_s_total (data fetch, object store, MLflow logging)": round(in_trial_s, 1),
         "ray_train_overhead_share_of_wall": round(overhead / wall, 3),
         "gan_trainings": per_gan,
     }

@@ -49,6 +49,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--profile", default="smoke")
     p.add_argument("--log", help="read a finished run's output instead of running one")
+    p.add_argument("--note", default="", help="what else ran on the machine, if anything")
     p.add_argument("--wall-s", type=float, help="process wall time of that run, if known")
     args = p.parse_args()
     if args.log:
@@ -73,7 +74,8 @@ def main() -> None:
         figures["process_wall_s"] = round(wall, 1)
     path = RESULTS / "sweep_wall_time.json"
     profiles = json.loads(path.read_text())["figures"] if path.exists() else {}
-    profiles[args.profile] = {"command": command, **figures}
+    profiles[args.profile] = {"command": command, **figures,
+                              **({"note": args.note} if args.note else {})}
     save("sweep_wall_time", "python benchmarks/sweep_wall_time.py --profile <profile>", profiles)
     print(json.dumps(figures, indent=1))
 

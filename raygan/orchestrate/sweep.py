@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -102,7 +104,39 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     return Prepared(cfg, dataset, pools, fill_target, uri, out_dir, resume)
 
 
+class _CtrlC:
+    """SIGINT in the driver: raise KeyboardInterrupt as usual, and remember it. Python drops an
+    exception raised while the interpreter runs a finalizer or callback ("Exception ignored
+    in ..."), so the sweep also checks the flag between stages and stops there."""
+
+    def __init__(self) -> None:
+        self.hit = False
+        self.previous = None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.hit = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.hit:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult:
+    with _CtrlC() as ctrl_c:
+        return _run_sweep(prep, log, ctrl_c)
+
+
+def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: _CtrlC) -> SweepResult:
     """Run both stages on Ray, log every run to MLflow, write the results table."""
     cfg, t_start = prep.cfg, time.perf_counter()
     prep.out_dir.mkdir(parents=True, exist_ok=True)
@@ -143,6 +177,7 @@ def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult
         log(f"stage 1/2: {n_gan} GAN trainings")
         failed = run_gan_stage(cfg, data_refs, hub, ctx, storage, resources.get("CPU", 1),
                                finished=trained)
+        ctrl_c.check()
         keys = [gan_key(g, b, s) for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds]
         generated = ray.get(hub.refs_of.remote(keys))
         clock["gans"] = time.perf_counter()
@@ -150,6 +185,7 @@ def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult
             + (f" ({len(kept)} finished before)" if kept else ""))
         rows = kept + run_classifier_stage(cfg, data_refs, generated, ctx, storage,
                                            skip=frozenset(done))
+        ctrl_c.check()
         clock["classifiers"] = time.perf_counter()
         for row in rows:
             key = gan_key(row["arm"][4:], row["budget"], row["seed"])
