@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,10 @@ def main() -> None:
         if proc.returncode != 0:
             sys.exit(f"the sweep failed ({proc.returncode}): {proc.stderr[-2000:]}")
         figures = parse(proc.stdout)
+        # ru_maxrss of reaped descendants: the largest single process among the driver and the
+        # Ray processes it started and reaped (Linux reports KiB).
+        figures["peak_rss_largest_process_mib"] = round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
         command = f"python sweeps/full_grid.py --profile {args.profile}"
     if wall is not None:
         figures["process_wall_s"] = round(wall, 1)
