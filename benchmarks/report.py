@@ -14,6 +14,7 @@ TITLES = {
     "sweep_wall_time": "End-to-end wall time of the sweep profiles",
     "data_load": "Dataset load: cold (JPEG decoding) and warm (array cache)",
     "sweep_utilization": "Sweep utilization and Ray Train overhead (from a finished sweep's runs)",
+    "ddp_scaling": "DDP on CPU: 1 worker (2 threads) against 2 workers (1 thread each)",
     "dcgan_step": "DCGAN step at 64 px: raygan against a plain PyTorch loop; FLOP/s against peak",
 }
 
