@@ -14,34 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from mlflow.tracking import MlflowClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save  # noqa: E402
-
-from raygan.config import GANConfig  # noqa: E402
-from raygan.gans import build_gan, fit_gan  # noqa: E402
-
-
-def plain_ips(name: str, resolution: int, width: int, batch: int, steps: int = 5) -> float:
-    """Images/s of a plain single-process loop (no Ray) after 2 warm-up steps."""
-    rng = np.random.default_rng(0)
-    real = rng.integers(0, 256, (256, 3, resolution, resolution), np.uint8)
-    cfg = GANConfig(width=width, batch_size=batch, steps=2, checkpoint_every=10**9,
-                    log_every=10**9)
-    gan = build_gan(name, cfg, resolution, seed=0)
-    gan.set_context(rng.integers(0, 256, (256, 3, resolution, resolution), np.uint8))
-    fit_gan(gan, real, 0)
-    gan.cfg = GANConfig(width=width, batch_size=batch, steps=2 + steps,
-                        checkpoint_every=10**9, log_every=10**9)
-    t0 = time.perf_counter()
-    fit_gan(gan, real, 0, start_step=2)
-    return steps * batch / (time.perf_counter() - t0)
+from gan_throughput import throughput  # noqa: E402
 
 
 def main() -> None:
@@ -72,7 +52,7 @@ def main() -> None:
             cpus = int(prm["num_workers"]) * int(prm["cpus_per_worker"])
             key = (prm["gan"], int(prm["resolution"]), int(prm["width"]), int(prm["batch_size"]))
             if key not in plain_cache:
-                plain_cache[key] = plain_ips(*key)
+                plain_cache[key] = throughput(key[0], key[1], 5, key[2], key[3])
             steps, batch = int(prm["steps"]), int(prm["batch_size"])
             train_s = r.data.metrics.get("time/train_s", dur)
             sample_s += r.data.metrics.get("time/sample_s", 0.0)

@@ -132,12 +132,12 @@ class _CtrlC:
 
 
 def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult:
+    """Run both stages on Ray, log every run to MLflow, write the results table."""
     with _CtrlC() as ctrl_c:
         return _run_sweep(prep, log, ctrl_c)
 
 
 def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: _CtrlC) -> SweepResult:
-    """Run both stages on Ray, log every run to MLflow, write the results table."""
     cfg, t_start = prep.cfg, time.perf_counter()
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     (prep.out_dir / CONFIG_FILE).write_text(cfg.to_json())
