@@ -5,6 +5,7 @@ import pytest
 
 from raygan.eval.report import (
     Trial,
+    across_seeds_table,
     budget_plot_png,
     comparison_table,
     comparisons,
@@ -53,10 +54,28 @@ def test_a_clearly_better_gan_wins_and_is_reported(y):
     assert {(c["arm"], c["ref"]) for c in across} == {("gan:dcgan", "real"),
                                                        ("gan:dcgan", "oversample"),
                                                        ("oversample", "real")}
+    gan_vs_over = next(c for c in across if c["arm"] == "gan:dcgan" and c["ref"] == "oversample")
+    # the across-seed means are the means of the per-seed differences
+    per_seed = [c for c in seed_level if c["ref"] == "oversample"]
+    assert gan_vs_over["d_auc"] == pytest.approx(np.mean([c["d_auc"] for c in per_seed]))
+    assert gan_vs_over["d_acc"] == pytest.approx(np.mean([c["d_acc"] for c in per_seed]))
+    assert gan_vs_over["d_acc_lo"] <= gan_vs_over["d_acc"] <= gan_vs_over["d_acc_hi"]
+    assert gan_vs_over["d_acc"] > 0.1 and gan_vs_over["p_acc_ttest"] < 0.05
     for c in comps:  # Holm never lowers a p-value
-        assert c["p_auc_holm"] >= c["p_auc"] or np.isnan(c["p_auc"])
+        for k in ("p_auc", "p_acc", "p_ttest", "p_acc_ttest"):
+            if k in c and not np.isnan(c[k]):
+                assert c[k + "_holm"] >= c[k]
+    # Holm within families: each family's smallest p is multiplied by that family's size
+    for level, keys in (("seeds", ("p_ttest", "p_acc_ttest")), ("seed", ("p_auc", "p_acc"))):
+        family = [(c, k) for c in comps if c["level"] == level for k in keys]
+        c, k = min(family, key=lambda ck: ck[0][ck[1]])
+        assert c[k + "_holm"] == pytest.approx(min(1.0, len(family) * c[k]))
     text = conclusions(comps)
-    assert len(text) == 1 and "gan:dcgan beat oversample" in text[0]
+    assert len(text) == 1
+    assert "gan:dcgan beat oversample in test AUC" in text[0]
+    assert "gan:dcgan beat oversample in test accuracy" in text[0]
+    table = across_seeds_table(comps)
+    assert table.count("\n") == 1 + 3 and "| 50 | gan:dcgan | oversample | 3 |" in table
 
 
 def test_an_identical_gan_does_not_win(y):
@@ -68,7 +87,10 @@ def test_an_identical_gan_does_not_win(y):
     same = [c for c in comps if c["arm"] == "gan:dcgan" and c["ref"] == "oversample"]
     assert all(c["d_auc"] == 0 for c in same)
     assert all(c["p_auc"] == 1.0 for c in same if c["level"] == "seed")
-    assert "no GAN beats oversample" in conclusions(comps)[0]
+    assert all(c["d_acc"] == 0 for c in same)
+    text = conclusions(comps)[0]
+    assert "no GAN beats oversample in test AUC" in text
+    assert "no GAN beats oversample in test accuracy" in text
 
 
 def test_tables_and_plot(y):
@@ -80,6 +102,29 @@ def test_tables_and_plot(y):
     assert "0.620" in study and "0.730" in study and "0.830" in study
     assert "| 50 | 0 | gan:dcgan | oversample |" in comparison_table(comparisons(trials, y))
     assert budget_plot_png(rows)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert across_seeds_table(comparisons(trials, y)) == ""  # one seed: nothing across seeds
+
+
+def test_several_seeds_show_the_spread_across_seeds(y):
+    trials = _trials(y, 1.0)
+    rows = per_trial(trials, y)
+    table = summary_table(rows)
+    accs = [r["acc"] for r in rows if r["arm"] == "gan:dcgan"]
+    cell = f"{np.mean(accs):.3f} ± {np.std(accs, ddof=1):.3f}"
+    assert cell in table and "[" not in table
+    assert budget_plot_png(rows)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_write_report_with_several_seeds(y, tmp_path):
+    from raygan.eval.report import write_report
+
+    paths = write_report(_trials(y, 2.0), y, tmp_path, "three seeds")
+    md = (tmp_path / "report.md").read_text()
+    assert "## Across seeds" in md and "| 50 | gan:dcgan | oversample | 3 |" in md
+    assert "± SD across seeds" in md
+    header = (tmp_path / "comparisons.csv").read_text().splitlines()[0].split(",")
+    assert "p_acc_ttest_holm" in header and "d_acc_lo" in header
+    assert all(p.exists() for p in paths)
 
 
 class _ColourStats:
