@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -25,6 +23,7 @@ from raygan.gans import REGISTRY
 from raygan.orchestrate.classifier_stage import grid_cells, result_row, run_classifier_stage
 from raygan.orchestrate.cluster import check_reachable, connect, resolve_address
 from raygan.orchestrate.gan_stage import ImageHub, gan_key, gan_run_name, run_gan_stage
+from raygan.orchestrate.interrupt import CtrlC
 
 CONFIG_FILE = "config.json"
 
@@ -104,40 +103,13 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     return Prepared(cfg, dataset, pools, fill_target, uri, out_dir, resume)
 
 
-class _CtrlC:
-    """SIGINT in the driver: raise KeyboardInterrupt as usual, and remember it. Python drops an
-    exception raised while the interpreter runs a finalizer or callback ("Exception ignored
-    in ..."), so the sweep also checks the flag between stages and stops there."""
-
-    def __init__(self) -> None:
-        self.hit = False
-        self.previous = None
-
-    def __enter__(self) -> _CtrlC:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.hit = True
-        raise KeyboardInterrupt
-
-    def check(self) -> None:
-        if self.hit:
-            raise KeyboardInterrupt
-
-    def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-
-
 def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult:
     """Run both stages on Ray, log every run to MLflow, write the results table."""
-    with _CtrlC() as ctrl_c:
+    with CtrlC() as ctrl_c:
         return _run_sweep(prep, log, ctrl_c)
 
 
-def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: _CtrlC) -> SweepResult:
+def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> SweepResult:
     cfg, t_start = prep.cfg, time.perf_counter()
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     (prep.out_dir / CONFIG_FILE).write_text(cfg.to_json())

@@ -29,6 +29,7 @@ from raygan.data.arms import fill_count, training_set
 from raygan.data.splits import budget_subset
 from raygan.gans import build_gan, fit_gan
 from raygan.orchestrate.cluster import connect
+from raygan.orchestrate.interrupt import CtrlC
 from raygan.orchestrate.sweep import CONFIG_FILE, Prepared
 
 BEST_FILE = "best_gan_configs.json"  # {"<gan>@<budget>": {"batch_size": .., "steps": ..}}
@@ -96,6 +97,12 @@ def run_tuning(prep: Prepared, num_samples: int,
                log: Callable[[str], None] = print) -> dict[str, dict[str, int]]:
     """Tune every GAN x budget cell of the config (on its first seed); write and return the best
     settings per cell, ready for `full_grid.py --gan-configs`."""
+    with CtrlC() as ctrl_c:
+        return _run_tuning(prep, num_samples, log, ctrl_c)
+
+
+def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
+                ctrl_c: CtrlC) -> dict[str, dict[str, int]]:
     cfg = prep.cfg
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     (prep.out_dir / CONFIG_FILE).write_text(cfg.to_json())
@@ -143,6 +150,7 @@ def run_tuning(prep: Prepared, num_samples: int,
                     child.metrics({f"best/{METRIC}": score, "num_trials": len(frame)})
                     child.artifact(frame.to_csv(index=False).encode(), "trials.csv")
                 log(f"{key}: best {best[key]} (val AUC {score:.3f})")
+                ctrl_c.check()  # Ctrl-C during the cell: stop here, this cell is kept
         client = tracking.MlflowClient(prep.tracking_uri)
         client.log_artifact(parent, str(best_path))
         status = "FINISHED"
