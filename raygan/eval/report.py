@@ -27,7 +27,7 @@ from raygan.eval.stats import (
 )
 
 REFERENCES = ("real", "oversample")  # every other arm is compared with these
-ALPHA = 0.05  # family-wise error rate of the report (Holm over all of its p-values)
+ALPHA = 0.05  # family-wise error rate of each Holm family below
 # Holm families: (level, p-value keys). Each family is one kind of evidence and is adjusted
 # on its own; the conclusions draw on exactly one of them (the across-seed t-tests when there
 # are several seeds, else the per-seed tests), so their family-wise error rate is ALPHA.
@@ -83,8 +83,9 @@ def comparisons(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
     seeds (paired Wilcoxon and t on the per-seed AUC and accuracy differences, bootstrap CIs of
     their means); p-values Holm-adjusted within each of HOLM_FAMILIES."""
     by_cell = {(t.arm, t.budget, t.seed): t for t in trials}
+    metrics = {cell: binary_metrics(y, t.p) for cell, t in by_cell.items()}
     out: list[dict[str, Any]] = []
-    groups: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    groups: dict[tuple, list[tuple[float, ...]]] = defaultdict(list)
     for (arm, budget, seed), t in sorted(by_cell.items(), key=lambda kv: (
             _budget_key(kv[0][1]), kv[0][0], kv[0][2])):
         for ref in REFERENCES:
@@ -96,7 +97,7 @@ def comparisons(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
             d_acc = (b - c) / len(y)
             out.append({"level": "seed", "budget": budget, "seed": seed, "arm": arm, "ref": ref,
                         "d_auc": d_auc, "p_auc": p_auc, "d_acc": d_acc, "p_acc": p_acc})
-            a_m, r_m = binary_metrics(y, t.p), binary_metrics(y, r.p)
+            a_m, r_m = metrics[(arm, budget, seed)], metrics[(ref, budget, seed)]
             groups[(budget, arm, ref)].append((a_m["auc"], r_m["auc"], a_m["acc"], r_m["acc"]))
     for (budget, arm, ref), pairs in groups.items():
         if len(pairs) < 2:
