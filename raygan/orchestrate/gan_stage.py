@@ -89,14 +89,21 @@ def train_worker(config: dict[str, Any]) -> None:
         m, parallel_strategy_kwargs=dict(gan.ddp_kwargs) or None))
 
     kill_after = int(os.environ.get(KILL_HOOK, "0") or 0)
+    if kill_after:  # the hook's marker lives with the run, so it fires once per GAN training
+        killed = Path(ray.train.get_context().get_storage().experiment_fs_path) / "killed-by-hook"
 
     def on_checkpoint(step: int, recent: list[dict[str, float]]) -> None:
         metrics = {"step": step, "resumed_from": start, "world_size": world, **recent[-1]}
-        if kill_after and start == 0 and rank == 0 and step > kill_after:
-            # Ray Train's result queue holds one report: this metrics-only report returns once
-            # the controller has taken the last checkpoint, so the retry is sure to see it.
-            ray.train.report(metrics)
-            os._exit(1)  # a worker process dies mid-training, as a crashed or preempted one does
+        if kill_after and start == 0 and step > kill_after and not killed.exists():
+            # Each worker's result queue holds one report, and the controller polls a worker
+            # again only after it has handled the last poll's report. So the second of these
+            # metrics-only reports returns only after the controller has registered the last
+            # checkpoint, and the retry is sure to see it. Every rank reports: it is a barrier.
+            for _ in range(2):
+                ray.train.report(metrics)
+            if rank == 0:
+                killed.touch()  # once: a retry that somehow started over must not die again
+                os._exit(1)  # a worker dies mid-training, as a crashed or preempted one does
         with tempfile.TemporaryDirectory() as tmp:
             ckpt = None
             if rank == 0:
