@@ -1,6 +1,7 @@
 """The report of a finished sweep: CIs, paired tests, per-budget conclusions, plots, samples.
 
     python sweeps/report.py --name laptop-2026-11-23     # reads MLflow, writes runs/<name>/report/
+    python sweeps/report.py --name overnight-1 --fidelity --cas   # + fidelity, CAS, near-copies
 
 It reads the sweep's classifier runs (per-image test scores) and GAN runs (sample grids) from
 MLflow, writes report.md with its plots, and logs them to the sweep's parent run.
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
                    "checkpoint and relate fidelity (domain FD, KID, near-copies) to test AUC")
     p.add_argument("--fidelity-images", type=int, default=500,
                    help="generated images per GAN for the fidelity measures (500)")
+    p.add_argument("--cas", action="store_true", help="with --fidelity: also the Classification "
+                   "Accuracy Score of every GAN run (one classifier training each)")
     args = p.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
@@ -35,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         from raygan.eval.leakage import without_leaks
         from raygan.eval.report import write_report
 
+        if args.cas and not args.fidelity:
+            raise RayganError("--cas is part of the fidelity section: add --fidelity")
+        if args.fidelity_images < 1:
+            raise RayganError(f"--fidelity-images must be at least 1, got {args.fidelity_images}")
         folder = Path(args.output).resolve() / args.name
         if not (folder / "config.json").is_file():
             raise RayganError(f"no sweep {args.name!r} in {folder.parent} (config.json missing); "
@@ -56,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 
             with tempfile.TemporaryDirectory() as tmp:
                 ckpts = tracking.gan_checkpoints(uri, cfg.experiment, args.name, tmp)
-                fidelity = sweep_fidelity(cfg, dataset, ckpts, trials, y, args.fidelity_images)
+                fidelity = sweep_fidelity(cfg, dataset, ckpts, trials, y, args.fidelity_images,
+                                          with_cas=args.cas, log=lambda m: print(m, flush=True))
         paths = write_report(trials, y, folder / "report", args.name, grids, fidelity=fidelity)
         tracking.log_files(uri, cfg.experiment, args.name, paths, "report")
     except RayganError as exc:

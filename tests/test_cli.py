@@ -134,3 +134,16 @@ def test_exclude_leaks_drops_recaptured_test_images(capsys, data_copy):
     out = capsys.readouterr().out
     assert "leakage audit: 1 test images" in out and "(24 test images left)" in out
     assert '"exclude_leaks": true' in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (("--name", "nope"), "no sweep 'nope'"),
+    (("--name", "t", "--cas"), "add --fidelity"),
+    (("--name", "t", "--fidelity", "--fidelity-images", "0"), "at least 1"),
+])
+def test_report_errors(capsys, tmp_path, argv, needle):
+    import report
+
+    code = report.main([*argv, "--output", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err

@@ -32,7 +32,7 @@ def test_smoke_sweep_on_generated_dataset_with_ddp(tiny_dataset, tmp_path):
     # The report reads the same runs back from MLflow.
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "RAYGAN_CACHE": str(tmp_path / "cache")}
     rep = subprocess.run([sys.executable, str(REPORT), "--name", "t", "--output",
-                          str(tmp_path / "runs"), "--fidelity"], cwd=tmp_path, env=env,
+                          str(tmp_path / "runs"), "--fidelity", "--cas"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert rep.returncode == 0, rep.stderr[-2000:]
     text = (tmp_path / "runs" / "t" / "report" / "report.md").read_text()
@@ -42,6 +42,7 @@ def test_smoke_sweep_on_generated_dataset_with_ddp(tiny_dataset, tmp_path):
     assert (tmp_path / "runs" / "t" / "report" / "samples" / "gan_dcgan-n20.png").exists()
     assert "## Fidelity against downstream AUC" in text
     assert "| gan:dcgan | 5 | 0 |" in text and "| gan:dcgan | 20 | 0 |" in text
+    assert "CAS AUC |" in text and "CAS 2/2: dcgan N=20 seed 0: AUC" in rep.stdout
 
 
 @pytest.mark.ray

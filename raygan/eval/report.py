@@ -373,7 +373,13 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                "relative measure between arms of this report, not comparable to published FID "
                "values. Near-copies: share of generated images whose nearest of the N real "
                "training images is closer than the typical real-to-real distance.", "",
+               *_cas_note(fidelity, trials, y),
                fidelity_table(fidelity), "", "![fidelity against AUC](fidelity_plot.png)", ""]
+        corrs = fidelity_correlations(fidelity)
+        if corrs:
+            md += ["Rank correlation of each fidelity measure with the test AUC of the GAN's "
+                   "arm, over the GAN runs at each budget (no multiple-testing correction: "
+                   "descriptive).", "", fidelity_correlation_table(corrs), ""]
     if grids:
         md += ["## Samples", ""]
         for name, png in sorted(grids.items()):
@@ -410,32 +416,80 @@ def fidelity_rows(fakes: dict[tuple[str, int, int], np.ndarray], real_malignant:
 
 
 def fidelity_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| arm | N | seed | domain FD | KID | near-copies | test AUC |",
-             "|---|---|---|---|---|---|---|"]
+    with_cas = any("cas_auc" in r for r in rows)
+    head = "| arm | N | seed | domain FD | KID | near-copies |" + (" CAS AUC |" if with_cas else "")
+    lines = [head + " test AUC |", "|---" * (head.count("|")) + "|"]
     for r in rows:
+        cas = f" {_fmt(r.get('cas_auc', math.nan))} |" if with_cas else ""
         lines.append(f"| {r['arm']} | {r['budget']} | {r['seed']} | {r['fd']:.2f} | "
-                     f"{r['kid']:.4f} | {r['near_copies']:.1%} | {_fmt(r['test_auc'])} |")
+                     f"{r['kid']:.4f} | {r['near_copies']:.1%} |{cas} {_fmt(r['test_auc'])} |")
+    return "\n".join(lines)
+
+
+def _cas_note(rows: list[dict[str, Any]], trials: list[Trial], y: np.ndarray) -> list[str]:
+    """The paragraph that explains the CAS column, with the `all-real` arm as its yardstick."""
+    if not any("cas_auc" in r for r in rows):
+        return []
+    aucs = [binary_metrics(y, t.p)["auc"] for t in trials if t.arm == "all-real"]
+    ref = f" (test AUC {np.mean(aucs):.3f})" if aucs else ""
+    return ["CAS (Classification Accuracy Score): the test AUC of the study's CNN trained on "
+            "real benign images and generated malignant images only, as many as there are real "
+            "malignant training images. The `all-real` arm is the same classifier trained on "
+            f"the real malignant images{ref}.", ""]
+
+
+def fidelity_correlations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per budget, Spearman's rho (and its p) between each fidelity measure and the test AUC of
+    the GAN's arm, over that budget's GAN runs (every GAN and seed). Lower FD and KID mean
+    closer to real, so a negative rho for them means "closer images, better classifier"."""
+    from scipy.stats import spearmanr
+
+    out = []
+    for budget in sorted({r["budget"] for r in rows}, key=_budget_key):
+        rs = [r for r in rows if r["budget"] == budget and not math.isnan(r["test_auc"])]
+        for measure in ("fd", "kid", "cas_auc"):
+            rs_m = [r for r in rs if measure in r and not math.isnan(r[measure])]
+            a, b = [r[measure] for r in rs_m], [r["test_auc"] for r in rs_m]
+            if len(rs_m) < 3 or len(set(a)) < 2 or len(set(b)) < 2:  # rho is undefined
+                continue
+            res = spearmanr(a, b)
+            out.append({"budget": budget, "measure": measure, "n": len(rs_m),
+                        "rho": float(res.statistic), "p": float(res.pvalue)})
+    return out
+
+
+def fidelity_correlation_table(corrs: list[dict[str, Any]]) -> str:
+    names = {"fd": "domain FD", "kid": "KID", "cas_auc": "CAS AUC"}
+    lines = ["| N | measure | GAN runs | Spearman rho with test AUC | p |", "|---|---|---|---|---|"]
+    for c in corrs:
+        lines.append(f"| {c['budget']} | {names[c['measure']]} | {c['n']} | {c['rho']:+.2f} | "
+                     f"{_pfmt(c['p'])} |")
     return "\n".join(lines)
 
 
 def fidelity_plot_png(rows: list[dict[str, Any]]) -> bytes:
-    """Domain-feature FD against downstream test AUC, one point per GAN cell."""
+    """Domain-feature FD (and CAS AUC, when measured) against downstream test AUC, one point
+    per GAN run."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    for arm in _arms(rows):
-        rs = [r for r in rows if r["arm"] == arm]
-        ax.scatter([r["fd"] for r in rs], [r["test_auc"] for r in rs], label=arm)
-        for r in rs:
-            ax.annotate(str(r["budget"]), (r["fd"], r["test_auc"]), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
-    ax.set(xlabel="domain-feature Fréchet distance to real malignant (lower = closer)",
-           ylabel="downstream test AUC", title="fidelity against usefulness (labels: N)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    panels = [("fd", "domain-feature Fréchet distance to real malignant (lower = closer)")]
+    if any("cas_auc" in r for r in rows):
+        panels.append(("cas_auc", "CAS AUC: trained on generated malignant + real benign"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, (key, xlabel) in zip(axes[0], panels, strict=True):
+        for arm in _arms(rows):
+            rs = [r for r in rows if r["arm"] == arm and key in r]
+            ax.scatter([r[key] for r in rs], [r["test_auc"] for r in rs], label=arm)
+            for r in rs:
+                ax.annotate(str(r["budget"]), (r[key], r["test_auc"]), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+        ax.set(xlabel=xlabel, ylabel="downstream test AUC of the GAN's arm",
+               title="fidelity against usefulness (labels: N)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -445,13 +499,19 @@ def fidelity_plot_png(rows: list[dict[str, Any]]) -> bytes:
 
 def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
                    trials: list[Trial], y: np.ndarray, max_images: int = 500,
-                   extractor_epochs: int = 10) -> list[dict[str, Any]]:
+                   extractor_epochs: int = 10, with_cas: bool = False,
+                   log=None) -> list[dict[str, Any]]:
     """`fidelity_rows` for a finished sweep: each GAN is rebuilt from its checkpoint file and
-    resamples (up to `max_images` of) the very fill its arm trained on."""
+    resamples (up to `max_images` of) the very fill its arm trained on.
+
+    With `with_cas`, each row also gets the GAN's Classification Accuracy Score: the sweep's
+    classifier (same config, the run's seed) trained on real benign training images plus as
+    many generated malignant images as there are real malignant training images, so the class
+    ratio is the `all-real` arm's and that arm's test AUC is the score of real images."""
     import torch
 
     from raygan.data import budget_subset, carve_validation
-    from raygan.eval.fidelity import train_feature_extractor
+    from raygan.eval.fidelity import cas, train_feature_extractor
     from raygan.gans import build_gan
 
     x, y_train = dataset.train.x, dataset.train.y
@@ -460,12 +520,28 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
     train = np.concatenate([pools.benign, pools.malignant])
     extractor = train_feature_extractor(x[train], y_train[train], x[pools.val],
                                         y_train[pools.val], seed=0, epochs=extractor_epochs)
-    fakes, budget_images = {}, {}
-    for (gan, budget, seed), path in checkpoints.items():
+    n_fid = lambda budget: max(1, min(fill - budget, max_images))  # noqa: E731
+    fakes, budget_images, cas_scores = {}, {}, {}
+    for i, ((gan, budget, seed), path) in enumerate(sorted(checkpoints.items())):
         model = build_gan(gan, cfg.gan_config(gan, budget), cfg.resolution, seed)
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["gan"])
         model.set_context(x[pools.benign])
-        fakes[(gan, budget, seed)] = model.generate(max(1, min(fill - budget, max_images)), seed)
+        # Sampling is seeded per image, so the first images are the very fill the arm used.
+        n = max(n_fid(budget), pools.num_malignant if with_cas else 0)
+        fake = model.generate(n, seed)
+        fakes[(gan, budget, seed)] = fake[:n_fid(budget)]
         budget_images[(budget, seed)] = x[budget_subset(pools, budget, seed)]
+        if with_cas:
+            cas_scores[(gan, budget, seed)] = cas(
+                fake[:pools.num_malignant], x[pools.benign], x[pools.val], y_train[pools.val],
+                dataset.test.x, y, cfg.classifier, seed)
+            if log:
+                log(f"CAS {i + 1}/{len(checkpoints)}: {gan} N={budget} seed {seed}: "
+                    f"AUC {cas_scores[(gan, budget, seed)]['auc']:.3f}")
     test_auc = {(t.arm, t.budget, t.seed): binary_metrics(y, t.p)["auc"] for t in trials}
-    return fidelity_rows(fakes, x[pools.malignant], budget_images, extractor, test_auc)
+    rows = fidelity_rows(fakes, x[pools.malignant], budget_images, extractor, test_auc)
+    for r in rows:
+        key = (r["arm"].removeprefix("gan:"), r["budget"], r["seed"])
+        if key in cas_scores:
+            r["cas_auc"], r["cas_acc"] = cas_scores[key]["auc"], cas_scores[key]["acc"]
+    return rows

@@ -155,3 +155,42 @@ def test_fidelity_rows_rank_copies_above_noise():
     assert copy["fd"] < noisy["fd"] and copy["kid"] < noisy["kid"]
     assert copy["test_auc"] == 0.8 and np.isnan(noisy["test_auc"])
     assert "| gan:copy | 20 | 0 |" in fidelity_table(rows)
+
+
+def _fidelity(budget, fd, kid, cas_auc, test_auc):
+    return [{"arm": "gan:dcgan", "budget": budget, "seed": i, "fd": a, "kid": b, "cas_auc": c,
+             "near_copies": 0.0, "test_auc": d}
+            for i, (a, b, c, d) in enumerate(zip(fd, kid, cas_auc, test_auc, strict=True))]
+
+
+def test_fidelity_correlations_are_spearman_rank_correlations():
+    from raygan.eval.report import fidelity_correlation_table, fidelity_correlations
+
+    auc = [0.5, 0.6, 0.7, 0.8]
+    rows = _fidelity(50, [1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0], [0.9, 0.8, 0.7, 0.6], auc)
+    rows += _fidelity(200, [1.0, 2.0], [1.0, 2.0], [0.7, 0.8], [0.6, 0.7])  # 2 runs: no rho
+    rows += _fidelity(500, [1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [0.7, 0.7, 0.7], [0.6, 0.7, 0.8])
+    rho = {(c["budget"], c["measure"]): c["rho"] for c in fidelity_correlations(rows)}
+    # Hand-worked: KID ranks (1,3,2,4) against (1,2,3,4): 1 - 6*(0+1+1+0)/(4*15) = 0.8.
+    assert rho[(50, "fd")] == pytest.approx(1.0) and rho[(50, "cas_auc")] == pytest.approx(-1.0)
+    assert rho[(50, "kid")] == pytest.approx(0.8)
+    assert (500, "fd") in rho and (500, "cas_auc") not in rho  # a constant CAS has no rank order
+    assert not any(b == 200 for b, _ in rho)
+    table = fidelity_correlation_table(fidelity_correlations(rows))
+    assert "| 50 | KID | 4 | +0.80 |" in table
+
+
+def test_write_report_with_cas(y, tmp_path):
+    from raygan.eval.report import fidelity_table, write_report
+
+    trials = _trials(y, 1.0)
+    rows = _fidelity(50, [3.0, 1.0, 2.0], [0.3, 0.1, 0.2], [0.61, 0.72, 0.65], [0.6, 0.7, 0.65])
+    assert "| gan:dcgan | 50 | 1 | 1.00 | 0.1000 | 0.0% | 0.720 | 0.700 |" in fidelity_table(rows)
+    del rows[0]["cas_auc"]  # a run without CAS leaves its cell empty
+    assert "| gan:dcgan | 50 | 0 | 3.00 | 0.3000 | 0.0% |  | 0.600 |" in fidelity_table(rows)
+    write_report(trials, y, tmp_path, "cas", fidelity=rows)
+    md = (tmp_path / "report.md").read_text()
+    ref = np.mean([per["auc"] for per in per_trial(trials, y) if per["arm"] == "all-real"])
+    assert f"real malignant images (test AUC {ref:.3f})" in md
+    assert "| 50 | domain FD | 3 | -1.00 |" in md and "CAS AUC |" in md
+    assert (tmp_path / "fidelity_plot.png").read_bytes()[:4] == b"\x89PNG"
