@@ -17,6 +17,10 @@ from pathlib import Path
 
 from raygan.errors import RayganError
 
+# The fidelity section's feature extractor, trained on the first --fidelity report of a sweep
+# and reused by every later one, so that the distances of two reports of one sweep agree.
+EXTRACTOR_FILE = "fidelity_extractor.pt"
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -64,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 ckpts = tracking.gan_checkpoints(uri, cfg.experiment, args.name, tmp)
                 fidelity = sweep_fidelity(cfg, dataset, ckpts, trials, y, args.fidelity_images,
-                                          with_cas=args.cas, log=lambda m: print(m, flush=True))
+                                          with_cas=args.cas, log=lambda m: print(m, flush=True),
+                                          extractor_file=folder / EXTRACTOR_FILE)
         paths = write_report(trials, y, folder / "report", args.name, grids, fidelity=fidelity)
         tracking.log_files(uri, cfg.experiment, args.name, paths, "report")
     except RayganError as exc:

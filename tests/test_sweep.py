@@ -43,6 +43,16 @@ def test_smoke_sweep_on_generated_dataset_with_ddp(tiny_dataset, tmp_path):
     assert "## Fidelity against downstream AUC" in text
     assert "| gan:dcgan | 5 | 0 |" in text and "| gan:dcgan | 20 | 0 |" in text
     assert "CAS AUC |" in text and "CAS 2/2: dcgan N=20 seed 0: AUC" in rep.stdout
+    # A second report reuses the sweep's feature extractor: the same distances, to the digit.
+    rep2 = subprocess.run([sys.executable, str(REPORT), "--name", "t", "--output",
+                           str(tmp_path / "runs"), "--fidelity"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert rep2.returncode == 0 and "feature extractor: reused" in rep2.stdout, rep2.stderr[-2000:]
+    text2 = (tmp_path / "runs" / "t" / "report" / "report.md").read_text()
+    fd_cells = lambda t: [ln.split("|")[4:7] for ln in t.splitlines()  # noqa: E731
+                          if ln.startswith(("| gan:dcgan | 5 | 0 |", "| gan:dcgan | 20 | 0 |"))]
+    assert len(fd_cells(text)) == 2 and fd_cells(text2) == fd_cells(text)
+    assert "CAS AUC |" not in text2
 
 
 @pytest.mark.ray

@@ -11,10 +11,12 @@ import io
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from raygan.errors import RayganError
 from raygan.eval.metrics import binary_metrics
 from raygan.eval.stats import (
     bootstrap_mean_ci,
@@ -318,7 +320,6 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
     returns the paths written."""
     import csv
-    from pathlib import Path
 
     out = Path(out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)
@@ -500,26 +501,41 @@ def fidelity_plot_png(rows: list[dict[str, Any]]) -> bytes:
 def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
                    trials: list[Trial], y: np.ndarray, max_images: int = 500,
                    extractor_epochs: int = 10, with_cas: bool = False,
-                   log=None) -> list[dict[str, Any]]:
+                   log=None, extractor_file=None) -> list[dict[str, Any]]:
     """`fidelity_rows` for a finished sweep: each GAN is rebuilt from its checkpoint file and
     resamples (up to `max_images` of) the very fill its arm trained on.
 
     With `with_cas`, each row also gets the GAN's Classification Accuracy Score: the sweep's
     classifier (same config, the run's seed) trained on real benign training images plus as
     many generated malignant images as there are real malignant training images, so the class
-    ratio is the `all-real` arm's and that arm's test AUC is the score of real images."""
+    ratio is the `all-real` arm's and that arm's test AUC is the score of real images.
+
+    The feature extractor is trained once per sweep and kept in `extractor_file` (when given):
+    its training is reproducible only for one thread count and CPU, so a report written again
+    reuses it and repeats the distances exactly."""
     import torch
 
     from raygan.data import budget_subset, carve_validation
-    from raygan.eval.fidelity import cas, train_feature_extractor
+    from raygan.eval.fidelity import FeatureExtractor, cas, train_feature_extractor
     from raygan.gans import build_gan
 
     x, y_train = dataset.train.x, dataset.train.y
     pools = carve_validation(y_train, cfg.val_fraction, cfg.split_seed)
     fill = cfg.fill_target or pools.num_malignant
     train = np.concatenate([pools.benign, pools.malignant])
-    extractor = train_feature_extractor(x[train], y_train[train], x[pools.val],
-                                        y_train[pools.val], seed=0, epochs=extractor_epochs)
+    if extractor_file is not None and Path(extractor_file).is_file():
+        state = torch.load(extractor_file, map_location="cpu", weights_only=True)
+        if state["resolution"] != cfg.resolution:
+            raise RayganError(f"{extractor_file} was trained at {state['resolution']} px, the "
+                             f"sweep runs at {cfg.resolution} px; delete it to train a new one")
+        extractor = FeatureExtractor.from_state_dict(state)
+        if log:
+            log(f"feature extractor: reused {extractor_file}")
+    else:
+        extractor = train_feature_extractor(x[train], y_train[train], x[pools.val],
+                                            y_train[pools.val], seed=0, epochs=extractor_epochs)
+        if extractor_file is not None:
+            torch.save(extractor.state_dict(), extractor_file)
     n_fid = lambda budget: max(1, min(fill - budget, max_images))  # noqa: E731
     fakes, budget_images, cas_scores = {}, {}, {}
     for i, ((gan, budget, seed), path) in enumerate(sorted(checkpoints.items())):
