@@ -36,7 +36,9 @@ def main() -> None:
              "decides a test: these figures live here only.", ""]
     for path in sorted((HERE / "results").glob("*.json")):
         r = json.loads(path.read_text())
-        parts += [f"## {TITLES.get(r['name'], r['name'])}", "",
+        base, _, variant = r["name"].partition(".")  # e.g. sweep_utilization.<sweep name>
+        title = TITLES.get(base, base) + (f": sweep `{variant}`" if variant else "")
+        parts += [f"## {title}", "",
                   f"- date: {r['date']}", f"- machine: {r['machine']}", f"- torch: {r['torch']}",
                   f"- command: `{r['command']}`", "", "| what | value |", "|---|---|"]
         parts += [f"| {k} | {v} |" for k, v in _rows(r["figures"])]

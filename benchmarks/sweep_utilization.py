@@ -83,7 +83,7 @@ def main() -> None:
              "a reserved but idle core counts as busy. The plain loop runs alone on one thread; "
              "in the sweep two trainings share the machine, so part of the measured overhead is "
              "contention rather than Ray.")
-    path = save("sweep_utilization",
+    path = save(f"sweep_utilization.{args.name}",  # one result file per sweep
                 f"python benchmarks/sweep_utilization.py --name {args.name}", figures, notes)
     print(path.read_text())
 
