@@ -368,6 +368,12 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
         path = out / "fidelity_plot.png"
         path.write_bytes(fidelity_plot_png(fidelity))
         paths.append(path)
+        paths.append(out / "fidelity.csv")
+        with paths[-1].open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["arm", "budget", "seed", "fd", "kid", "near_copies",
+                                              "cas_auc", "cas_acc", "test_auc"])
+            w.writeheader()
+            w.writerows(fidelity)
         md += ["## Fidelity against downstream AUC", "",
                "Fréchet distance and KID on the features of the study's CNN trained in-project "
                "on the real training split (no Inception weights can be downloaded here): a "
@@ -489,6 +495,8 @@ def fidelity_plot_png(rows: list[dict[str, Any]]) -> bytes:
                             xytext=(3, 3), textcoords="offset points")
         ax.set(xlabel=xlabel, ylabel="downstream test AUC of the GAN's arm",
                title="fidelity against usefulness (labels: N)")
+        if key == "fd" and all(r["fd"] > 0 for r in rows):
+            ax.set_xscale("log")  # a few unstable runs sit orders of magnitude out
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()

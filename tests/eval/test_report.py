@@ -1,5 +1,7 @@
 """The report's statistics on synthetic scores with known structure."""
 
+import csv
+
 import numpy as np
 import pytest
 
@@ -194,3 +196,6 @@ def test_write_report_with_cas(y, tmp_path):
     assert f"real malignant images (test AUC {ref:.3f})" in md
     assert "| 50 | domain FD | 3 | -1.00 |" in md and "CAS AUC |" in md
     assert (tmp_path / "fidelity_plot.png").read_bytes()[:4] == b"\x89PNG"
+    saved = list(csv.DictReader((tmp_path / "fidelity.csv").open()))
+    assert [r["cas_auc"] for r in saved] == ["", "0.72", "0.65"]  # every row, CAS where measured
+    assert float(saved[0]["fd"]) == 3.0 and saved[0]["test_auc"] == "0.6"
