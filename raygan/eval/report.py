@@ -519,8 +519,9 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
     ratio is the `all-real` arm's and that arm's test AUC is the score of real images.
 
     The feature extractor is trained once per sweep and kept in `extractor_file` (when given):
-    its training is reproducible only for one thread count and CPU, so a report written again
-    reuses it and repeats the distances exactly."""
+    its training is not bit-for-bit repeatable on CPU (it varies with the thread count, and
+    was seen to vary with machine load), so a report written again reuses it and repeats the
+    distances exactly."""
     import torch
 
     from raygan.data import budget_subset, carve_validation
