@@ -380,7 +380,7 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                "relative measure between arms of this report, not comparable to published FID "
                "values. Near-copies: share of generated images whose nearest of the N real "
                "training images is closer than the typical real-to-real distance.", "",
-               *_cas_note(fidelity, trials, y),
+               *_cas_note(fidelity, rows),
                fidelity_table(fidelity), "", "![fidelity against AUC](fidelity_plot.png)", ""]
         corrs = fidelity_correlations(fidelity)
         if corrs:
@@ -433,11 +433,12 @@ def fidelity_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _cas_note(rows: list[dict[str, Any]], trials: list[Trial], y: np.ndarray) -> list[str]:
-    """The paragraph that explains the CAS column, with the `all-real` arm as its yardstick."""
-    if not any("cas_auc" in r for r in rows):
+def _cas_note(fidelity: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[str]:
+    """The paragraph that explains the CAS column, with the `all-real` arm (its `per_trial`
+    rows) as its yardstick."""
+    if not any("cas_auc" in r for r in fidelity):
         return []
-    aucs = [binary_metrics(y, t.p)["auc"] for t in trials if t.arm == "all-real"]
+    aucs = [r["auc"] for r in rows if r["arm"] == "all-real"]
     ref = f" (test AUC {np.mean(aucs):.3f})" if aucs else ""
     return ["CAS (Classification Accuracy Score): the test AUC of the study's CNN trained on "
             "real benign images and generated malignant images only, as many as there are real "
