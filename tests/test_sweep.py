@@ -31,9 +31,10 @@ def test_smoke_sweep_on_generated_dataset_with_ddp(tiny_dataset, tmp_path):
     assert all(float(r["test/auc"]) > 0 for r in rows if not r["error"])
     # The report reads the same runs back from MLflow.
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "RAYGAN_CACHE": str(tmp_path / "cache")}
-    rep = subprocess.run([sys.executable, str(REPORT), "--name", "t", "--output",
-                          str(tmp_path / "runs"), "--fidelity", "--cas"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
+    report = lambda *opts: subprocess.run(  # noqa: E731
+        [sys.executable, str(REPORT), "--name", "t", "--output", str(tmp_path / "runs"), *opts],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    rep = report("--fidelity", "--cas")
     assert rep.returncode == 0, rep.stderr[-2000:]
     text = (tmp_path / "runs" / "t" / "report" / "report.md").read_text()
     assert "8 classifier trials" in text  # the failed trial is not in the report
@@ -44,9 +45,7 @@ def test_smoke_sweep_on_generated_dataset_with_ddp(tiny_dataset, tmp_path):
     assert "| gan:dcgan | 5 | 0 |" in text and "| gan:dcgan | 20 | 0 |" in text
     assert "CAS AUC |" in text and "CAS 2/2: dcgan N=20 seed 0: AUC" in rep.stdout
     # A second report reuses the sweep's feature extractor: the same distances, to the digit.
-    rep2 = subprocess.run([sys.executable, str(REPORT), "--name", "t", "--output",
-                           str(tmp_path / "runs"), "--fidelity"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    rep2 = report("--fidelity")
     assert rep2.returncode == 0 and "feature extractor: reused" in rep2.stdout, rep2.stderr[-2000:]
     text2 = (tmp_path / "runs" / "t" / "report" / "report.md").read_text()
     fd_cells = lambda t: [ln.split("|")[4:7] for ln in t.splitlines()  # noqa: E731

@@ -546,28 +546,27 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
                                             y_train[pools.val], seed=0, epochs=extractor_epochs)
         if extractor_file is not None:
             torch.save(extractor.state_dict(), extractor_file)
-    n_fid = lambda budget: max(1, min(fill - budget, max_images))  # noqa: E731
     fakes, budget_images, cas_scores = {}, {}, {}
-    for i, ((gan, budget, seed), path) in enumerate(sorted(checkpoints.items())):
+    for i, (key, path) in enumerate(sorted(checkpoints.items())):
+        gan, budget, seed = key
         model = build_gan(gan, cfg.gan_config(gan, budget), cfg.resolution, seed)
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["gan"])
         model.set_context(x[pools.benign])
         # Sampling is seeded per image, so the first images are the very fill the arm used.
-        n = max(n_fid(budget), pools.num_malignant if with_cas else 0)
-        fake = model.generate(n, seed)
-        fakes[(gan, budget, seed)] = fake[:n_fid(budget)]
+        n_fid = max(1, min(fill - budget, max_images))
+        fake = model.generate(max(n_fid, pools.num_malignant if with_cas else 0), seed)
+        fakes[key] = fake[:n_fid]
         budget_images[(budget, seed)] = x[budget_subset(pools, budget, seed)]
         if with_cas:
-            cas_scores[(gan, budget, seed)] = cas(
-                fake[:pools.num_malignant], x[pools.benign], x[pools.val], y_train[pools.val],
-                dataset.test.x, y, cfg.classifier, seed)
+            cas_scores[key] = cas(fake[:pools.num_malignant], x[pools.benign], x[pools.val],
+                                  y_train[pools.val], dataset.test.x, y, cfg.classifier, seed)
             if log:
                 log(f"CAS {i + 1}/{len(checkpoints)}: {gan} N={budget} seed {seed}: "
-                    f"AUC {cas_scores[(gan, budget, seed)]['auc']:.3f}")
+                    f"AUC {cas_scores[key]['auc']:.3f}")
     test_auc = {(t.arm, t.budget, t.seed): binary_metrics(y, t.p)["auc"] for t in trials}
     rows = fidelity_rows(fakes, x[pools.malignant], budget_images, extractor, test_auc)
     for r in rows:
-        key = (r["arm"].removeprefix("gan:"), r["budget"], r["seed"])
-        if key in cas_scores:
-            r["cas_auc"], r["cas_acc"] = cas_scores[key]["auc"], cas_scores[key]["acc"]
+        score = cas_scores.get((r["arm"].removeprefix("gan:"), r["budget"], r["seed"]))
+        if score:
+            r["cas_auc"], r["cas_acc"] = score["auc"], score["acc"]
     return rows
