@@ -32,6 +32,19 @@ class GANConfig:
     log_every: int = 50  # steps between loss reports (MLflow `loss/G`, `loss/D`)
     diffaugment: str = ""  # DiffAugment policy for every D call, e.g. "color,translation,cutout"
     upscale: bool = False  # generate at half resolution, then a trained ESRGAN-style SR stage x2
+    # Convergence (raygan/eval/quality.py): every `eval_every` steps rank 0 measures how far
+    # fixed-latent samples are from the budget's real images (`quality/gap`: 0 = as close as
+    # more real malignant images, 1 = as far as real benign lesions), logged live. 0 = no probe.
+    eval_every: int = 0
+    # Stop early once the best gap of the last `stop_patience` probes is not `stop_gain` below
+    # the best before them. 0 = always train `steps` (otherwise `steps` is an upper bound).
+    stop_patience: int = 0
+    stop_gain: float = 0.05  # gap improvement that counts as progress (5 % of the yardstick)
+    min_steps: int = 0  # never stop before this many steps
+    ema: float = 0.0  # decay of an exponential moving average of G's weights that sampling
+    # uses (StyleGAN2 / FastGAN sample from one); 0 = off, e.g. 0.999 = half-life ~700 steps
+    amp: bool = False  # bf16 autocast for the training step (CPU and GPU); sampling stays fp32
+    channels_last: bool = False  # NHWC memory format for networks and batches
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,8 @@ def _smoke() -> SweepConfig:
         # Every baseline, the study's first GAN and the few-shot one: two GAN trainings run side
         # by side on 2 cores. Every family is exercised by the registry-parametrized tests.
         arms=("real", "oversample", "classic", "gan:dcgan", "gan:fastgan", "all-real"),
-        gan=GANConfig(width=8, batch_size=16, steps=20, checkpoint_every=10, log_every=5),
+        gan=GANConfig(width=8, batch_size=16, steps=20, checkpoint_every=10, log_every=5,
+                      eval_every=10),
         gan_overrides={"pggan": PGGAN_OPTIM},
         classifier=ClassifierConfig(epochs=2, patience=2),
         num_grid_images=16,
@@ -238,6 +252,15 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
 def _check_gan(gan: GANConfig) -> None:
     _positive(gan, ("z_dim", "width", "batch_size", "steps", "lr", "num_workers",
                     "cpus_per_worker", "checkpoint_every", "log_every"), "gan")
+    for name in ("eval_every", "stop_patience", "min_steps"):
+        if getattr(gan, name) < 0:
+            raise RayganError(f"gan.{name} = {getattr(gan, name)!r} must be >= 0")
+    if gan.stop_patience and not gan.eval_every:
+        raise RayganError("gan.stop_patience needs gan.eval_every > 0 (the stop rule reads the "
+                          "quality probe)")
+    for name in ("ema", "stop_gain"):
+        if not 0.0 <= getattr(gan, name) < 1.0:
+            raise RayganError(f"gan.{name} = {getattr(gan, name)!r} must lie in [0, 1)")
     if gan.batch_size < gan.num_workers:
         raise RayganError(
             f"gan batch size {gan.batch_size} is smaller than its {gan.num_workers}"

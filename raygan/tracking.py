@@ -255,3 +255,22 @@ def gan_checkpoints(uri: str, experiment: str, sweep: str, dest: str
         out[(p["gan"], int(p["budget"]), int(p["seed"]))] = client.download_artifacts(
             run.info.run_id, "gan.pt", str(folder))
     return out
+
+
+def gan_gates(uri: str, experiment_id: str, parent_run_id: str) -> list[dict[str, Any]]:
+    """The quality-gate verdict of every finished GAN training under a parent run: family,
+    budget, seed, steps trained, whether it stopped early, final gap and `converged`."""
+    runs = MlflowClient(uri).search_runs(
+        [experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}' and "
+        "tags.`raygan.kind` = 'gan' and attributes.status = 'FINISHED'", max_results=50000)
+    out = []
+    for run in runs:
+        p, m = run.data.params, run.data.metrics
+        out.append({"arm": f"gan:{p['gan']}", "budget": int(p["budget"]), "seed": int(p["seed"]),
+                    "steps": int(m.get("steps_trained", p.get("steps", 0))),
+                    "max_steps": int(p.get("steps", 0)),
+                    "stopped_early": bool(m.get("stopped_early", 0.0)),
+                    "gap": m.get("quality/final_gap", float("nan")),
+                    "converged": run.data.tags.get("raygan.converged", "unknown"),
+                    "run_id": run.info.run_id})
+    return sorted(out, key=lambda r: (r["arm"], r["budget"], r["seed"]))

@@ -61,6 +61,12 @@ def check_mlflow(uri: str, arms: tuple[str, ...], budgets: tuple[int, ...],
             assert run.data.metrics["world_size"] == world_size
             assert run.data.metrics["num_generated"] > 0
             assert np.isfinite(run.data.metrics["loss/G"]), name
+            # The probe ran live on rank 0: a quality row at every eval step, and a verdict.
+            gaps = client.get_metric_history(run.info.run_id, "quality/fd")
+            steps = int(run.data.metrics["steps_trained"])
+            expected = sorted({*range(10, steps + 1, 10), steps})
+            assert [m.step for m in gaps] == expected, name
+            assert run.data.tags["raygan.converged"] in ("yes", "no", "unknown")
             arts = {a.path for a in client.list_artifacts(run.info.run_id)}
             assert "samples.png" in arts
         else:

@@ -9,7 +9,8 @@ from collections import defaultdict
 from typing import Any
 
 COLUMNS = ("arm", "budget", "seed", "test/acc", "test/auc", "test/auc_hard", "test/sensitivity",
-           "test/specificity", "test/balanced_acc", "val/auc", "best_epoch", "error")
+           "test/specificity", "test/balanced_acc", "val/auc", "best_epoch", "gan_gap",
+           "gan_converged", "error")
 
 
 def _budget_key(b: Any) -> float:
@@ -57,8 +58,16 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             text = "failed" if n_ok == 0 else f"{acc:.3f} / {auc:.3f}"
             if n_fail and n_ok:
                 text += f" ({n_fail} failed)"
+            n_bad = sum(r.get("gan_converged") == "no" for r in rows
+                        if r["arm"] == arm and r["budget"] == b)
+            if n_bad:
+                text += f" (GAN not converged in {n_bad} seed{'s' if n_bad > 1 else ''})"
             vals.append(text)
         lines.append(f"| {arm} | " + " | ".join(vals) + " |")
+    if any(r.get("gan_converged") == "no" for r in rows):
+        lines.append("")
+        lines.append("(GAN not converged): the GAN behind that fill failed the quality gate "
+                     "(final quality/gap above the threshold in raygan/eval/quality.py).")
     errors = [r for r in rows if r.get("error")]
     if errors:
         lines.append("")

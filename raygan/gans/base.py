@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 import numpy as np
@@ -84,6 +86,13 @@ class GAN:
                 self.sr = SuperResolver(cfg, self.gen_resolution)
                 nets.update(self.sr.build())
             self.nets: dict[str, nn.Module] = {k: m.to(device) for k, m in nets.items()}
+        if cfg.channels_last:
+            for m in self.nets.values():
+                m.to(memory_format=torch.channels_last)
+        # The moving average of G that sampling uses (`cfg.ema`); never trained, never wrapped.
+        self.G_ema: nn.Module | None = None
+        if cfg.ema > 0:
+            self.G_ema = copy.deepcopy(self.nets[self.generator_key]).requires_grad_(False)
         self.opts: dict[str, torch.optim.Optimizer] = self.build_optimizers()
         if self.sr is not None:
             self.opts.update(self.sr.build_optimizers(self.nets))
@@ -118,15 +127,40 @@ class GAN:
         """DiffAugment before every D call when `cfg.diffaugment` names a policy; else identity."""
         return diff_augment(x, self.cfg.diffaugment, gen) if self.cfg.diffaugment else x
 
+    def can_stop(self) -> bool:
+        """Whether the stop rule may end training now (PGGAN: only once fully grown)."""
+        return True
+
     def step(self, real: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
         """One training step of the family and, when upscaling, of the SR stage on `real`."""
-        if not self.upscaled:
-            return self.train_step(real, gen)
-        low = F.interpolate(real, scale_factor=0.5, mode="bilinear", antialias=True,
-                            align_corners=False)
-        losses = self.train_step(low, gen)
-        losses.update(self.sr.train_step(self.nets, self.opts, low, real, gen))
+        if self.cfg.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        device_type = "cuda" if str(self.device).startswith("cuda") else "cpu"
+        autocast = (torch.autocast(device_type, dtype=torch.bfloat16) if self.cfg.amp
+                    else nullcontext())
+        with autocast:
+            if not self.upscaled:
+                losses = self.train_step(real, gen)
+            else:
+                low = F.interpolate(real, scale_factor=0.5, mode="bilinear", antialias=True,
+                                    align_corners=False)
+                losses = self.train_step(low, gen)
+                losses.update(self.sr.train_step(self.nets, self.opts, low, real, gen))
+        if self.G_ema is not None:
+            self.update_ema()
         return losses
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """G_ema <- decay * G_ema + (1 - decay) * G; buffers (batch-norm statistics) copied."""
+        G = unwrap(self.nets[self.generator_key])
+        for p_ema, p in zip(self.G_ema.parameters(), G.parameters(), strict=True):
+            p_ema.lerp_(p, 1.0 - self.cfg.ema)
+        for b_ema, b in zip(self.G_ema.buffers(), G.buffers(), strict=True):
+            b_ema.copy_(b)
+        for attr in ("stage", "alpha"):  # growth state of progressive generators
+            if hasattr(G, attr):
+                setattr(self.G_ema, attr, getattr(G, attr))
 
     def wrap(self, fn: Callable[[nn.Module], nn.Module]) -> None:
         """Wrap every network, e.g. with Ray Train's `prepare_model` for DDP."""
@@ -140,9 +174,9 @@ class GAN:
         Each image's input comes from its own RNG, and the network always runs on the same
         fixed, index-aligned chunks, so an image never depends on batch size or worker count.
         """
-        G = unwrap(self.nets[self.generator_key])
+        G = self.G_ema if self.G_ema is not None else unwrap(self.nets[self.generator_key])
         modes = {k: m.training for k, m in self.nets.items()}
-        for m in self.nets.values():
+        for m in [*self.nets.values(), G]:
             m.eval()
         out = []
         first = (start // SAMPLE_CHUNK) * SAMPLE_CHUNK
@@ -162,10 +196,13 @@ class GAN:
 
     def state_dict(self) -> dict:
         """Weights and optimizer states of every network (plain tensors: weights_only loads it)."""
-        return {
+        state = {
             "nets": {k: unwrap(m).state_dict() for k, m in self.nets.items()},
             "opts": {k: o.state_dict() for k, o in self.opts.items()},
         }
+        if self.G_ema is not None:
+            state["ema"] = self.G_ema.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what `state_dict` saved."""
@@ -173,3 +210,5 @@ class GAN:
             unwrap(m).load_state_dict(state["nets"][k])
         for k, o in self.opts.items():
             o.load_state_dict(state["opts"][k])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["ema"])

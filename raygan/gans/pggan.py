@@ -215,10 +215,17 @@ class PGGAN(GAN):
     def _apply_schedule(self) -> tuple[int, float]:
         """Set G's and D's stage and alpha from the step counter; returns them."""
         stage, alpha = schedule(self.steps_done, self.cfg.steps, num_stages(self.gen_resolution))
-        for k in ("G", "D"):
-            net = unwrap(self.nets[k])
+        nets = [unwrap(self.nets["G"]), unwrap(self.nets["D"])]
+        if getattr(self, "G_ema", None) is not None:
+            nets.append(self.G_ema)
+        for net in nets:
             net.stage, net.alpha = stage, alpha
         return stage, alpha
+
+    def can_stop(self) -> bool:
+        """Only a fully grown G (last stage, faded in) may stop early."""
+        stages = num_stages(self.gen_resolution)
+        return schedule(self.steps_done, self.cfg.steps, stages) == (stages - 1, 1.0)
 
     def train_step(self, real: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
         G, D = self.nets["G"], self.nets["D"]
@@ -235,7 +242,7 @@ class PGGAN(GAN):
         loss_fake = D(self.augment(fake.detach(), gen)).mean()
         loss_fake.backward()
         eps = torch.rand(n, 1, 1, 1, generator=gen).to(real.device)
-        mixed = torch.lerp(real, fake.detach(), eps).requires_grad_(True)
+        mixed = torch.lerp(real, fake.detach().to(real.dtype), eps).requires_grad_(True)
         score_mixed = D(self.augment(mixed, gen))
         (grad,) = torch.autograd.grad(score_mixed.sum(), mixed, create_graph=True)
         penalty = GP_WEIGHT * (grad.flatten(1).norm(dim=1) - 1).square().mean()

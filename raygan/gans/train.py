@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -11,6 +11,9 @@ from raygan.gans.base import GAN, to_float
 
 # (steps done, loss history so far) -> None; called every `checkpoint_every` steps and at the end
 CheckpointFn = Callable[[int, list[dict[str, float]]], None]
+# the GAN -> `quality/*` metrics; run on one rank every `eval_every` steps (eval/quality.py)
+ProbeFn = Callable[[GAN], dict[str, float]]
+STOP_METRIC = "quality/gap"  # what the stop rule reads (lower is better; eval/quality.py)
 
 
 def batch_indices(num_images: int, batch: int, seed: int, rank: int, step: int) -> np.ndarray:
@@ -34,11 +37,15 @@ def fit_gan(
     world_size: int = 1,
     history: list[dict[str, float]] | None = None,
     on_checkpoint: CheckpointFn | None = None,
+    probe: ProbeFn | None = None,
 ) -> list[dict[str, float]]:
     """Train `gan` on uint8 NCHW `images` from `start_step` up to `gan.cfg.steps`.
 
     With DDP every worker draws its own share of the global batch (batch_size / world_size).
-    Mean losses are appended to `history` every `log_every` steps; `on_checkpoint` runs every
+    Mean losses are appended to `history` every `log_every` steps; `probe` (given on one rank)
+    adds its metrics to the row of every `eval_every`-th step, and the stop rule
+    (`stop_patience`) may end training there: that rank decides, every rank follows. The
+    last row carries `stopped_early` = 1 if it did. `on_checkpoint` runs every
     `checkpoint_every` steps and after the last step. Returns the history.
     """
     cfg = gan.cfg
@@ -54,9 +61,47 @@ def fit_gan(
             sums[k] = sums.get(k, 0.0) + v
         count += 1
         done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
+        evaluating = cfg.eval_every > 0 and (done % cfg.eval_every == 0 or done == cfg.steps)
+        if done % cfg.log_every == 0 or done == cfg.steps or evaluating:
             history.append({"step": done, **{k: v / count for k, v in sums.items()}})
             sums, count = {}, 0
-        if on_checkpoint is not None and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+        stop = False
+        if evaluating:
+            if probe is not None:
+                history[-1].update(probe(gan))
+            if cfg.stop_patience:
+                stop = _agree(probe is not None and done >= cfg.min_steps and gan.can_stop()
+                              and _plateaued(history, cfg), world_size)
+        if stop:
+            history[-1]["stopped_early"] = 1.0
+        if on_checkpoint is not None and (done % cfg.checkpoint_every == 0 or done == cfg.steps
+                                          or stop):
             on_checkpoint(done, history)
+        if stop:
+            break
     return history
+
+
+def plateaued(values: Sequence[float], patience: int, min_gain: float) -> bool:
+    """True when the best of the last `patience` values is not at least `min_gain` below the
+    best before them: the measure (lower is better) has stopped improving."""
+    if patience <= 0 or len(values) <= patience:
+        return False
+    return min(values[-patience:]) > min(values[:-patience]) - min_gain
+
+
+def _plateaued(history: list[dict[str, float]], cfg) -> bool:
+    values = [row[STOP_METRIC] for row in history
+              if STOP_METRIC in row and np.isfinite(row[STOP_METRIC])]
+    return plateaued(values, cfg.stop_patience, cfg.stop_gain)
+
+
+def _agree(decision: bool, world_size: int) -> bool:
+    """The probing rank's decision, on every rank (a broadcast under DDP)."""
+    if world_size == 1 or not torch.distributed.is_initialized():
+        return decision
+    flag = torch.tensor([1.0 if decision else 0.0])
+    if torch.distributed.get_backend() == "nccl":
+        flag = flag.cuda()
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+    return bool(flag.item())

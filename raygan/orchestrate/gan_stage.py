@@ -18,6 +18,7 @@ import ray
 import ray.train
 import ray.train.torch
 import torch
+from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.train.torch import TorchTrainer
 
@@ -25,12 +26,14 @@ from raygan.config import ClassifierConfig, GANConfig, SweepConfig
 from raygan.data.arms import fill_count
 from raygan.data.splits import Pools, budget_subset
 from raygan.eval.plots import grid_png
+from raygan.eval.quality import QualityProbe, verdict
 from raygan.gans import build_gan, fit_gan
-from raygan.tracking import TrackingContext, child_run, run_name
+from raygan.tracking import ChildRun, TrackingContext, child_run, run_name
 
 CKPT_FILE = "gan.pt"
 KILL_HOOK = "RAYGAN_KILL_WORKER_AFTER_STEP"  # test hook: rank 0 dies once past this step
 DRIVER_MEMORY = 256 * 1024**2  # bytes reserved by each GAN trial's driving process
+MIN_PROBE_IMAGES = 4  # a budget below this gets no quality probe (its halves would be empty)
 
 
 @ray.remote(num_cpus=0)
@@ -79,6 +82,14 @@ def train_worker(config: dict[str, Any]) -> None:
     if config.get("context"):
         gan.set_context(ray.get(config["context"][0]))
     start, history = 0, []
+    # Rank 0 probes quality and logs losses and quality to the GAN's MLflow run as training
+    # goes: each row once, right after the checkpoint that holds it is registered, so a
+    # worker that dies and resumes from that checkpoint never logs a row twice.
+    probe = live = None
+    if rank == 0:
+        live = ChildRun(MlflowClient(config["tracking_uri"]), config["run_id"])
+        if cfg.eval_every and config.get("context") and len(images) >= MIN_PROBE_IMAGES:
+            probe = QualityProbe(images, ray.get(config["context"][0]), config["seed"])
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:  # a retry after a failure: continue, don't restart
         with checkpoint.as_directory() as folder:
@@ -91,6 +102,8 @@ def train_worker(config: dict[str, Any]) -> None:
     kill_after = int(os.environ.get(KILL_HOOK, "0") or 0)
     if kill_after:  # the hook's marker lives with the run, so it fires once per GAN training
         killed = Path(ray.train.get_context().get_storage().experiment_fs_path) / "killed-by-hook"
+
+    logged = {"upto": start}
 
     def on_checkpoint(step: int, recent: list[dict[str, float]]) -> None:
         metrics = {"step": step, "resumed_from": start, "world_size": world, **recent[-1]}
@@ -110,9 +123,15 @@ def train_worker(config: dict[str, Any]) -> None:
                 _save_checkpoint(Path(tmp), gan, step, history)
                 ckpt = ray.train.Checkpoint.from_directory(tmp)
             ray.train.report(metrics, checkpoint=ckpt)  # every rank calls it: it is a barrier
+        if live is not None:
+            for row in history:
+                if row["step"] > logged["upto"]:
+                    live.metrics({k: v for k, v in row.items() if k != "step"},
+                                 step=int(row["step"]))
+            logged["upto"] = step
 
     fit_gan(gan, images, config["seed"], start_step=start, rank=rank, world_size=world,
-            history=history, on_checkpoint=on_checkpoint)
+            history=history, on_checkpoint=on_checkpoint, probe=probe)
 
 
 def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: TrackingContext,
@@ -151,7 +170,8 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
             train_loop_config={
                 "gan": gan_name, "gan_cfg": dataclasses.asdict(gcfg), "seed": seed,
                 "resolution": scfg.resolution, "images": [images_ref], "context": [context_ref],
-                "threads": gcfg.cpus_per_worker,
+                "threads": gcfg.cpus_per_worker, "tracking_uri": tracking.uri,
+                "run_id": run.run_id,
             },
             scaling_config=ray.train.ScalingConfig(
                 num_workers=gcfg.num_workers, use_gpu=gcfg.use_gpu,
@@ -167,8 +187,6 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
         train_s = time.perf_counter() - t0
         with result.checkpoint.as_directory() as folder:
             state = _load_checkpoint(Path(folder))
-        for row in state["history"]:
-            run.metrics({k: v for k, v in row.items() if k != "step"}, step=int(row["step"]))
         gan = build_gan(gan_name, gcfg, scfg.resolution, seed)
         gan.load_state_dict(state["gan"])
         gan.set_context(context)
@@ -182,7 +200,14 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
             run.file(Path(tmp) / CKPT_FILE)
         final = {"time/train_s": train_s, "time/sample_s": sample_s, "num_generated": n_fill,
                  "resumed_from": float(result.metrics.get("resumed_from", 0)),
-                 "world_size": float(result.metrics.get("world_size", 0))}
+                 "world_size": float(result.metrics.get("world_size", 0)),
+                 "steps_trained": float(state["step"]),
+                 "stopped_early": float(state["history"][-1].get("stopped_early", 0.0))}
+        gap = next((row["quality/gap"] for row in reversed(state["history"])
+                    if "quality/gap" in row), None)
+        run.tag("raygan.converged", verdict(gap))
+        if gap is not None:
+            final["quality/final_gap"] = gap
         run.metrics(final)
         tune.report(final)
 

@@ -24,6 +24,7 @@ from raygan.orchestrate.classifier_stage import grid_cells, result_row, run_clas
 from raygan.orchestrate.cluster import check_reachable, connect, resolve_address
 from raygan.orchestrate.gan_stage import ImageHub, gan_key, gan_run_name, run_gan_stage
 from raygan.orchestrate.interrupt import CtrlC
+from raygan.tracking import run_name
 
 CONFIG_FILE = "config.json"
 
@@ -159,10 +160,14 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
                                            skip=frozenset(done))
         ctrl_c.check()
         clock["classifiers"] = time.perf_counter()
+        gates = {run_name(g["arm"], g["budget"], g["seed"]): g
+                 for g in tracking.gan_gates(prep.tracking_uri, experiment_id, parent)}
         for row in rows:
             key = gan_key(row["arm"][4:], row["budget"], row["seed"])
             if row["arm"].startswith("gan:") and key in failed:
                 row["error"] = f"GAN training failed: {failed[key]}"
+            if key in gates:
+                row["gan_gap"], row["gan_converged"] = gates[key]["gap"], gates[key]["converged"]
         table = markdown(rows)
         (prep.out_dir / "results.md").write_text(table)
         (prep.out_dir / "results.csv").write_text(rows_csv(rows))

@@ -1,0 +1,131 @@
+"""Convergence of a GAN while it trains: a cheap distance of its samples to its budget's real
+images, next to the same distance between two halves of those real images (the floor).
+
+Features come from a fixed, randomly initialized CNN (seeded, never trained). Random
+embeddings give usable Fréchet distances on domains far from ImageNet (Naeem et al. 2020,
+"Reliable fidelity and diversity metrics for generative models"), and this one needs no
+download and no training, and sees no image outside the budget: the probe of a cell with
+budget N looks at those N real malignant images and nothing else, so a stop rule driven by it
+respects the budget.
+
+The distance is a Fréchet distance at matched sample sizes: the N real images are split into
+two fixed halves A and B; the floor is FD(B, A), the measure FD(F, A) with |F| = |B|
+generated images, and the yardstick FD(R, A) with |R| = |B| real *benign* training images
+(other lesions, from outside the scarce class, so the budget still holds). FD is biased upward
+at small sample sizes and the bias shrinks as N grows, so raw FDs do not compare across
+budgets; matched sizes give all three the same bias, and
+
+    quality/gap = (FD(F, A) - FD(B, A)) / (FD(R, A) - FD(B, A))
+
+does: 0 = as close to the budget's images as more real malignant images are, 1 = as far as
+real benign lesions are. The stop rule and the quality gate read the gap. KID (unbiased) of
+all probe samples against all N is logged beside it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from raygan.eval.fidelity import frechet_distance, kid
+from raygan.gans.base import GAN, to_float
+
+FEATURE_SEED = 1234  # fixes the random extractor's weights: every probe everywhere uses these
+PROBE_SEED = 9_999_999  # the sampling seed of probe images: disjoint from any fill's images
+NUM_PROBE_FAKES = 256  # generated images per probe (KID uses all, FD the first |B|)
+CHANNELS = (32, 64, 64)  # random conv layers; features are the spatial means of each
+GATE_GAP = 1.0  # a GAN run passes the quality gate when its final gap is at most this
+
+
+def verdict(gap: float | None) -> str:
+    """The quality gate: 'yes' (converged), 'no', or 'unknown' when no probe measured it."""
+    if gap is None or not math.isfinite(gap):
+        return "unknown"
+    return "yes" if gap <= GATE_GAP else "no"
+
+
+class RandomFeatures(nn.Module):
+    """Spatial mean of every layer of a fixed random conv net, plus colour mean and std."""
+
+    def __init__(self, seed: int = FEATURE_SEED):
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            layers, c_in = [], 3
+            for i, c in enumerate(CHANNELS):
+                layers.append(nn.Sequential(nn.Conv2d(c_in, c, 3, stride=1 if i == 0 else 2,
+                                                      padding=1), nn.LeakyReLU(0.2)))
+                c_in = c
+            self.layers = nn.ModuleList(layers)
+        self.requires_grad_(False)
+        self.eval()
+
+    @property
+    def dim(self) -> int:
+        return 6 + sum(CHANNELS)
+
+    @torch.no_grad()
+    def forward(self, images: np.ndarray, batch: int = 256) -> np.ndarray:
+        """(n, dim) float64 features of uint8 NCHW images of any size."""
+        out = []
+        for i in range(0, len(images), batch):
+            x = to_float(torch.from_numpy(np.ascontiguousarray(images[i : i + batch])))
+            feats = [x.mean((2, 3)), x.std((2, 3))]
+            for layer in self.layers:
+                x = layer(x)
+                feats.append(x.mean((2, 3)))
+            out.append(torch.cat(feats, 1).double().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.dim))
+
+
+def halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint index halves of range(n), fixed by `seed` (A gets the extra one)."""
+    order = np.random.default_rng([seed, 31]).permutation(n)
+    return np.sort(order[: (n + 1) // 2]), np.sort(order[(n + 1) // 2 :])
+
+
+class QualityProbe:
+    """Distance of a GAN's samples to the real images it trains on, and its real-vs-real floor."""
+
+    def __init__(self, real: np.ndarray, reference: np.ndarray, seed: int,
+                 num_fakes: int = NUM_PROBE_FAKES):
+        """`real`: the budget's N real images; `reference`: real images of the other class
+        (at least N / 2), the yardstick of the gap."""
+        if len(real) < 4:
+            raise ValueError(f"a quality probe needs at least 4 real images, got {len(real)}")
+        a, b = halves(len(real), seed)
+        if len(reference) < len(b):
+            raise ValueError(f"the probe's reference needs at least {len(b)} images, got "
+                             f"{len(reference)}")
+        self.extract = RandomFeatures()
+        self.num_fakes = num_fakes
+        feats = self.extract(real)
+        self.real_all, self.real_a, self.size_b = feats, feats[a], len(b)
+        pick = np.random.default_rng([seed, 37]).choice(len(reference), len(b), replace=False)
+        self.fd_floor = frechet_distance(feats[b], feats[a])
+        self.fd_reference = frechet_distance(self.extract(reference[np.sort(pick)]), feats[a])
+        # Tiny or odd data can put the reference no farther than the floor: then the gap has
+        # no scale and reads NaN (the stop rule skips it, the gate says "unknown").
+        self.scale = self.fd_reference - self.fd_floor
+        self.kid_floor = kid(feats[b], feats[a], subsets=20, subset_size=100, seed=seed)[0]
+
+    def measure_images(self, fake: np.ndarray) -> dict[str, float]:
+        """`quality/*` metrics of uint8 NCHW generated images (at least |B| of them)."""
+        feats = self.extract(fake)
+        fd = frechet_distance(feats[: self.size_b], self.real_a)
+        return {
+            "quality/gap": (fd - self.fd_floor) / self.scale if self.scale > 0 else math.nan,
+            "quality/fd": fd,
+            "quality/fd_floor": self.fd_floor,
+            "quality/fd_reference": self.fd_reference,
+            "quality/kid": kid(feats, self.real_all, subsets=20, subset_size=100, seed=0)[0],
+            "quality/kid_floor": self.kid_floor,
+        }
+
+    def __call__(self, gan: GAN) -> dict[str, float]:
+        """Probe `gan` on its fixed probe images (the same latents at every step)."""
+        return self.measure_images(gan.generate(max(self.num_fakes, self.size_b), PROBE_SEED))
+
