@@ -274,3 +274,20 @@ def gan_gates(uri: str, experiment_id: str, parent_run_id: str) -> list[dict[str
                     "converged": run.data.tags.get("raygan.converged", "unknown"),
                     "run_id": run.info.run_id})
     return sorted(out, key=lambda r: (r["arm"], r["budget"], r["seed"]))
+
+
+def sweep_gates(uri: str, experiment: str, sweep: str
+                ) -> tuple[list[dict[str, Any]], dict[tuple[str, int, int], list]]:
+    """`gan_gates` of a sweep by name, and each GAN run's quality/gap history as
+    {(arm, budget, seed): [(step, gap), ...]}."""
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    gates = gan_gates(uri, exp.experiment_id, parent)
+    curves = {}
+    for g in gates:
+        history = client.get_metric_history(g["run_id"], "quality/gap")
+        curves[(g["arm"], g["budget"], g["seed"])] = sorted((m.step, m.value) for m in history)
+    return gates, curves

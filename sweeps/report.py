@@ -70,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
                 fidelity = sweep_fidelity(cfg, dataset, ckpts, trials, y, args.fidelity_images,
                                           with_cas=args.cas, log=lambda m: print(m, flush=True),
                                           extractor_file=folder / EXTRACTOR_FILE)
-        paths = write_report(trials, y, folder / "report", args.name, grids, fidelity=fidelity)
+        gates, curves = tracking.sweep_gates(uri, cfg.experiment, args.name)
+        verdicts = {(g["arm"], g["budget"], g["seed"]): g["converged"] for g in gates}
+        for row in fidelity or []:
+            row["converged"] = verdicts.get((row["arm"], row["budget"], row["seed"]), "unknown")
+        paths = write_report(trials, y, folder / "report", args.name, grids, fidelity=fidelity,
+                             gates=gates, curves=curves)
         tracking.log_files(uri, cfg.experiment, args.name, paths, "report")
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from raygan.errors import RayganError
+from raygan.eval.convergence import GATE_TEXT, convergence_png, gate_conclusion, gate_table
 from raygan.eval.metrics import binary_metrics
 from raygan.eval.stats import (
     bootstrap_mean_ci,
@@ -316,7 +317,9 @@ def budget_plot_png(rows: list[dict[str, Any]]) -> bytes:
 
 def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                  grids: dict[str, bytes] | None = None, notes: list[str] | None = None,
-                 fidelity: list[dict[str, Any]] | None = None) -> list:
+                 fidelity: list[dict[str, Any]] | None = None,
+                 gates: list[dict[str, Any]] | None = None,
+                 curves: dict[tuple[str, int, int], list] | None = None) -> list:
     """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
     returns the paths written."""
     import csv
@@ -346,10 +349,20 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
           f" {len(y)} test images ({int(y.sum())} malignant). Cells: {cells}.", "",
           summary_table(rows), "",
           "![accuracy and AUC against budget](budget_plot.png)", "",
-          "## Conclusions", "", *[f"- {c}" for c in conclusions(comps)], "",
+          "## Conclusions", "", *[f"- {c}" for c in conclusions(comps)],
+          *([f"- {gate_conclusion(gates)}"] if gates is not None else []), "",
           "## The published study beside this run", "",
           "Only the figures the study's text states; AUC (hard) is its convention.", "",
           study_table(rows), ""]
+    if gates:
+        cas = {(r["arm"], r["budget"], r["seed"]): r["cas_auc"] for r in fidelity or []
+               if "cas_auc" in r}
+        md += ["## GAN quality gate", "", GATE_TEXT, "", gate_table(gates, cas), ""]
+        if curves and any(curves.values()):
+            path = out / "convergence.png"
+            path.write_bytes(convergence_png(curves))
+            paths.append(path)
+            md += ["![quality/gap against step](convergence.png)", ""]
     across = across_seeds_table(comps)
     if across:
         md += ["## Across seeds", "",
@@ -371,7 +384,8 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
         paths.append(out / "fidelity.csv")
         with paths[-1].open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=["arm", "budget", "seed", "fd", "kid", "near_copies",
-                                              "cas_auc", "cas_acc", "test_auc"])
+                                              "cas_auc", "cas_acc", "test_auc", "converged"],
+                               extrasaction="ignore")
             w.writeheader()
             w.writerows(fidelity)
         md += ["## Fidelity against downstream AUC", "",
@@ -425,11 +439,12 @@ def fidelity_rows(fakes: dict[tuple[str, int, int], np.ndarray], real_malignant:
 def fidelity_table(rows: list[dict[str, Any]]) -> str:
     with_cas = any("cas_auc" in r for r in rows)
     head = "| arm | N | seed | domain FD | KID | near-copies |" + (" CAS AUC |" if with_cas else "")
-    lines = [head + " test AUC |", "|---" * (head.count("|")) + "|"]
+    lines = [head + " test AUC | GAN converged |", "|---" * (head.count("|") + 1) + "|"]
     for r in rows:
         cas = f" {_fmt(r.get('cas_auc', math.nan))} |" if with_cas else ""
         lines.append(f"| {r['arm']} | {r['budget']} | {r['seed']} | {r['fd']:.2f} | "
-                     f"{r['kid']:.4f} | {r['near_copies']:.1%} |{cas} {_fmt(r['test_auc'])} |")
+                     f"{r['kid']:.4f} | {r['near_copies']:.1%} |{cas} {_fmt(r['test_auc'])} | "
+                     f"{r.get('converged', 'unknown')} |")
     return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ from raygan.data.splits import Pools, budget_subset
 from raygan.eval.plots import grid_png
 from raygan.eval.quality import QualityProbe, verdict
 from raygan.gans import build_gan, fit_gan
+from raygan.gans.train import final_quality
 from raygan.tracking import ChildRun, TrackingContext, child_run, run_name
 
 CKPT_FILE = "gan.pt"
@@ -203,8 +204,7 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
                  "world_size": float(result.metrics.get("world_size", 0)),
                  "steps_trained": float(state["step"]),
                  "stopped_early": float(state["history"][-1].get("stopped_early", 0.0))}
-        gap = next((row["quality/gap"] for row in reversed(state["history"])
-                    if "quality/gap" in row), None)
+        gap = final_quality(state["history"])
         run.tag("raygan.converged", verdict(gap))
         if gap is not None:
             final["quality/final_gap"] = gap

@@ -199,3 +199,36 @@ def test_write_report_with_cas(y, tmp_path):
     saved = list(csv.DictReader((tmp_path / "fidelity.csv").open()))
     assert [r["cas_auc"] for r in saved] == ["", "0.72", "0.65"]  # every row, CAS where measured
     assert float(saved[0]["fd"]) == 3.0 and saved[0]["test_auc"] == "0.6"
+
+
+def _gate(seed, gap, verdict, steps=300):
+    return {"arm": "gan:dcgan", "budget": 50, "seed": seed, "steps": steps, "max_steps": 400,
+            "stopped_early": steps < 400, "gap": gap, "converged": verdict, "run_id": str(seed)}
+
+
+def test_report_names_the_runs_that_failed_the_quality_gate(y, tmp_path):
+    from raygan.eval.report import write_report
+
+    gates = [_gate(0, 0.4, "yes"), _gate(1, 2.5, "no", 400), _gate(2, 0.6, "yes")]
+    curves = {("gan:dcgan", 50, s): [(100, 3.0), (200, 1.0 + s), (300, 0.4)] for s in range(3)}
+    paths = write_report(_trials(y, 2.0), y, tmp_path, "gate", gates=gates, curves=curves)
+    md = (tmp_path / "report.md").read_text()
+    assert "2 of 3 GAN runs passed the quality gate" in md
+    assert "1 did not converge (gan:dcgan N=50 seed 1)" in md
+    assert "| gan:dcgan | 50 | 1 | 400 (400) | no | 2.50 | no |" in md
+    assert "| gan:dcgan | 50 | 0 | 300 (400) | yes | 0.40 | yes |" in md
+    assert (tmp_path / "convergence.png").read_bytes()[:4] == b"\x89PNG"
+    assert tmp_path / "convergence.png" in paths
+
+
+def test_results_table_marks_fills_of_unconverged_gans():
+    from raygan.eval.table import markdown, rows_csv
+
+    rows = [{"arm": "gan:dcgan", "budget": 50, "seed": s, "test/acc": 0.7, "test/auc": 0.8,
+             "gan_gap": gap, "gan_converged": v}
+            for s, gap, v in ((0, 0.3, "yes"), (1, 3.0, "no"))]
+    rows.append({"arm": "real", "budget": 50, "seed": 0, "test/acc": 0.6, "test/auc": 0.8})
+    table = markdown(rows)
+    assert "0.700 / 0.800 (GAN not converged in 1 seed)" in table
+    assert "| real | 0.600 / 0.800 |" in table
+    assert "gan_converged" in rows_csv(rows).splitlines()[0]

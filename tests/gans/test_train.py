@@ -34,6 +34,7 @@ def _cfg(**over) -> GANConfig:
 
 def test_probe_rows_and_early_stop_with_checkpoint():
     values = iter([3.0, 2.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5])  # flat from the 3rd probe on
+    # running medians of 3: 3, 2.5, 2, 1, 1, 1: flat for 2 probes at the 6th
     calls, checkpoints = [], []
 
     def probe(gan):
@@ -44,10 +45,10 @@ def test_probe_rows_and_early_stop_with_checkpoint():
     history = fit_gan(gan, _real(), seed=0, probe=probe,
                       on_checkpoint=lambda step, h: checkpoints.append(step))
     probed = [row["step"] for row in history if "quality/gap" in row]
-    assert probed == [5, 10, 15, 20, 25]  # stops at the 5th probe: 2 probes without a gain
-    assert history[-1]["stopped_early"] == 1.0 and history[-1]["step"] == 25
-    assert checkpoints == [25]  # the stopping step is checkpointed
-    assert len(calls) == 5
+    assert probed == [5, 10, 15, 20, 25, 30]
+    assert history[-1]["stopped_early"] == 1.0 and history[-1]["step"] == 30
+    assert checkpoints == [30]  # the stopping step is checkpointed
+    assert len(calls) == 6
 
 
 def test_no_stop_before_min_steps_or_without_patience():
@@ -71,3 +72,13 @@ def test_pggan_stops_only_when_fully_grown():
     history = fit_gan(gan, _real(), seed=0, probe=lambda g: {"quality/gap": 1.0})
     # 4 growth stages over 40 steps: the last one is faded in from step 35 on.
     assert history[-1]["step"] == 35 and history[-1]["stopped_early"] == 1.0
+
+
+def test_smoothing_and_final_quality():
+    from raygan.gans.train import final_quality, smoothed
+
+    assert smoothed([3.0, 1.0, 2.0, 9.0, 2.0]) == [3.0, 2.0, 2.0, 2.0, 2.0]
+    rows = [{"step": 1}, {"step": 2, "quality/gap": 0.1}, {"step": 3, "quality/gap": 5.0},
+            {"step": 4, "quality/gap": float("nan")}, {"step": 5, "quality/gap": 0.3}]
+    assert final_quality(rows) == 0.3  # median of 0.1, 5.0, 0.3: one bad probe does not decide
+    assert final_quality([{"step": 1, "loss/G": 1.0}]) is None
