@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -203,6 +204,14 @@ def sweep_results(uri: str, experiment: str, sweep: str) -> tuple[list, dict[str
         raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
     runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
                               " and attributes.status = 'FINISHED'", max_results=50000)
+    names = Counter(r.info.run_name for r in runs
+                    if r.data.tags.get("raygan.kind") == "classifier")
+    twice = sorted(n for n, k in names.items() if k > 1)
+    if twice:
+        raise RayganError(
+            f"sweep {sweep!r} has {names[twice[0]]} finished runs named {twice[0]!r} under one "
+            f"parent run ({len(twice)} cells repeat): two processes ran it at once; delete the "
+            "extra runs in MLflow, or run the sweep again under a new --name")
     trials, grids = [], {}
     gans = [r for r in runs if r.data.tags.get("raygan.kind") == "gan"]
     first_seed = min((int(r.data.params["seed"]) for r in gans), default=0)

@@ -24,6 +24,7 @@ from raygan.orchestrate.classifier_stage import grid_cells, result_row, run_clas
 from raygan.orchestrate.cluster import check_reachable, connect, resolve_address
 from raygan.orchestrate.gan_stage import ImageHub, gan_key, gan_run_name, run_gan_stage
 from raygan.orchestrate.interrupt import CtrlC
+from raygan.orchestrate.lock import check_free, hold
 
 CONFIG_FILE = "config.json"
 
@@ -80,6 +81,8 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     if not cfg.sweep_name:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         cfg = replace(cfg, sweep_name=f"{cfg.profile}-{stamp}")
+    out_dir = Path(cfg.output).resolve() / cfg.sweep_name
+    check_free(cfg.sweep_name, out_dir)
     uri = tracking.resolve_uri(tracking_uri)
     tracking.check_writable(uri)
     check_reachable(resolve_address(cfg.address))
@@ -96,7 +99,6 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     fill_target = cfg.fill_target or pools.num_malignant
     check_budgets(pools, cfg.budgets if any(a != "all-real" for a in cfg.arms) else (),
                   fill_target)
-    out_dir = Path(cfg.output).resolve() / cfg.sweep_name
     if not resume and (out_dir / CONFIG_FILE).exists():
         raise RayganError(f"a sweep named {cfg.sweep_name!r} already exists in {out_dir}; add "
                           "--resume to continue it, or pick another --name")
@@ -104,8 +106,9 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
 
 
 def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult:
-    """Run both stages on Ray, log every run to MLflow, write the results table."""
-    with CtrlC() as ctrl_c:
+    """Run both stages on Ray, log every run to MLflow, write the results table; the sweep's
+    lock is held throughout."""
+    with hold(prep.cfg.sweep_name, prep.out_dir, log), CtrlC() as ctrl_c:
         return _run_sweep(prep, log, ctrl_c)
 
 

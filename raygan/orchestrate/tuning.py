@@ -30,6 +30,7 @@ from raygan.data.splits import budget_subset
 from raygan.gans import build_gan, fit_gan
 from raygan.orchestrate.cluster import connect
 from raygan.orchestrate.interrupt import CtrlC
+from raygan.orchestrate.lock import hold
 from raygan.orchestrate.sweep import CONFIG_FILE, Prepared
 
 BEST_FILE = "best_gan_configs.json"  # {"<gan>@<budget>": {"batch_size": .., "steps": ..}}
@@ -96,8 +97,9 @@ def _tune_cell(prep: Prepared, cell: dict[str, Any], data: dict[str, Any], stora
 def run_tuning(prep: Prepared, num_samples: int,
                log: Callable[[str], None] = print) -> dict[str, dict[str, int]]:
     """Tune every GAN x budget cell of the config (on its first seed); write and return the best
-    settings per cell, ready for `full_grid.py --gan-configs`."""
-    with CtrlC() as ctrl_c:
+    settings per cell, ready for `full_grid.py --gan-configs`; the run's lock is held
+    throughout."""
+    with hold(prep.cfg.sweep_name, prep.out_dir, log), CtrlC() as ctrl_c:
         return _run_tuning(prep, num_samples, log, ctrl_c)
 
 
