@@ -73,6 +73,9 @@ class SweepConfig:
     experiment: str = "raygan"  # MLflow experiment name
     sweep_name: str = ""  # parent MLflow run name and results sub-folder; empty = profile+time
     num_grid_images: int = 64  # generated images shown in each GAN's MLflow PNG grid
+    # Per split/class folder of the data: files, bytes, digests of names+sizes and of mtimes
+    # (raygan/data/dataset.py fingerprint); filled on load, a resume must find the same data.
+    data_fingerprint: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def gan_names(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from raygan.errors import RayganError
 
 DEFAULT_URI = "sqlite:///mlflow.db"  # in the working directory; MLFLOW_TRACKING_URI overrides
+TEST_DATA_TAG = "raygan.test_data"  # digest of the test split's file names and sizes
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class TrackingContext:
     experiment_id: str
     parent_run_id: str
     sweep: str
+    tags: dict[str, str] = field(default_factory=dict)  # on every child run, e.g. the test data
 
 
 def resolve_uri(uri: str | None = None) -> str:
@@ -81,11 +83,12 @@ def setup(uri: str, experiment: str) -> str:
                           " MLFLOW_TRACKING_URI") from None
 
 
-def start_parent(uri: str, experiment_id: str, sweep: str, params: dict[str, Any]) -> str:
+def start_parent(uri: str, experiment_id: str, sweep: str, params: dict[str, Any],
+                 tags: dict[str, str] | None = None) -> str:
     """Create the sweep's parent run (left open until `end_run`); returns its id."""
     client = MlflowClient(uri)
-    run = client.create_run(experiment_id, run_name=sweep, tags={"raygan.sweep": sweep,
-                                                                  "raygan.kind": "sweep"})
+    run = client.create_run(experiment_id, run_name=sweep, tags={
+        "raygan.sweep": sweep, "raygan.kind": "sweep", **(tags or {})})
     _log_params(client, run.info.run_id, params)
     return run.info.run_id
 
@@ -129,7 +132,8 @@ def child_run(
 ) -> Iterator[ChildRun]:
     """A child run of the sweep's parent: FINISHED on success, FAILED if the body raises."""
     client = MlflowClient(ctx.uri)
-    all_tags = {"mlflow.parentRunId": ctx.parent_run_id, "raygan.sweep": ctx.sweep, **tags}
+    all_tags = {"mlflow.parentRunId": ctx.parent_run_id, "raygan.sweep": ctx.sweep, **ctx.tags,
+                **tags}
     run = client.create_run(ctx.experiment_id, run_name=name, tags=all_tags)
     child = ChildRun(client, run.info.run_id)
     _log_params(client, child.run_id, params)
@@ -190,9 +194,11 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def sweep_results(uri: str, experiment: str, sweep: str) -> tuple[list, dict[str, bytes]]:
+def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
+                  ) -> tuple[list, dict[str, bytes]]:
     """The finished classifier trials of a sweep (with per-image test scores) and the sample
-    grid of its largest-budget GAN training per family."""
+    grid of its largest-budget GAN training per family; every trial tagged with a test-data
+    digest must carry `test_data` (when given) and the same digest as the others."""
     import numpy as np
 
     from raygan.eval.report import Trial
@@ -204,8 +210,9 @@ def sweep_results(uri: str, experiment: str, sweep: str) -> tuple[list, dict[str
         raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
     runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
                               " and attributes.status = 'FINISHED'", max_results=50000)
-    names = Counter(r.info.run_name for r in runs
-                    if r.data.tags.get("raygan.kind") == "classifier")
+    classifiers = [r for r in runs if r.data.tags.get("raygan.kind") == "classifier"]
+    _check_test_data(sweep, classifiers, test_data)
+    names = Counter(r.info.run_name for r in classifiers)
     twice = sorted(n for n, k in names.items() if k > 1)
     if twice:
         raise RayganError(
@@ -231,6 +238,19 @@ def sweep_results(uri: str, experiment: str, sweep: str) -> tuple[list, dict[str
             path = client.download_artifacts(run_id, "samples.png", f"{tmp}/{run_id}")
             grids[f"{arm}-n{budget}"] = Path(path).read_bytes()
     return trials, grids
+
+
+def _check_test_data(sweep: str, runs: list, expected: str) -> None:
+    tagged = [r for r in runs if TEST_DATA_TAG in r.data.tags]
+    digests = sorted({r.data.tags[TEST_DATA_TAG] for r in tagged})
+    odd = [r for r in tagged if expected and r.data.tags[TEST_DATA_TAG] != expected]
+    if len(digests) > 1 or odd:
+        run = (odd or tagged)[0]
+        raise RayganError(
+            f"the classifier runs of sweep {sweep!r} were tested on different test sets (tag "
+            f"{TEST_DATA_TAG}: {', '.join(digests)}, the sweep's data {expected or '?'}; e.g. "
+            f"{run.info.run_name}); their predictions cannot be paired: report the runs of one "
+            "test set under a new sweep, or run the sweep again")
 
 
 def log_files(uri: str, experiment: str, sweep: str, paths: list, folder: str) -> None:

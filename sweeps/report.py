@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         from raygan import tracking
         from raygan.config import SweepConfig
         from raygan.data import load_dataset
+        from raygan.data.dataset import digest_of_test, fingerprint_changes
         from raygan.eval.leakage import without_leaks
         from raygan.eval.report import write_report
 
@@ -53,10 +54,16 @@ def main(argv: list[str] | None = None) -> int:
         cfg = SweepConfig.from_dict(json.loads((folder / "config.json").read_text()))
         uri = tracking.resolve_uri()
         dataset = load_dataset(args.data or cfg.data, cfg.resolution)
+        changed, _ = fingerprint_changes(cfg.data_fingerprint or dataset.fingerprint,
+                                         dataset.fingerprint)
+        if changed:
+            raise RayganError(f"{dataset.root} is not the data sweep {args.name!r} ran on: "
+                              f"{'; '.join(changed)}; pass the sweep's data with --data")
         if cfg.exclude_leaks:  # the sweep tested without them: so must its report
             dataset, _ = without_leaks(dataset)
         y = dataset.test.y
-        trials, grids = tracking.sweep_results(uri, cfg.experiment, args.name)
+        trials, grids = tracking.sweep_results(uri, cfg.experiment, args.name,
+                                               digest_of_test(dataset.fingerprint))
         if not trials:
             raise RayganError(f"sweep {args.name!r} has no finished classifier runs in {uri}")
         fidelity = None

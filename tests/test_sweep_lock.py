@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import ray
 from mlflow.tracking import MlflowClient
+from sweep_helpers import logged_sweep, saved_sweep
 
-from raygan.config import profile_config
 from raygan.orchestrate.lock import LOCK_FILE, hold
 
 SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
@@ -43,18 +43,6 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def _saved_sweep(runs: Path, name: str, data: Path, pid: int | None = None) -> Path:
-    folder = runs / name
-    folder.mkdir(parents=True)
-    cfg = profile_config("smoke")
-    cfg = cfg.from_dict({**cfg.to_dict(), "data": str(data), "budgets": [5]})
-    (folder / "config.json").write_text(cfg.to_json())
-    if pid is not None:
-        (folder / LOCK_FILE).write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
-                                                    "started": "2026-12-01T10:00:00+00:00"}))
-    return folder
-
-
 def _one_error(capsys, code: int) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
@@ -64,7 +52,7 @@ def _one_error(capsys, code: int) -> str:
 
 def test_resume_of_a_running_sweep_is_refused(capsys, data_copy, tmp_path, live_pid):
     runs = tmp_path / "runs"
-    folder = _saved_sweep(runs, "busy", data_copy, pid=live_pid)
+    folder = saved_sweep(runs, "busy", data_copy, pid=live_pid)
     for extra in (["--resume"], []):  # resuming it, or starting it again
         code = full_grid.main(["--output", str(runs), "--name", "busy", "--profile", "smoke",
                                "--data", str(data_copy), *extra, "--dry-run"])
@@ -75,7 +63,7 @@ def test_resume_of_a_running_sweep_is_refused(capsys, data_copy, tmp_path, live_
 
 
 def test_lock_of_a_live_process_is_not_taken(tmp_path, live_pid):
-    folder = _saved_sweep(tmp_path / "runs", "busy", tmp_path, pid=live_pid)
+    folder = saved_sweep(tmp_path / "runs", "busy", tmp_path, pid=live_pid)
     from raygan.errors import RayganError
 
     with pytest.raises(RayganError, match="is running"), hold("busy", folder):
@@ -86,7 +74,7 @@ def test_lock_of_a_live_process_is_not_taken(tmp_path, live_pid):
 def test_stale_lock_is_taken_over_and_released(capsys, data_copy, tmp_path):
     runs = tmp_path / "runs"
     dead = _dead_pid()
-    folder = _saved_sweep(runs, "old", data_copy, pid=dead)
+    folder = saved_sweep(runs, "old", data_copy, pid=dead)
     assert full_grid.main(["--output", str(runs), "--name", "old", "--resume",
                            "--dry-run"]) == 0  # a stale lock does not block
     notes = []
@@ -104,28 +92,6 @@ def test_lock_is_released_on_errors(tmp_path, exc):
         assert (folder / LOCK_FILE).exists()
         raise exc
     assert not (folder / LOCK_FILE).exists()
-
-
-def logged_sweep(tmp_path: Path, data: Path, name: str,
-                 trials: list[tuple[str, str, int, np.ndarray]]) -> str:
-    """A sweep `name` in the MLflow store of MLFLOW_TRACKING_URI with finished classifier runs
-    (arm, budget, seed, per-image test scores) and its config.json in tmp_path/runs."""
-    from raygan import tracking
-
-    _saved_sweep(tmp_path / "runs", name, data)
-    uri = tracking.resolve_uri()
-    exp = tracking.setup(uri, "raygan")
-    parent = tracking.start_parent(uri, exp, name, {})
-    ctx = tracking.TrackingContext(uri, exp, parent, name)
-    for arm, budget, seed, p in trials:
-        params = {"arm": arm, "budget": budget, "seed": seed}
-        with tracking.child_run(ctx, f"{arm}-n{budget}-s{seed}", params,
-                                {"raygan.kind": "classifier"}) as child:
-            buf = tmp_path / "test_p_malignant.npy"
-            np.save(buf, p)
-            child.file(buf)
-    tracking.end_run(uri, parent)
-    return uri
 
 
 def test_report_refuses_duplicate_cells(capsys, data_copy, tmp_path):

@@ -1,7 +1,8 @@
 """Read the Kaggle layout `ROOT/{train,test}/{benign,malignant}/*.jpg` into uint8 NCHW arrays.
 
 Decoded arrays are cached on disk, keyed by every file's relative path, size and modification
-time plus the resolution, so a second load skips JPEG decoding entirely.
+time plus the resolution, so a second load skips JPEG decoding entirely. The same listing gives
+the data's fingerprint, which a sweep keeps so that a resume or a report can tell other data.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -48,6 +50,7 @@ class Dataset:
     resolution: int  # px, square
     train: Split
     test: Split
+    fingerprint: dict[str, dict[str, Any]] = field(default_factory=dict)  # see `fingerprint`
 
 
 def resolve_root(path: str | os.PathLike | None = None) -> Path:
@@ -84,6 +87,50 @@ def _list_files(root: Path) -> dict[str, list[Path]]:
                                   f"{LAYOUT}")
             listing[f"{split}/{cls}"] = files
     return listing
+
+
+def fingerprint(listing: dict[str, list[Path]]) -> dict[str, dict[str, Any]]:
+    """Per `split/class` folder: its number of files, their bytes, a digest of their names and
+    sizes, and a digest of their modification times."""
+    out = {}
+    for key, files in listing.items():
+        names, times, total = hashlib.sha256(), hashlib.sha256(), 0
+        for p in files:
+            st = p.stat()
+            total += st.st_size
+            names.update(f"{p.name}:{st.st_size}|".encode())
+            times.update(f"{st.st_mtime_ns}|".encode())
+        out[key] = {"files": len(files), "bytes": total, "names": names.hexdigest()[:16],
+                    "mtimes": times.hexdigest()[:16]}
+    return out
+
+
+def fingerprint_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
+                        ) -> tuple[list[str], list[str]]:
+    """(how the data changed, e.g. 'test/malignant: 300 -> 12 files'; the folders whose files
+    only have new modification times, as a copy of the same data has)."""
+    changed, touched = [], []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a is None or b is None:
+            changed.append(f"{key}: {'new' if a is None else 'gone'}")
+        elif a["files"] != b["files"]:
+            changed.append(f"{key}: {a['files']} -> {b['files']} files")
+        elif a["bytes"] != b["bytes"]:
+            changed.append(f"{key}: {a['files']} files, {a['bytes']} -> {b['bytes']} bytes")
+        elif a["names"] != b["names"]:
+            changed.append(f"{key}: {a['files']} files of {a['bytes']} bytes, but other names or "
+                           "sizes")
+        elif a.get("mtimes") != b.get("mtimes"):
+            touched.append(key)
+    return changed, touched
+
+
+def digest_of_test(fp: dict[str, dict[str, Any]]) -> str:
+    """One short digest of the test split's names and sizes (a tag on every classifier run)."""
+    parts = [f"{k}:{v['files']}:{v['bytes']}:{v['names']}" for k, v in sorted(fp.items())
+             if k.startswith("test/")]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
 def _decode(path: Path, resolution: int) -> np.ndarray:
@@ -150,4 +197,4 @@ def load_dataset(path: str | os.PathLike | None, resolution: int) -> Dataset:
         _write_cache(cache, arrays)
     splits = {s: Split(arrays[f"{s}_x"], arrays[f"{s}_y"].astype(np.int64),
                        [str(f) for f in arrays[f"{s}_files"]]) for s in SPLITS}
-    return Dataset(str(root), resolution, splits["train"], splits["test"])
+    return Dataset(str(root), resolution, splits["train"], splits["test"], fingerprint(listing))

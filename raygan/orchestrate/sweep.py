@@ -16,6 +16,7 @@ import ray
 from raygan import tracking
 from raygan.config import SweepConfig, validate
 from raygan.data import Dataset, Pools, carve_validation, check_budgets, load_dataset
+from raygan.data.dataset import digest_of_test, fingerprint_changes
 from raygan.errors import RayganError
 from raygan.eval.leakage import without_leaks
 from raygan.eval.table import markdown, rows_csv
@@ -72,6 +73,22 @@ def resumed_config(cfg: SweepConfig) -> SweepConfig:
                    storage=cfg.storage or saved.storage, data=cfg.data or saved.data)
 
 
+def _check_same_data(saved: SweepConfig, dataset: Dataset, log: Callable[[str], None]) -> None:
+    """A resumed sweep must read the data it started on: its test split above all."""
+    if not saved.data_fingerprint:
+        log(f"note: the config.json of sweep {saved.sweep_name!r} holds no data fingerprint "
+            "(written by an older raygan); that the data is the same cannot be checked")
+        return
+    changed, touched = fingerprint_changes(saved.data_fingerprint, dataset.fingerprint)
+    if changed:
+        raise RayganError(f"cannot resume sweep {saved.sweep_name!r} on other data: "
+                          f"{'; '.join(changed)} ({dataset.root}); resume with the --data the "
+                          "sweep started with, or start a new sweep")
+    if touched:
+        log(f"note: the files of {', '.join(touched)} have other modification times than when "
+            "the sweep started (a copy?); their names and sizes match")
+
+
 def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
             log: Callable[[str], None] = print, resume: bool = False) -> Prepared:
     """Validate the config, read and check the data, check budgets and the MLflow store."""
@@ -88,7 +105,9 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     check_reachable(resolve_address(cfg.address))
     t0 = time.perf_counter()
     dataset = load_dataset(cfg.data, cfg.resolution)
-    cfg = replace(cfg, data=dataset.root)
+    if resume:
+        _check_same_data(cfg, dataset, log)
+    cfg = replace(cfg, data=dataset.root, data_fingerprint=dataset.fingerprint)
     log(f"data: {len(dataset.train)} train / {len(dataset.test)} test images at "
         f"{cfg.resolution} px from {dataset.root} ({time.perf_counter() - t0:.1f} s)")
     if cfg.exclude_leaks:
@@ -117,6 +136,7 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     (prep.out_dir / CONFIG_FILE).write_text(cfg.to_json())
     experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
+    data_tags = {tracking.TEST_DATA_TAG: digest_of_test(cfg.data_fingerprint)}
     parent = None
     if prep.resume:
         parent = tracking.find_parent(prep.tracking_uri, experiment_id, cfg.sweep_name)
@@ -127,13 +147,15 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
         log(f"resuming sweep {cfg.sweep_name}: {len(done)} finished runs are kept")
     else:
         parent = tracking.start_parent(prep.tracking_uri, experiment_id, cfg.sweep_name,
-                                       {**cfg.to_dict(), "fill_target_resolved": prep.fill_target})
+                                       {**cfg.to_dict(), "fill_target_resolved": prep.fill_target},
+                                       data_tags)
     trained = {gan_key(g, b, s): done[gan_run_name(g, b, s)].info.run_id
                for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds
                if gan_run_name(g, b, s) in done}
     kept = [result_row(run) for name, run in done.items()
             if run.data.tags.get("raygan.kind") == "classifier"]
-    ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name)
+    ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name,
+                                   data_tags)
     status = "FAILED"
     clock = {"start": time.perf_counter()}
     try:
