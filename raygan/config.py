@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from raygan.errors import RayganError
 
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # no separators, quotes, leading dot
+MAX_NAME = 100  # characters; a folder name and an MLflow run name, with room to spare
+NAME_RULE = (f"letters, digits, '.', '_' and '-', not starting with '.', at most {MAX_NAME} "
+             "characters")
 RESOLUTIONS = (32, 64, 128, 224)  # px; 224 is the study's, the rest are cheaper stand-ins
 BASELINE_ARMS = ("real", "oversample", "classic", "all-real")
 GAN_ARM_PREFIX = "gan:"
@@ -186,8 +191,19 @@ def profile_config(name: str) -> SweepConfig:
     return PROFILES[name]()
 
 
+def check_name(name: str) -> str:
+    """A sweep name is a folder under --output and goes into MLflow queries: keep it plain."""
+    if len(name) > MAX_NAME:
+        raise RayganError(f"--name is {len(name)} characters long; use at most {MAX_NAME}")
+    if not NAME_PATTERN.fullmatch(name):
+        raise RayganError(f"--name {name!r} is not a plain name; use {NAME_RULE}, e.g. laptop-1")
+    return name
+
+
 def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     """Check every value that can be checked without the data; raise RayganError on the first."""
+    if cfg.sweep_name:
+        check_name(cfg.sweep_name)
     if cfg.resolution not in RESOLUTIONS:
         known = ", ".join(map(str, RESOLUTIONS))
         raise RayganError(f"unsupported resolution {cfg.resolution}; use one of {known}")

@@ -95,10 +95,12 @@ def start_parent(uri: str, experiment_id: str, sweep: str, params: dict[str, Any
 
 def find_parent(uri: str, experiment_id: str, sweep: str) -> str | None:
     """The id of the newest parent run of the sweep called `sweep`, or None."""
+    # The name is compared here, never pasted into the filter string: no character of it (a
+    # quote, a backslash) can change the query.
     runs = MlflowClient(uri).search_runs(
-        [experiment_id], f"tags.`raygan.kind` = 'sweep' and tags.`raygan.sweep` = '{sweep}'",
-        order_by=["attributes.start_time DESC"], max_results=1)
-    return runs[0].info.run_id if runs else None
+        [experiment_id], "tags.`raygan.kind` = 'sweep'",
+        order_by=["attributes.start_time DESC"], max_results=50000)
+    return next((r.info.run_id for r in runs if r.data.tags.get("raygan.sweep") == sweep), None)
 
 
 def reopen(uri: str, run_id: str) -> None:

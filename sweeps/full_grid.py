@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import replace
 
-from raygan.config import PROFILES, profile_config
+from raygan.config import NAME_RULE, PROFILES, profile_config
 from raygan.errors import RayganError
 
 
@@ -69,7 +69,8 @@ def make_parser(doc: str | None) -> argparse.ArgumentParser:
     p.add_argument("--storage", help="Tune/Train storage_path (shared storage on a cluster)")
     p.add_argument("--output", help="folder for config.json and the results tables (runs)")
     p.add_argument("--experiment", help="MLflow experiment name (raygan)")
-    p.add_argument("--name", help="sweep name: MLflow parent run and results sub-folder")
+    p.add_argument("--name", help="sweep name: MLflow parent run and results sub-folder;\n"
+                                  f"{NAME_RULE}")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted sweep --name (its saved config.json holds;\n"
                         "finished runs are kept, unfinished ones run again)")

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         from raygan import tracking
-        from raygan.config import SweepConfig
+        from raygan.config import SweepConfig, check_name
         from raygan.data import load_dataset
         from raygan.data.dataset import digest_of_test, fingerprint_changes
         from raygan.eval.leakage import without_leaks
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RayganError("--cas is part of the fidelity section: add --fidelity")
         if args.fidelity_images < 1:
             raise RayganError(f"--fidelity-images must be at least 1, got {args.fidelity_images}")
+        check_name(args.name)
         folder = Path(args.output).resolve() / args.name
         if not (folder / "config.json").is_file():
             raise RayganError(f"no sweep {args.name!r} in {folder.parent} (config.json missing); "

@@ -147,3 +147,39 @@ def test_report_errors(capsys, tmp_path, argv, needle):
     code = report.main([*argv, "--output", str(tmp_path / "runs")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
+
+
+@pytest.mark.parametrize("name,needle", [
+    ("o'brien", "not a plain name"), ("../../x", "not a plain name"), ("a/b", "not a plain name"),
+    (".hidden", "not a plain name"), ('say"hi', "not a plain name"),
+    ("x" * 101, "101 characters long"), ("x" * 300, "300 characters long"),
+])
+def test_sweep_names_are_plain(capsys, data_copy, tmp_path, name, needle):
+    out = tmp_path / "runs"
+    for extra in ([], ["--resume"]):
+        msg = _fails(capsys, "--data", str(data_copy), "--output", str(out), "--name", name,
+                     *extra, "--dry-run")
+        assert needle in msg and "at most 100" in msg
+    import report
+
+    code = report.main(["--name", name, "--output", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "x").exists() and not out.exists()
+
+
+def test_help_states_the_name_rule():
+    proc = subprocess.run([sys.executable, str(SWEEPS / "full_grid.py"), "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert "letters, digits, '.', '_' and '-', not starting with '.', at most 100" in proc.stdout
+
+
+def test_find_parent_matches_any_name(tmp_path):
+    from raygan import tracking
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    exp = tracking.setup(uri, "raygan")
+    ids = {name: tracking.start_parent(uri, exp, name, {}) for name in ("o'brien", "o", "x\\'")}
+    for name, run_id in ids.items():  # names from before the rule still resolve exactly
+        assert tracking.find_parent(uri, exp, name) == run_id
+    assert tracking.find_parent(uri, exp, "o' or '1'='1") is None

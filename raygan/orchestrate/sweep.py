@@ -14,7 +14,7 @@ import numpy as np
 import ray
 
 from raygan import tracking
-from raygan.config import SweepConfig, validate
+from raygan.config import SweepConfig, check_name, validate
 from raygan.data import Dataset, Pools, carve_validation, check_budgets, load_dataset
 from raygan.data.dataset import digest_of_test, fingerprint_changes
 from raygan.errors import RayganError
@@ -63,6 +63,7 @@ def resumed_config(cfg: SweepConfig) -> SweepConfig:
     if not cfg.sweep_name:
         raise RayganError("--resume needs the --name of the sweep to continue (see the folders "
                           f"in {cfg.output}/)")
+    check_name(cfg.sweep_name)
     path = Path(cfg.output).resolve() / cfg.sweep_name / CONFIG_FILE
     if not path.is_file():
         raise RayganError(f"nothing to resume: {path} does not exist; check --name and --output, "
