@@ -227,6 +227,9 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     for b in cfg.budgets:
         if not isinstance(b, int) or b <= 0:
             raise RayganError(f"budget {b!r} must be a positive number of real malignant images")
+    if len(set(cfg.budgets)) != len(cfg.budgets):
+        raise RayganError(f"budgets repeat: {','.join(map(str, cfg.budgets))}; name each budget "
+                          "once (a repeat would train every cell of it twice)")
     if not cfg.seeds:
         raise RayganError("no seeds given; pass e.g. --seeds 0,1,2")
     if any(s < 0 for s in cfg.seeds) or len(set(cfg.seeds)) != len(cfg.seeds):

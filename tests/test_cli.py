@@ -55,6 +55,21 @@ def test_impossible_budgets(capsys, data_copy, budgets, needle):
 
 
 @pytest.mark.parametrize("argv,needle", [
+    (("--budgets", "20,20"), "budgets repeat: 20,20"),
+    (("--budgets", "5,all,5"), "budgets repeat: 5,5"),
+    (("--seeds", "1,1"), "must be distinct"),
+    (("--arms", "real,real"), "arms repeat"),
+    (("--budgets", ""), "--budgets '' names nothing"),
+    (("--budgets", ","), "--budgets ',' names nothing"),
+    (("--seeds", ""), "--seeds '' names nothing"),
+    (("--arms", " , "), "--arms ' , ' names nothing"),
+])
+def test_repeated_or_empty_lists(capsys, data_copy, argv, needle):
+    assert needle in _fails(capsys, "--data", str(data_copy), "--profile", "smoke", *argv,
+                            "--dry-run")
+
+
+@pytest.mark.parametrize("argv,needle", [
     (("--arms", "real,bogus"), "unknown arm"),
     (("--arms", "gan:nope"), "unknown GAN"),
     (("--resolution", "50"), "unsupported resolution"),
