@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from raygan.errors import RayganError
@@ -14,6 +15,8 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # no separators, quo
 MAX_NAME = 100  # characters; a folder name and an MLflow run name, with room to spare
 NAME_RULE = (f"letters, digits, '.', '_' and '-', not starting with '.', at most {MAX_NAME} "
              "characters")
+# --storage schemes that Ray Train/Tune reach through pyarrow's file systems; a bare path is local
+STORAGE_SCHEMES = ("file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
 RESOLUTIONS = (32, 64, 128, 224)  # px; 224 is the study's, the rest are cheaper stand-ins
 BASELINE_ARMS = ("real", "oversample", "classic", "all-real")
 GAN_ARM_PREFIX = "gan:"
@@ -114,6 +117,35 @@ class SweepConfig:
         return json.dumps(self.to_dict(), indent=2)
 
 
+def load_config(path: Path) -> SweepConfig:
+    """The config a sweep saved in `path` (its config.json); a truncated, empty or unreadable
+    file, or one from a raygan with other settings, is a RayganError."""
+    fix = ("restore it from the artifacts of the sweep's MLflow parent run (config.json), or "
+           "start a new sweep under another --name")
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise RayganError(f"cannot read {path}: {exc.strerror}; {fix}") from None
+    except ValueError as exc:
+        raise RayganError(f"{path} is not valid JSON ({exc}): it is truncated or empty; "
+                          f"{fix}") from None
+    if not isinstance(data, dict):
+        raise RayganError(f"{path} holds no raygan config (a JSON object); {fix}")
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(SweepConfig)})
+    for key, section in (("gan", GANConfig), ("classifier", ClassifierConfig)):
+        if isinstance(data.get(key), dict):
+            known = {f.name for f in dataclasses.fields(section)}
+            unknown += sorted(f"{key}.{k}" for k in set(data[key]) - known)
+    if unknown:
+        raise RayganError(f"{path} holds settings this raygan does not know ({', '.join(unknown)})"
+                          f": another raygan version wrote it; resume with that version, or "
+                          f"{fix}")
+    try:
+        return SweepConfig.from_dict(data)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise RayganError(f"{path} holds no usable raygan config ({exc}); {fix}") from None
+
+
 ALL_ARMS = ("real", "oversample", "classic", "gan:dcgan", "gan:pggan", "gan:cyclegan",
             "gan:infogan", "gan:fastgan", "all-real")
 FEW_SHOT_AUG = "color,translation,cutout"  # DiffAugment as the FastGAN paper trains
@@ -204,6 +236,10 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     """Check every value that can be checked without the data; raise RayganError on the first."""
     if cfg.sweep_name:
         check_name(cfg.sweep_name)
+    scheme = cfg.storage.partition("://")[0].lower() if "://" in cfg.storage else ""
+    if scheme and scheme not in STORAGE_SCHEMES:
+        raise RayganError(f"--storage {cfg.storage}: unsupported scheme {scheme}://; use a local "
+                          f"path or one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}")
     if cfg.resolution not in RESOLUTIONS:
         known = ", ".join(map(str, RESOLUTIONS))
         raise RayganError(f"unsupported resolution {cfg.resolution}; use one of {known}")
@@ -248,6 +284,11 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
         if bad_keys:
             raise RayganError(f"gan override {fam}.{bad_keys[0]} is not a GAN setting; known:"
                               f" {', '.join(sorted(fields))}")
+        for key, value in over.items():
+            _check_type(f"gan override {fam}.{key}", value, GANConfig, key)
+    for section, prefix in ((cfg.gan, "gan"), (cfg.classifier, "classifier")):
+        for f in dataclasses.fields(section):
+            _check_type(f"{prefix}.{f.name}", getattr(section, f.name), type(section), f.name)
     cells = [cfg.gan_config(n, b) for n in cfg.gan_names for b in cfg.budgets]
     for gcfg in [cfg.gan, *(cfg.gan_config(n) for n in cfg.gan_names), *cells]:
         _check_gan(gcfg)
@@ -271,6 +312,21 @@ def _check_gan(gan: GANConfig) -> None:
     if bad:
         raise RayganError(f"unknown DiffAugment policy {bad[0]!r}; use a comma-separated subset"
                           f" of: {', '.join(POLICIES)}")
+
+
+_TYPES = {"int": ((int,), "an integer"), "float": ((int, float), "a number"),
+          "bool": ((bool,), "true or false"), "str": ((str,), "a string")}
+
+
+def _check_type(what: str, value: Any, section: type, name: str) -> None:
+    """`value` has the type of field `name` of the dataclass `section` (JSON gives any type)."""
+    ftype = {f.name: f.type for f in dataclasses.fields(section)}[name]
+    if ftype not in _TYPES:
+        return
+    types, text = _TYPES[ftype]
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise RayganError(f"{what} = {json.dumps(value)} must be {text}, e.g. "
+                          f"{json.dumps(getattr(section(), name))}")
 
 
 def _positive(section: Any, names: tuple[str, ...], prefix: str) -> None:

@@ -71,6 +71,7 @@ def setup(uri: str, experiment: str) -> str:
     try:
         exp = mlflow.get_experiment_by_name(experiment)
         if exp is not None:
+            check_active(exp, uri)
             return exp.experiment_id
         location = None
         if uri.startswith("sqlite:///"):
@@ -81,6 +82,15 @@ def setup(uri: str, experiment: str) -> str:
     except Exception as exc:  # noqa: BLE001 - any store failure is a user-fixable setting
         raise RayganError(f"cannot open MLflow store {uri}: {str(exc).splitlines()[0]}; check"
                           " MLFLOW_TRACKING_URI") from None
+
+
+def check_active(exp: Any, uri: str) -> None:
+    """A deleted experiment takes no runs; restoring it is the user's call, not raygan's."""
+    if exp.lifecycle_stage == "deleted":
+        raise RayganError(
+            f"MLflow experiment {exp.name!r} (id {exp.experiment_id}) in {uri} is deleted; restore"
+            f" it with: MLFLOW_TRACKING_URI={uri} mlflow experiments restore --experiment-id "
+            f"{exp.experiment_id}, or pick another --experiment")
 
 
 def start_parent(uri: str, experiment_id: str, sweep: str, params: dict[str, Any],
@@ -207,6 +217,8 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
 
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
+    if exp is not None:
+        check_active(exp, uri)
     parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
     if parent is None:
         raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")

@@ -10,7 +10,6 @@ MLflow, writes report.md with its plots, and logs them to the sweep's parent run
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -37,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         from raygan import tracking
-        from raygan.config import SweepConfig, check_name
+        from raygan.config import check_name, load_config
         from raygan.data import load_dataset
         from raygan.data.dataset import digest_of_test, fingerprint_changes
         from raygan.eval.leakage import without_leaks
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (folder / "config.json").is_file():
             raise RayganError(f"no sweep {args.name!r} in {folder.parent} (config.json missing); "
                               "check --name and --output")
-        cfg = SweepConfig.from_dict(json.loads((folder / "config.json").read_text()))
+        cfg = load_config(folder / "config.json")
         uri = tracking.resolve_uri()
         dataset = load_dataset(args.data or cfg.data, cfg.resolution)
         changed, _ = fingerprint_changes(cfg.data_fingerprint or dataset.fingerprint,

@@ -71,11 +71,21 @@ def _list_files(root: Path) -> dict[str, list[Path]]:
         for cls in CLASSES:
             folder = root / split / cls
             if not folder.is_dir():
+                if folder.exists() or folder.is_symlink():
+                    what = "a file, not a folder" if folder.exists() else "a broken link"
+                    raise RayganError(f"{split}/{cls} in {root} is {what}; expected the layout "
+                                      f"{LAYOUT}")
                 raise RayganError(f"missing folder {split}/{cls} in {root}; expected the layout "
                                   f"{LAYOUT}")
+            try:
+                entries = sorted(folder.iterdir())
+            except OSError as exc:
+                raise RayganError(f"cannot list folder {folder}: {exc.strerror}; check its "
+                                  "permissions") from None
             files, skipped = [], []
-            for p in sorted(folder.iterdir()):
+            for p in entries:
                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+                    _check_file_name(p)
                     files.append(p)
                 elif not p.name.startswith("."):
                     skipped.append(p.name)
@@ -87,6 +97,15 @@ def _list_files(root: Path) -> dict[str, list[Path]]:
                                   f"{LAYOUT}")
             listing[f"{split}/{cls}"] = files
     return listing
+
+
+def _check_file_name(path: Path) -> None:
+    """File names go into the cache key, the results and MLflow, all of which need UTF-8."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RayganError(f"file name {os.fsencode(path.name)!r} in {path.parent} is not valid "
+                          "UTF-8; rename the file") from None
 
 
 def fingerprint(listing: dict[str, list[Path]]) -> dict[str, dict[str, Any]]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from raygan.errors import RayganError
+from raygan.files import write_atomic
 
 LOCK_FILE = "sweep.lock"  # in runs/<name>/, next to config.json
 
@@ -86,9 +87,7 @@ def hold(name: str, out_dir: Path, log: Callable[[str], None] = print) -> Iterat
         if old is not None:
             log(f"note: taking over the stale lock of sweep {name!r} (process "
                 f"{old.get('pid', '?')} on host {old.get('host', '?')} is gone)")
-        tmp = path.with_name(f".{LOCK_FILE}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(me))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(me))
     finally:
         os.close(fd)  # closing the descriptor drops the flock
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -14,12 +15,13 @@ import numpy as np
 import ray
 
 from raygan import tracking
-from raygan.config import SweepConfig, check_name, validate
+from raygan.config import SweepConfig, check_name, load_config, validate
 from raygan.data import Dataset, Pools, carve_validation, check_budgets, load_dataset
 from raygan.data.dataset import digest_of_test, fingerprint_changes
 from raygan.errors import RayganError
 from raygan.eval.leakage import without_leaks
 from raygan.eval.table import markdown, rows_csv
+from raygan.files import write_atomic
 from raygan.gans import REGISTRY
 from raygan.orchestrate.classifier_stage import grid_cells, result_row, run_classifier_stage
 from raygan.orchestrate.cluster import check_reachable, connect, resolve_address
@@ -68,10 +70,23 @@ def resumed_config(cfg: SweepConfig) -> SweepConfig:
     if not path.is_file():
         raise RayganError(f"nothing to resume: {path} does not exist; check --name and --output, "
                           "or start the sweep without --resume")
-    saved = SweepConfig.from_dict(json.loads(path.read_text()))
+    saved = load_config(path)
     return replace(saved, sweep_name=cfg.sweep_name, output=cfg.output,
                    address=cfg.address or saved.address,
                    storage=cfg.storage or saved.storage, data=cfg.data or saved.data)
+
+
+def _check_output(output: str, out_dir: Path) -> None:
+    """The sweep's folder can be created and written: its nearest existing folder is one."""
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise RayganError(f"--output {output}: {folder} is a file, not a folder; pass a "
+                                  "folder for the results, e.g. --output runs")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise RayganError(f"--output {output}: {folder} is not writable; pass a folder "
+                                  "you can write to, e.g. --output runs")
+            return
 
 
 def _check_same_data(saved: SweepConfig, dataset: Dataset, log: Callable[[str], None]) -> None:
@@ -100,6 +115,7 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         cfg = replace(cfg, sweep_name=f"{cfg.profile}-{stamp}")
     out_dir = Path(cfg.output).resolve() / cfg.sweep_name
+    _check_output(cfg.output, out_dir)
     check_free(cfg.sweep_name, out_dir)
     uri = tracking.resolve_uri(tracking_uri)
     tracking.check_writable(uri)
@@ -135,7 +151,7 @@ def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult
 def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> SweepResult:
     cfg, t_start = prep.cfg, time.perf_counter()
     prep.out_dir.mkdir(parents=True, exist_ok=True)
-    (prep.out_dir / CONFIG_FILE).write_text(cfg.to_json())
+    write_atomic(prep.out_dir / CONFIG_FILE, cfg.to_json())
     experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
     data_tags = {tracking.TEST_DATA_TAG: digest_of_test(cfg.data_fingerprint)}
     parent = None

@@ -111,3 +111,34 @@ def test_tolerated_inputs(data_copy):
     assert len(ds.train) == 2 * TINY_COUNTS["train"] + 2
     gray = ds.train.x[ds.train.files.index("train/benign/zz_gray.png")]
     assert gray.shape == (3, 32, 32) and (gray == 128).all()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a folder whatever its mode says")
+def test_unreadable_class_folder(data_copy):
+    folder = data_copy / "train" / "malignant"
+    folder.chmod(0)
+    try:
+        with pytest.raises(RayganError, match=r"cannot list folder .*train/malignant"):
+            load_dataset(data_copy, 32)
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("kind", ["broken link", "file"])
+def test_class_folder_that_is_no_folder(data_copy, kind):
+    folder = data_copy / "test" / "benign"
+    shutil.rmtree(folder)
+    if kind == "file":
+        folder.write_text("not a folder")
+    else:
+        folder.symlink_to(data_copy / "nowhere")
+    want = "a file, not a folder" if kind == "file" else "a broken link"
+    with pytest.raises(RayganError, match=f"test/benign in .* is {want}; expected the layout"):
+        load_dataset(data_copy, 32)
+
+
+def test_non_utf8_file_name_is_named(data_copy):
+    good = data_copy / "train" / "benign" / "train_benign_000.jpg"
+    shutil.copy(good, os.fsdecode(bytes(data_copy / "train" / "benign") + b"/\xff.jpg"))
+    with pytest.raises(RayganError, match=r"file name b'\\xff.jpg' in .*benign is not valid UTF-8"):
+        load_dataset(data_copy, 32)
