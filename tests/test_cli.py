@@ -324,3 +324,11 @@ def test_storage_scheme(capsys, data_copy, storage, ok):
     else:
         msg = _fails(capsys, "--data", str(data_copy), "--storage", storage, "--dry-run")
         assert "unsupported scheme" in msg and "s3://" in msg and "local path" in msg
+
+
+def test_decompression_bomb_is_one_line(capsys, data_copy, monkeypatch):
+    from PIL import Image
+
+    Image.new("RGB", (100, 100)).save(data_copy / "train" / "malignant" / "zz_big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 48 * 48)  # PIL's limit, low: a small file
+    assert "zz_big.png is too large" in _fails(capsys, "--data", str(data_copy), "--dry-run")

@@ -27,7 +27,7 @@ DEFAULT_ROOT = "data/skin-cancer-mvb"  # relative to the working directory
 KAGGLE_ID = "fanconic/skin-cancer-malignant-vs-benign"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 LAYOUT = "ROOT/{train,test}/{benign,malignant}/*.jpg"
-CACHE_VERSION = 1  # bump when the decoding changes, so stale caches are ignored
+CACHE_VERSION = 2  # bump when the decoding changes, so stale caches are ignored
 
 
 @dataclass(frozen=True)
@@ -152,12 +152,34 @@ def digest_of_test(fp: dict[str, dict[str, Any]]) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+def _to_rgb(img: Image.Image, path: Path) -> Image.Image:
+    """8-bit RGB. PIL's own conversion clips high-bit-depth grey to 0..255, which turns almost
+    every 16-bit, 32-bit or float image into a blank one, so those are scaled here: 16-bit by
+    its full range (/ 257), 32-bit integer and float by the image's own min..max."""
+    if img.mode.startswith("I;16"):
+        grey = np.asarray(img, dtype=np.float64) / 257.0
+    elif img.mode in ("I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        finite = a[np.isfinite(a)]
+        if finite.size == 0 or finite.min() == finite.max():
+            raise RayganError(f"image {path} (mode {img.mode}) holds a single value, "
+                              "nothing to scale to 8 bits; replace it with an 8-bit image")
+        lo, hi = finite.min(), finite.max()
+        grey = (np.nan_to_num(a, nan=lo, posinf=hi, neginf=lo) - lo) * (255.0 / (hi - lo))
+    else:
+        return img.convert("RGB")
+    return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).convert("RGB")
+
+
 def _decode(path: Path, resolution: int) -> np.ndarray:
     """One image as (3, R, R) uint8; grayscale/RGBA become RGB, other sizes are resized."""
     try:
         with Image.open(path) as img:
             img.load()
-            rgb = img.convert("RGB")
+            rgb = _to_rgb(img, path)
+    except Image.DecompressionBombError as exc:
+        raise RayganError(f"image {path} is too large to decode safely ({exc}); downscale it, "
+                          "or remove it") from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         raise RayganError(f"cannot read image {path}: {exc}; remove or replace the file") from None
     if rgb.size != (resolution, resolution):
