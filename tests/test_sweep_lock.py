@@ -1,6 +1,7 @@
 """A running sweep holds its name; the report refuses a sweep whose cells were run twice."""
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import ray
 from mlflow.tracking import MlflowClient
 from sweep_helpers import logged_sweep, saved_sweep
 
+from raygan.errors import RayganError
 from raygan.orchestrate.lock import LOCK_FILE, hold
 
 SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
@@ -64,8 +66,6 @@ def test_resume_of_a_running_sweep_is_refused(capsys, data_copy, tmp_path, live_
 
 def test_lock_of_a_live_process_is_not_taken(tmp_path, live_pid):
     folder = saved_sweep(tmp_path / "runs", "busy", tmp_path, pid=live_pid)
-    from raygan.errors import RayganError
-
     with pytest.raises(RayganError, match="is running"), hold("busy", folder):
         pytest.fail("the body must not run")
     assert json.loads((folder / LOCK_FILE).read_text())["pid"] == live_pid
@@ -102,3 +102,34 @@ def test_report_refuses_duplicate_cells(capsys, data_copy, tmp_path):
     capsys.readouterr()  # MLflow's own log lines from creating the store
     msg = _one_error(capsys, report.main(["--name", "twice", "--output", str(tmp_path / "runs")]))
     assert "2 finished runs named 'real-n5-s0' under one parent run" in msg
+
+
+def test_lock_of_a_reused_pid_is_stale(tmp_path, live_pid):
+    """A restarted container hands out the old pids again: to this process, or to another."""
+    from raygan.orchestrate.lock import _start_ticks
+
+    folder = tmp_path / "runs" / "s"
+    folder.mkdir(parents=True)
+    ticks = _start_ticks(live_pid)
+    if ticks is None:
+        pytest.skip("no /proc: process start times cannot be read")
+    for pid, start in ((os.getpid(), None), (live_pid, ticks + 1)):
+        (folder / LOCK_FILE).write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                                    "start_ticks": start}))
+        notes = []
+        with hold("s", folder, notes.append):
+            assert json.loads((folder / LOCK_FILE).read_text())["pid"] == os.getpid()
+        assert f"(process {pid} on host" in notes[0]
+    (folder / LOCK_FILE).write_text(json.dumps({"pid": live_pid, "host": socket.gethostname(),
+                                                "start_ticks": ticks}))
+    with pytest.raises(RayganError, match="is running"), hold("s", folder):
+        pytest.fail("the body must not run")
+
+
+def test_lock_from_another_host_is_refused(tmp_path):
+    folder = tmp_path / "runs" / "s"
+    folder.mkdir(parents=True)
+    (folder / LOCK_FILE).write_text(json.dumps({"pid": _dead_pid(), "host": "elsewhere"}))
+    with pytest.raises(RayganError, match=r"on host elsewhere.*delete .*sweep.lock"), \
+            hold("s", folder):
+        pytest.fail("the body must not run")

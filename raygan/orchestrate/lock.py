@@ -1,8 +1,9 @@
 """A running sweep holds its name: a lock file in its output folder with process id and host.
 
 A second start or `--resume` of a sweep whose lock names a live process is refused; a lock
-whose process is gone (same host, pid not alive) is stale and taken over with a note. A lock
-from another host cannot be checked from here, so it is refused with the way to clear it.
+whose process is gone (same host, pid not alive, or alive with another start time, i.e. reused)
+is stale and taken over with a note. A lock from another host cannot be checked from here, so
+it is refused with the way to clear it.
 """
 
 from __future__ import annotations
@@ -22,15 +23,27 @@ from raygan.files import write_atomic
 LOCK_FILE = "sweep.lock"  # in runs/<name>/, next to config.json
 
 
-def _alive(pid: int) -> bool:
-    """Whether process `pid` exists on this host."""
+def _start_ticks(pid: int) -> int | None:
+    """When process `pid` started (clock ticks after boot, Linux /proc), to tell a reused pid."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(holder: dict) -> bool:
+    """Whether the process that wrote the lock `holder` still runs on this host."""
+    pid = holder["pid"]
+    if pid == os.getpid():  # this process holds no lock yet: a restarted container reuses pids
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, owned by another user
-        return True
-    return True
+        pass
+    ticks, then = _start_ticks(pid), holder.get("start_ticks")
+    return ticks is None or then is None or ticks == then  # else: the pid was reused
 
 
 def _read(path: Path) -> dict | None:
@@ -51,7 +64,7 @@ def _live_holder(out_dir: Path) -> dict | None:
         return None
     if holder.get("host") != socket.gethostname():
         return holder  # another machine: its process cannot be checked from here
-    return holder if _alive(holder["pid"]) else None
+    return holder if _alive(holder) else None
 
 
 def _refusal(name: str, out_dir: Path, holder: dict) -> RayganError:
@@ -75,11 +88,13 @@ def hold(name: str, out_dir: Path, log: Callable[[str], None] = print) -> Iterat
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / LOCK_FILE
     me = {"pid": os.getpid(), "host": socket.gethostname(),
+          "start_ticks": _start_ticks(os.getpid()),
           "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     # The folder's flock makes check-then-take one step between processes on this host.
     fd = os.open(out_dir, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # NFS refuses an exclusive flock on a read-only fd
+            fcntl.flock(fd, fcntl.LOCK_EX)
         holder = _live_holder(out_dir)
         if holder is not None:
             raise _refusal(name, out_dir, holder)
