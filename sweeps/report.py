@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         from raygan.data import load_dataset
         from raygan.data.dataset import digest_of_test, fingerprint_changes
         from raygan.eval.leakage import without_leaks
-        from raygan.eval.report import write_report
+        from raygan.eval.report import check_paired, write_report
 
         if args.cas and not args.fidelity:
             raise RayganError("--cas is part of the fidelity section: add --fidelity")
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                                                digest_of_test(dataset.fingerprint))
         if not trials:
             raise RayganError(f"sweep {args.name!r} has no finished classifier runs in {uri}")
+        check_paired(trials, y)  # before the fidelity section pairs them too
         fidelity = None
         if args.fidelity:
             import tempfile
