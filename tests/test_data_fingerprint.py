@@ -107,3 +107,15 @@ def test_report_refuses_predictions_of_another_length(capsys, data_copy, tmp_pat
     assert "run oversample-n5-s0 holds 15 test scores but the test set has 24 images" in msg
     with pytest.raises(RayganError, match="cannot be paired"):
         check_paired([Trial("real", 5, 0, p[:3])], np.zeros(24, dtype=int))
+
+
+def test_report_of_runs_tagged_with_the_sweeps_test_data(capsys, data_copy, tmp_path):
+    from raygan.tracking import TEST_DATA_TAG
+
+    rng = np.random.default_rng(0)
+    tag = digest_of_test(load_dataset(data_copy, 32).fingerprint)
+    logged_sweep(tmp_path, data_copy, "s", [(arm, "5", 0, rng.uniform(size=24))
+                                            for arm in ("real", "oversample", "classic")],
+                 tags={TEST_DATA_TAG: tag})
+    assert report.main(["--name", "s", "--output", str(tmp_path / "runs")]) == 0
+    assert "3 classifier trials" in (tmp_path / "runs" / "s" / "report" / "report.md").read_text()
