@@ -2,7 +2,9 @@
 
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -10,6 +12,9 @@ from sweep_helpers import check_mlflow, run_sweep_cli, sweep_command
 
 from raygan.orchestrate.gan_stage import KILL_HOOK
 from raygan.orchestrate.lock import LOCK_FILE
+from raygan.tracking import TEST_DATA_TAG
+
+REPORT = Path(__file__).resolve().parents[1] / "sweeps" / "report.py"
 
 
 def _children(uri: str) -> list:
@@ -74,3 +79,13 @@ def test_interrupted_sweep_resumes_without_duplicates(tiny_dataset, tmp_path):
     assert "finished runs are kept" in proc2.stdout
     check_mlflow(uri, arms, (5, 20), world_size=1)  # complete, and no run twice
     assert kept <= {r.info.run_id for r in _children(uri)}  # finished runs were not redone
+    # Runs from before and after the resume were tested on one test set, and say so.
+    runs = MlflowClient(uri).search_runs([_children(uri)[0].info.experiment_id])
+    (parent,) = [r for r in runs if r.info.run_name == "t"]
+    assert parent.data.params["data_fingerprint.test/malignant.files"] == "12"
+    tags = {r.data.tags.get(TEST_DATA_TAG) for r in runs}
+    assert len(tags) == 1 and None not in tags
+    rep = subprocess.run([sys.executable, str(REPORT), "--name", "t", "--output",
+                          str(tmp_path / "runs")], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert rep.returncode == 0, rep.stderr[-2000:]
