@@ -24,14 +24,6 @@ def _fails(capsys, *argv: str) -> str:
     return err[0]
 
 
-@pytest.fixture
-def data_copy(tiny_dataset, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("RAYGAN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    monkeypatch.delenv("RAYGAN_DATA", raising=False)
-    return Path(shutil.copytree(tiny_dataset, tmp_path / "data"))
-
-
 def test_missing_dataset_path(capsys, data_copy):
     msg = _fails(capsys, "--data", str(data_copy / "nope"), "--dry-run")
     assert "does not exist" in msg and "fanconic/skin-cancer-malignant-vs-benign" in msg

@@ -21,14 +21,6 @@ import full_grid  # noqa: E402
 import report  # noqa: E402
 
 
-@pytest.fixture
-def data_copy(tiny_dataset, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("RAYGAN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    monkeypatch.delenv("RAYGAN_DATA", raising=False)
-    return Path(shutil.copytree(tiny_dataset, tmp_path / "data"))
-
-
 def _one_error(capsys, code: int) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err

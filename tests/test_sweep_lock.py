@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,14 +20,6 @@ SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
 sys.path.insert(0, str(SWEEPS))
 import full_grid  # noqa: E402
 import report  # noqa: E402
-
-
-@pytest.fixture
-def data_copy(tiny_dataset, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("RAYGAN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    monkeypatch.delenv("RAYGAN_DATA", raising=False)
-    return Path(shutil.copytree(tiny_dataset, tmp_path / "data"))
 
 
 @pytest.fixture
