@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from raygan.errors import RayganError
 
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # no separators, quotes, leading dot
+MAX_NAME = 100  # characters; a folder name and an MLflow run name, with room to spare
+NAME_RULE = (f"letters, digits, '.', '_' and '-', not starting with '.', at most {MAX_NAME} "
+             "characters")
+# --storage schemes that Ray Train/Tune reach through pyarrow's file systems; a bare path is local
+STORAGE_SCHEMES = ("file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
 RESOLUTIONS = (32, 64, 128, 224)  # px; 224 is the study's, the rest are cheaper stand-ins
 BASELINE_ARMS = ("real", "oversample", "classic", "all-real")
 GAN_ARM_PREFIX = "gan:"
@@ -86,6 +94,9 @@ class SweepConfig:
     experiment: str = "raygan"  # MLflow experiment name
     sweep_name: str = ""  # parent MLflow run name and results sub-folder; empty = profile+time
     num_grid_images: int = 64  # generated images shown in each GAN's MLflow PNG grid
+    # Per split/class folder of the data: files, bytes, digests of names+sizes and of mtimes
+    # (raygan/data/dataset.py fingerprint); filled on load, a resume must find the same data.
+    data_fingerprint: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def gan_names(self) -> tuple[str, ...]:
@@ -117,6 +128,35 @@ class SweepConfig:
     def to_json(self) -> str:
         """The resolved config, as written next to the results and printed by --dry-run."""
         return json.dumps(self.to_dict(), indent=2)
+
+
+def load_config(path: Path) -> SweepConfig:
+    """The config a sweep saved in `path` (its config.json); a truncated, empty or unreadable
+    file, or one from a raygan with other settings, is a RayganError."""
+    fix = ("restore it from the artifacts of the sweep's MLflow parent run (config.json), or "
+           "start a new sweep under another --name")
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise RayganError(f"cannot read {path}: {exc.strerror}; {fix}") from None
+    except ValueError as exc:
+        raise RayganError(f"{path} is not valid JSON ({exc}): it is truncated or empty; "
+                          f"{fix}") from None
+    if not isinstance(data, dict):
+        raise RayganError(f"{path} holds no raygan config (a JSON object); {fix}")
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(SweepConfig)})
+    for key, section in (("gan", GANConfig), ("classifier", ClassifierConfig)):
+        if isinstance(data.get(key), dict):
+            known = {f.name for f in dataclasses.fields(section)}
+            unknown += sorted(f"{key}.{k}" for k in set(data[key]) - known)
+    if unknown:
+        raise RayganError(f"{path} holds settings this raygan does not know ({', '.join(unknown)})"
+                          f": another raygan version wrote it; resume with that version, or "
+                          f"{fix}")
+    try:
+        return SweepConfig.from_dict(data)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise RayganError(f"{path} holds no usable raygan config ({exc}); {fix}") from None
 
 
 ALL_ARMS = ("real", "oversample", "classic", "gan:dcgan", "gan:pggan", "gan:cyclegan",
@@ -197,8 +237,23 @@ def profile_config(name: str) -> SweepConfig:
     return PROFILES[name]()
 
 
+def check_name(name: str) -> str:
+    """A sweep name is a folder under --output and goes into MLflow queries: keep it plain."""
+    if len(name) > MAX_NAME:
+        raise RayganError(f"--name is {len(name)} characters long; use at most {MAX_NAME}")
+    if not NAME_PATTERN.fullmatch(name):
+        raise RayganError(f"--name {name!r} is not a plain name; use {NAME_RULE}, e.g. laptop-1")
+    return name
+
+
 def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     """Check every value that can be checked without the data; raise RayganError on the first."""
+    if cfg.sweep_name:
+        check_name(cfg.sweep_name)
+    scheme = cfg.storage.partition("://")[0].lower() if "://" in cfg.storage else ""
+    if scheme and scheme not in STORAGE_SCHEMES:
+        raise RayganError(f"--storage {cfg.storage}: unsupported scheme {scheme}://; use a local "
+                          f"path or one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}")
     if cfg.resolution not in RESOLUTIONS:
         known = ", ".join(map(str, RESOLUTIONS))
         raise RayganError(f"unsupported resolution {cfg.resolution}; use one of {known}")
@@ -222,6 +277,9 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     for b in cfg.budgets:
         if not isinstance(b, int) or b <= 0:
             raise RayganError(f"budget {b!r} must be a positive number of real malignant images")
+    if len(set(cfg.budgets)) != len(cfg.budgets):
+        raise RayganError(f"budgets repeat: {','.join(map(str, cfg.budgets))}; name each budget "
+                          "once (a repeat would train every cell of it twice)")
     if not cfg.seeds:
         raise RayganError("no seeds given; pass e.g. --seeds 0,1,2")
     if any(s < 0 for s in cfg.seeds) or len(set(cfg.seeds)) != len(cfg.seeds):
@@ -240,6 +298,11 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
         if bad_keys:
             raise RayganError(f"gan override {fam}.{bad_keys[0]} is not a GAN setting; known:"
                               f" {', '.join(sorted(fields))}")
+        for key, value in over.items():
+            _check_type(f"gan override {fam}.{key}", value, GANConfig, key)
+    for section, prefix in ((cfg.gan, "gan"), (cfg.classifier, "classifier")):
+        for f in dataclasses.fields(section):
+            _check_type(f"{prefix}.{f.name}", getattr(section, f.name), type(section), f.name)
     cells = [cfg.gan_config(n, b) for n in cfg.gan_names for b in cfg.budgets]
     for gcfg in [cfg.gan, *(cfg.gan_config(n) for n in cfg.gan_names), *cells]:
         _check_gan(gcfg)
@@ -272,6 +335,21 @@ def _check_gan(gan: GANConfig) -> None:
     if bad:
         raise RayganError(f"unknown DiffAugment policy {bad[0]!r}; use a comma-separated subset"
                           f" of: {', '.join(POLICIES)}")
+
+
+_TYPES = {"int": ((int,), "an integer"), "float": ((int, float), "a number"),
+          "bool": ((bool,), "true or false"), "str": ((str,), "a string")}
+
+
+def _check_type(what: str, value: Any, section: type, name: str) -> None:
+    """`value` has the type of field `name` of the dataclass `section` (JSON gives any type)."""
+    ftype = {f.name: f.type for f in dataclasses.fields(section)}[name]
+    if ftype not in _TYPES:
+        return
+    types, text = _TYPES[ftype]
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise RayganError(f"{what} = {json.dumps(value)} must be {text}, e.g. "
+                          f"{json.dumps(getattr(section(), name))}")
 
 
 def _positive(section: Any, names: tuple[str, ...], prefix: str) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from raygan.errors import RayganError
 
 DEFAULT_URI = "sqlite:///mlflow.db"  # in the working directory; MLFLOW_TRACKING_URI overrides
+TEST_DATA_TAG = "raygan.test_data"  # digest of the test split's file names and sizes
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class TrackingContext:
     experiment_id: str
     parent_run_id: str
     sweep: str
+    tags: dict[str, str] = field(default_factory=dict)  # on every child run, e.g. the test data
 
 
 def resolve_uri(uri: str | None = None) -> str:
@@ -68,6 +71,7 @@ def setup(uri: str, experiment: str) -> str:
     try:
         exp = mlflow.get_experiment_by_name(experiment)
         if exp is not None:
+            check_active(exp, uri)
             return exp.experiment_id
         location = None
         if uri.startswith("sqlite:///"):
@@ -80,21 +84,33 @@ def setup(uri: str, experiment: str) -> str:
                           " MLFLOW_TRACKING_URI") from None
 
 
-def start_parent(uri: str, experiment_id: str, sweep: str, params: dict[str, Any]) -> str:
+def check_active(exp: Any, uri: str) -> None:
+    """A deleted experiment takes no runs; restoring it is the user's call, not raygan's."""
+    if exp.lifecycle_stage == "deleted":
+        raise RayganError(
+            f"MLflow experiment {exp.name!r} (id {exp.experiment_id}) in {uri} is deleted; restore"
+            f" it with: MLFLOW_TRACKING_URI={uri} mlflow experiments restore --experiment-id "
+            f"{exp.experiment_id}, or pick another --experiment")
+
+
+def start_parent(uri: str, experiment_id: str, sweep: str, params: dict[str, Any],
+                 tags: dict[str, str] | None = None) -> str:
     """Create the sweep's parent run (left open until `end_run`); returns its id."""
     client = MlflowClient(uri)
-    run = client.create_run(experiment_id, run_name=sweep, tags={"raygan.sweep": sweep,
-                                                                  "raygan.kind": "sweep"})
+    run = client.create_run(experiment_id, run_name=sweep, tags={
+        "raygan.sweep": sweep, "raygan.kind": "sweep", **(tags or {})})
     _log_params(client, run.info.run_id, params)
     return run.info.run_id
 
 
 def find_parent(uri: str, experiment_id: str, sweep: str) -> str | None:
     """The id of the newest parent run of the sweep called `sweep`, or None."""
+    # The name is compared here, never pasted into the filter string: no character of it (a
+    # quote, a backslash) can change the query.
     runs = MlflowClient(uri).search_runs(
-        [experiment_id], f"tags.`raygan.kind` = 'sweep' and tags.`raygan.sweep` = '{sweep}'",
-        order_by=["attributes.start_time DESC"], max_results=1)
-    return runs[0].info.run_id if runs else None
+        [experiment_id], "tags.`raygan.kind` = 'sweep'",
+        order_by=["attributes.start_time DESC"], max_results=50000)
+    return next((r.info.run_id for r in runs if r.data.tags.get("raygan.sweep") == sweep), None)
 
 
 def reopen(uri: str, run_id: str) -> None:
@@ -128,7 +144,8 @@ def child_run(
 ) -> Iterator[ChildRun]:
     """A child run of the sweep's parent: FINISHED on success, FAILED if the body raises."""
     client = MlflowClient(ctx.uri)
-    all_tags = {"mlflow.parentRunId": ctx.parent_run_id, "raygan.sweep": ctx.sweep, **tags}
+    all_tags = {"mlflow.parentRunId": ctx.parent_run_id, "raygan.sweep": ctx.sweep, **ctx.tags,
+                **tags}
     run = client.create_run(ctx.experiment_id, run_name=name, tags=all_tags)
     child = ChildRun(client, run.info.run_id)
     _log_params(client, child.run_id, params)
@@ -189,20 +206,33 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def sweep_results(uri: str, experiment: str, sweep: str) -> tuple[list, dict[str, bytes]]:
+def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
+                  ) -> tuple[list, dict[str, bytes]]:
     """The finished classifier trials of a sweep (with per-image test scores) and the sample
-    grid of its largest-budget GAN training per family."""
+    grid of its largest-budget GAN training per family; every trial tagged with a test-data
+    digest must carry `test_data` (when given) and the same digest as the others."""
     import numpy as np
 
     from raygan.eval.report import Trial
 
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
+    if exp is not None:
+        check_active(exp, uri)
     parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
     if parent is None:
         raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
     runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
                               " and attributes.status = 'FINISHED'", max_results=50000)
+    classifiers = [r for r in runs if r.data.tags.get("raygan.kind") == "classifier"]
+    _check_test_data(sweep, classifiers, test_data)
+    names = Counter(r.info.run_name for r in classifiers)
+    twice = sorted(n for n, k in names.items() if k > 1)
+    if twice:
+        raise RayganError(
+            f"sweep {sweep!r} has {names[twice[0]]} finished runs named {twice[0]!r} under one "
+            f"parent run ({len(twice)} cells repeat): two processes ran it at once; delete the "
+            "extra runs in MLflow, or run the sweep again under a new --name")
     trials, grids = [], {}
     gans = [r for r in runs if r.data.tags.get("raygan.kind") == "gan"]
     first_seed = min((int(r.data.params["seed"]) for r in gans), default=0)
@@ -222,6 +252,19 @@ def sweep_results(uri: str, experiment: str, sweep: str) -> tuple[list, dict[str
             path = client.download_artifacts(run_id, "samples.png", f"{tmp}/{run_id}")
             grids[f"{arm}-n{budget}"] = Path(path).read_bytes()
     return trials, grids
+
+
+def _check_test_data(sweep: str, runs: list, expected: str) -> None:
+    tagged = [r for r in runs if TEST_DATA_TAG in r.data.tags]
+    digests = sorted({r.data.tags[TEST_DATA_TAG] for r in tagged})
+    odd = [r for r in tagged if expected and r.data.tags[TEST_DATA_TAG] != expected]
+    if len(digests) > 1 or odd:
+        run = (odd or tagged)[0]
+        raise RayganError(
+            f"the classifier runs of sweep {sweep!r} were tested on different test sets (tag "
+            f"{TEST_DATA_TAG}: {', '.join(digests)}, the sweep's data {expected or '?'}; e.g. "
+            f"{run.info.run_name}); their predictions cannot be paired: report the runs of one "
+            "test set under a new sweep, or run the sweep again")
 
 
 def log_files(uri: str, experiment: str, sweep: str, paths: list, folder: str) -> None:

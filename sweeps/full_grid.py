@@ -12,8 +12,17 @@ import os
 import sys
 from dataclasses import replace
 
-from raygan.config import PROFILES, profile_config
+from raygan.config import NAME_RULE, PROFILES, profile_config
 from raygan.errors import RayganError
+
+
+def _items(text: str, flag: str, example: str) -> list[str]:
+    """The comma-separated values of `flag`; an empty list is an error, not the profile's."""
+    parts = [v.strip() for v in text.split(",") if v.strip()]
+    if not parts:
+        raise RayganError(f"{flag} {text!r} names nothing; pass e.g. {flag} {example}, or leave "
+                          "the flag out for the profile's")
+    return parts
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
@@ -69,7 +78,8 @@ def make_parser(doc: str | None) -> argparse.ArgumentParser:
     p.add_argument("--storage", help="Tune/Train storage_path (shared storage on a cluster)")
     p.add_argument("--output", help="folder for config.json and the results tables (runs)")
     p.add_argument("--experiment", help="MLflow experiment name (raygan)")
-    p.add_argument("--name", help="sweep name: MLflow parent run and results sub-folder")
+    p.add_argument("--name", help="sweep name: MLflow parent run and results sub-folder;\n"
+                                  f"{NAME_RULE}")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted sweep --name (its saved config.json holds;\n"
                         "finished runs are kept, unfinished ones run again)")
@@ -85,15 +95,15 @@ def build_config(args: argparse.Namespace):
             "address": args.address, "storage": args.storage, "output": args.output,
             "experiment": args.experiment, "sweep_name": args.name,
             "exclude_leaks": args.exclude_leaks}
-    if args.budgets:
-        parts = [b.strip() for b in args.budgets.split(",") if b.strip()]
+    if args.budgets is not None:
+        parts = _items(args.budgets, "--budgets", "50,200,all")
         over["budgets"] = _ints(",".join(b for b in parts if b != "all"), "budgets")
         if "all" in parts and "all-real" not in (args.arms or ",".join(cfg.arms)):
             over["arms"] = (*cfg.arms, "all-real")
-    if args.arms:
-        over["arms"] = tuple(a.strip() for a in args.arms.split(",") if a.strip())
-    if args.seeds:
-        over["seeds"] = _ints(args.seeds, "seeds")
+    if args.arms is not None:
+        over["arms"] = tuple(_items(args.arms, "--arms", "real,gan:dcgan"))
+    if args.seeds is not None:
+        over["seeds"] = _ints(",".join(_items(args.seeds, "--seeds", "0,1,2")), "seeds")
     gan_flags = {k: v for k, v in {
         "steps": args.gan_steps, "batch_size": args.gan_batch_size, "width": args.gan_width,
         "num_workers": args.gan_workers, "use_gpu": args.gpu}.items() if v is not None}

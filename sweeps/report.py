@@ -10,7 +10,6 @@ MLflow, writes report.md with its plots, and logs them to the sweep's parent run
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -37,28 +36,37 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         from raygan import tracking
-        from raygan.config import SweepConfig
+        from raygan.config import check_name, load_config
         from raygan.data import load_dataset
+        from raygan.data.dataset import digest_of_test, fingerprint_changes
         from raygan.eval.leakage import without_leaks
-        from raygan.eval.report import write_report
+        from raygan.eval.report import check_paired, write_report
 
         if args.cas and not args.fidelity:
             raise RayganError("--cas is part of the fidelity section: add --fidelity")
         if args.fidelity_images < 1:
             raise RayganError(f"--fidelity-images must be at least 1, got {args.fidelity_images}")
+        check_name(args.name)
         folder = Path(args.output).resolve() / args.name
         if not (folder / "config.json").is_file():
             raise RayganError(f"no sweep {args.name!r} in {folder.parent} (config.json missing); "
                               "check --name and --output")
-        cfg = SweepConfig.from_dict(json.loads((folder / "config.json").read_text()))
+        cfg = load_config(folder / "config.json")
         uri = tracking.resolve_uri()
         dataset = load_dataset(args.data or cfg.data, cfg.resolution)
+        changed, _ = fingerprint_changes(cfg.data_fingerprint or dataset.fingerprint,
+                                         dataset.fingerprint)
+        if changed:
+            raise RayganError(f"{dataset.root} is not the data sweep {args.name!r} ran on: "
+                              f"{'; '.join(changed)}; pass the sweep's data with --data")
         if cfg.exclude_leaks:  # the sweep tested without them: so must its report
             dataset, _ = without_leaks(dataset)
         y = dataset.test.y
-        trials, grids = tracking.sweep_results(uri, cfg.experiment, args.name)
+        trials, grids = tracking.sweep_results(uri, cfg.experiment, args.name,
+                                               digest_of_test(dataset.fingerprint))
         if not trials:
             raise RayganError(f"sweep {args.name!r} has no finished classifier runs in {uri}")
+        check_paired(trials, y)  # before the fidelity section pairs them too
         fidelity = None
         if args.fidelity:
             import tempfile

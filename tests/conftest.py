@@ -6,6 +6,7 @@ copy it (shutil.copytree) and alter the copy.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,12 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "raygan-cache"
     monkeypatch.setenv("RAYGAN_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture
+def data_copy(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the tiny dataset to alter, with its own array cache and MLflow store."""
+    monkeypatch.setenv("RAYGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.delenv("RAYGAN_DATA", raising=False)
+    return Path(shutil.copytree(tiny_dataset, tmp_path / "data"))

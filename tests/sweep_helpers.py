@@ -1,12 +1,17 @@
 """Running the sweep CLI in a subprocess and checking what it left in MLflow."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 from mlflow.tracking import MlflowClient
+
+from raygan.config import profile_config
+from raygan.orchestrate.lock import LOCK_FILE
 
 SCRIPT = Path(__file__).resolve().parents[1] / "sweeps" / "full_grid.py"
 
@@ -78,3 +83,44 @@ def check_mlflow(uri: str, arms: tuple[str, ...], budgets: tuple[int, ...],
                 assert 0.0 <= m[key] <= 1.0, (name, key)
             arts = {a.path for a in client.list_artifacts(run.info.run_id)}
             assert {"roc.png", "test_p_malignant.npy"} <= arts
+
+
+def saved_sweep(runs: Path, name: str, data: Path, pid: int | None = None) -> Path:
+    """runs/`name`/config.json of a smoke sweep (budget 5) on `data`, with the data's
+    fingerprint when `data` holds a dataset, and a lock file of process `pid` if given."""
+    from raygan.data import load_dataset
+
+    folder = runs / name
+    folder.mkdir(parents=True)
+    cfg = profile_config("smoke")
+    fp = load_dataset(data, cfg.resolution).fingerprint if (data / "train").is_dir() else {}
+    cfg = cfg.from_dict({**cfg.to_dict(), "data": str(data), "budgets": [5],
+                         "data_fingerprint": fp})
+    (folder / "config.json").write_text(cfg.to_json())
+    if pid is not None:
+        (folder / LOCK_FILE).write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                                    "started": "2026-12-01T10:00:00+00:00"}))
+    return folder
+
+
+def logged_sweep(tmp_path: Path, data: Path, name: str,
+                 trials: list[tuple[str, str, int, np.ndarray]],
+                 tags: dict[str, str] | None = None) -> str:
+    """A sweep `name` in the MLflow store of MLFLOW_TRACKING_URI with finished classifier runs
+    (arm, budget, seed, per-image test scores) and its config.json in tmp_path/runs."""
+    from raygan import tracking
+
+    saved_sweep(tmp_path / "runs", name, data)
+    uri = tracking.resolve_uri()
+    exp = tracking.setup(uri, "raygan")
+    parent = tracking.start_parent(uri, exp, name, {})
+    ctx = tracking.TrackingContext(uri, exp, parent, name, tags or {})
+    for arm, budget, seed, p in trials:
+        params = {"arm": arm, "budget": budget, "seed": seed}
+        with tracking.child_run(ctx, f"{arm}-n{budget}-s{seed}", params,
+                                {"raygan.kind": "classifier"}) as child:
+            buf = tmp_path / "test_p_malignant.npy"
+            np.save(buf, p)
+            child.file(buf)
+    tracking.end_run(uri, parent)
+    return uri

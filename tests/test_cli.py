@@ -1,5 +1,6 @@
 """Bad input: one line on stderr, exit code 2, no traceback, and Ray never started."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,14 +24,6 @@ def _fails(capsys, *argv: str) -> str:
     return err[0]
 
 
-@pytest.fixture
-def data_copy(tiny_dataset, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("RAYGAN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    monkeypatch.delenv("RAYGAN_DATA", raising=False)
-    return Path(shutil.copytree(tiny_dataset, tmp_path / "data"))
-
-
 def test_missing_dataset_path(capsys, data_copy):
     msg = _fails(capsys, "--data", str(data_copy / "nope"), "--dry-run")
     assert "does not exist" in msg and "fanconic/skin-cancer-malignant-vs-benign" in msg
@@ -52,6 +45,21 @@ def test_corrupt_image_is_named(capsys, data_copy):
                                             ("500", "exceeds"), ("x", "integers")])
 def test_impossible_budgets(capsys, data_copy, budgets, needle):
     assert needle in _fails(capsys, "--data", str(data_copy), f"--budgets={budgets}", "--dry-run")
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (("--budgets", "20,20"), "budgets repeat: 20,20"),
+    (("--budgets", "5,all,5"), "budgets repeat: 5,5"),
+    (("--seeds", "1,1"), "must be distinct"),
+    (("--arms", "real,real"), "arms repeat"),
+    (("--budgets", ""), "--budgets '' names nothing"),
+    (("--budgets", ","), "--budgets ',' names nothing"),
+    (("--seeds", ""), "--seeds '' names nothing"),
+    (("--arms", " , "), "--arms ' , ' names nothing"),
+])
+def test_repeated_or_empty_lists(capsys, data_copy, argv, needle):
+    assert needle in _fails(capsys, "--data", str(data_copy), "--profile", "smoke", *argv,
+                            "--dry-run")
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -147,3 +155,172 @@ def test_report_errors(capsys, tmp_path, argv, needle):
     code = report.main([*argv, "--output", str(tmp_path / "runs")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
+
+
+@pytest.mark.parametrize("name,needle", [
+    ("o'brien", "not a plain name"), ("../../x", "not a plain name"), ("a/b", "not a plain name"),
+    (".hidden", "not a plain name"), ('say"hi', "not a plain name"),
+    ("x" * 101, "101 characters long"), ("x" * 300, "300 characters long"),
+])
+def test_sweep_names_are_plain(capsys, data_copy, tmp_path, name, needle):
+    out = tmp_path / "runs"
+    for extra in ([], ["--resume"]):
+        msg = _fails(capsys, "--data", str(data_copy), "--output", str(out), "--name", name,
+                     *extra, "--dry-run")
+        assert needle in msg and "at most 100" in msg
+    import report
+
+    code = report.main(["--name", name, "--output", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "x").exists() and not out.exists()
+
+
+def test_help_states_the_name_rule():
+    proc = subprocess.run([sys.executable, str(SWEEPS / "full_grid.py"), "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert "letters, digits, '.', '_' and '-', not starting with '.', at most 100" in proc.stdout
+
+
+def test_find_parent_matches_any_name(tmp_path):
+    from raygan import tracking
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    exp = tracking.setup(uri, "raygan")
+    ids = {name: tracking.start_parent(uri, exp, name, {}) for name in ("o'brien", "o", "x\\'")}
+    for name, run_id in ids.items():  # names from before the rule still resolve exactly
+        assert tracking.find_parent(uri, exp, name) == run_id
+    assert tracking.find_parent(uri, exp, "o' or '1'='1") is None
+
+
+def test_non_utf8_file_name_is_one_line(capsys, data_copy):
+    shutil.copy(data_copy / "test" / "benign" / "test_benign_000.jpg",
+                os.fsdecode(bytes(data_copy / "test" / "benign") + b"/\xff.jpg"))
+    assert "b'\\xff.jpg'" in _fails(capsys, "--data", str(data_copy), "--dry-run")
+
+
+@pytest.mark.parametrize("settings,needle", [
+    ({"dcgan@20": {"steps": "100"}}, 'dcgan@20.steps = "100" must be an integer, e.g. 2000'),
+    ({"dcgan": {"steps": None}}, "dcgan.steps = null must be an integer"),
+    ({"fastgan": {"diffaugment": 5}}, "fastgan.diffaugment = 5 must be a string"),
+    ({"dcgan": {"steps": 100.5}}, "dcgan.steps = 100.5 must be an integer"),
+    ({"dcgan": {"batch_size": True}}, "dcgan.batch_size = true must be an integer"),
+    ({"dcgan": {"use_gpu": 1}}, "dcgan.use_gpu = 1 must be true or false"),
+    ({"dcgan": {"lr": "fast"}}, 'dcgan.lr = "fast" must be a number'),
+])
+def test_gan_configs_of_the_wrong_type(capsys, data_copy, tmp_path, settings, needle):
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps(settings))
+    assert needle in _fails(capsys, "--data", str(data_copy), "--profile", "smoke",
+                            "--gan-configs", str(path), "--dry-run")
+
+
+def test_gan_configs_take_an_integer_learning_rate(capsys, data_copy, tmp_path):
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps({"dcgan@20": {"lr": 1, "steps": 30}}))
+    assert full_grid.main(["--data", str(data_copy), "--profile", "smoke", "--gan-configs",
+                           str(path), "--dry-run"]) == 0
+
+
+def _good_config() -> str:
+    from raygan.config import profile_config
+
+    return profile_config("smoke").to_json()
+
+
+@pytest.mark.parametrize("text,needle", [
+    (lambda good: good[: len(good) // 2], "is not valid JSON"),
+    (lambda good: "", "truncated or empty"),
+    (lambda good: "[1, 2]", "holds no raygan config"),
+    (lambda good: json.dumps({**json.loads(good), "ema_kimg": 10}), "does not know (ema_kimg)"),
+    (lambda good: json.dumps({**json.loads(good), "gan": {"ema": 1}}), "does not know (gan.ema)"),
+    (lambda good: json.dumps({**json.loads(good), "budgets": 5}), "no usable raygan config"),
+])
+def test_broken_saved_config_on_resume(capsys, data_copy, tmp_path, text, needle):
+    folder = tmp_path / "runs" / "old"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(text(_good_config()))
+    msg = _fails(capsys, "--data", str(data_copy), "--output", str(tmp_path / "runs"), "--name",
+                 "old", "--resume", "--dry-run")
+    assert needle in msg and "config.json" in msg and "MLflow parent run" in msg
+
+
+def test_config_and_lock_writes_are_atomic(tmp_path):
+    from raygan.files import write_atomic
+
+    path = tmp_path / "config.json"
+    write_atomic(path, '{"a": 1}')
+    with pytest.raises(UnicodeEncodeError):  # the write fails half-way: the old file stays
+        write_atomic(path, '{"a": 2, "b": "' + "x" * 100000 + '\udcff"}')
+    assert path.read_text() == '{"a": 1}' and os.listdir(tmp_path) == ["config.json"]
+
+
+def test_truncated_best_gan_configs_on_tuning_resume(capsys, data_copy, tmp_path, monkeypatch):
+    import tune_gans
+    from sweep_helpers import saved_sweep
+
+    from raygan.orchestrate.lock import LOCK_FILE
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    folder = saved_sweep(tmp_path / "runs", "tn", data_copy)
+    (folder / "best_gan_configs.json").write_text('{"dcgan@5": {"batch_size": 16, "st')
+    code = tune_gans.main(["--output", str(tmp_path / "runs"), "--name", "tn", "--resume",
+                           "--data", str(data_copy), "--num-samples", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and not ray.is_initialized(), err
+    assert "best_gan_configs.json" in err[0] and "truncated" in err[0]
+    assert not (folder / LOCK_FILE).exists()
+
+
+def test_output_that_is_a_file(capsys, data_copy, tmp_path):
+    (tmp_path / "runs").write_text("a file")
+    for out in (tmp_path / "runs", tmp_path / "runs" / "sub"):
+        msg = _fails(capsys, "--data", str(data_copy), "--output", str(out), "--dry-run")
+        assert f"{tmp_path / 'runs'} is a file, not a folder" in msg
+
+
+def test_output_that_is_not_writable(capsys, data_copy, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    if os.access(ro, os.W_OK):  # root ignores modes: a read-only mount does not
+        ro = Path("/proc/sys")
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root and /proc/sys is writable: no unwritable folder")
+    msg = _fails(capsys, "--data", str(data_copy), "--output", str(ro / "runs"), "--dry-run")
+    assert f"{ro} is not writable" in msg
+
+
+def test_deleted_mlflow_experiment(capsys, data_copy, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    exp = client.create_experiment("gone")
+    client.delete_experiment(exp)
+    capsys.readouterr()
+    msg = _fails(capsys, "--data", str(data_copy), "--output", str(tmp_path / "runs"),
+                 "--profile", "smoke", "--experiment", "gone", "--name", "d")
+    assert f"experiment 'gone' (id {exp})" in msg and "is deleted" in msg
+    assert f"mlflow experiments restore --experiment-id {exp}" in msg
+    assert not (tmp_path / "runs" / "d" / "sweep.lock").exists()
+
+
+@pytest.mark.parametrize("storage,ok", [("foo://bar", False), ("http://host/x", False),
+                                        ("s3://bucket/raygan", True), ("file:///tmp/r", True),
+                                        ("relative/folder", True)])
+def test_storage_scheme(capsys, data_copy, storage, ok):
+    if ok:
+        assert full_grid.main(["--data", str(data_copy), "--profile", "smoke", "--storage",
+                               storage, "--dry-run"]) == 0
+    else:
+        msg = _fails(capsys, "--data", str(data_copy), "--storage", storage, "--dry-run")
+        assert "unsupported scheme" in msg and "s3://" in msg and "local path" in msg
+
+
+def test_decompression_bomb_is_one_line(capsys, data_copy, monkeypatch):
+    from PIL import Image
+
+    Image.new("RGB", (100, 100)).save(data_copy / "train" / "malignant" / "zz_big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 48 * 48)  # PIL's limit, low: a small file
+    assert "zz_big.png is too large" in _fails(capsys, "--data", str(data_copy), "--dry-run")

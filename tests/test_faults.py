@@ -2,13 +2,19 @@
 
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 from sweep_helpers import check_mlflow, run_sweep_cli, sweep_command
 
 from raygan.orchestrate.gan_stage import KILL_HOOK
+from raygan.orchestrate.lock import LOCK_FILE
+from raygan.tracking import TEST_DATA_TAG
+
+REPORT = Path(__file__).resolve().parents[1] / "sweeps" / "report.py"
 
 
 def _children(uri: str) -> list:
@@ -51,11 +57,21 @@ def test_interrupted_sweep_resumes_without_duplicates(tiny_dataset, tmp_path):
         if len(finished) >= 2:
             break
         time.sleep(1)
+    # A second process may neither resume nor restart the running sweep (it would delete the
+    # first one's RUNNING runs and log the grid twice).
+    running = {r.info.run_id for r in _children(uri) if r.info.status == "RUNNING"}
+    for extra in (("--resume",), ()):
+        second = subprocess.run([*argv, *extra, "--dry-run"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert second.returncode == 2, second.stdout[-2000:] + second.stderr[-2000:]
+        assert second.stderr.startswith("error: sweep 't' is running (process "), second.stderr
+    assert running <= {r.info.run_id for r in _children(uri)}
     assert proc.poll() is None, "the sweep ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 130, out[-3000:]
     assert "--resume --name t" in out
+    assert not (tmp_path / "runs" / "t" / LOCK_FILE).exists()  # released on Ctrl-C
     kept = {r.info.run_id for r in _children(uri) if r.info.status == "FINISHED"}
     assert len(kept) >= 2 + 2  # two GAN trainings and at least two classifier trials
 
@@ -63,3 +79,13 @@ def test_interrupted_sweep_resumes_without_duplicates(tiny_dataset, tmp_path):
     assert "finished runs are kept" in proc2.stdout
     check_mlflow(uri, arms, (5, 20), world_size=1)  # complete, and no run twice
     assert kept <= {r.info.run_id for r in _children(uri)}  # finished runs were not redone
+    # Runs from before and after the resume were tested on one test set, and say so.
+    runs = MlflowClient(uri).search_runs([_children(uri)[0].info.experiment_id])
+    (parent,) = [r for r in runs if r.info.run_name == "t"]
+    assert parent.data.params["data_fingerprint.test/malignant.files"] == "12"
+    tags = {r.data.tags.get(TEST_DATA_TAG) for r in runs}
+    assert len(tags) == 1 and None not in tags
+    rep = subprocess.run([sys.executable, str(REPORT), "--name", "t", "--output",
+                          str(tmp_path / "runs")], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert rep.returncode == 0, rep.stderr[-2000:]

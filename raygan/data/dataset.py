@@ -1,7 +1,8 @@
 """Read the Kaggle layout `ROOT/{train,test}/{benign,malignant}/*.jpg` into uint8 NCHW arrays.
 
 Decoded arrays are cached on disk, keyed by every file's relative path, size and modification
-time plus the resolution, so a second load skips JPEG decoding entirely.
+time plus the resolution, so a second load skips JPEG decoding entirely. The same listing gives
+the data's fingerprint, which a sweep keeps so that a resume or a report can tell other data.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -25,7 +27,7 @@ DEFAULT_ROOT = "data/skin-cancer-mvb"  # relative to the working directory
 KAGGLE_ID = "fanconic/skin-cancer-malignant-vs-benign"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 LAYOUT = "ROOT/{train,test}/{benign,malignant}/*.jpg"
-CACHE_VERSION = 1  # bump when the decoding changes, so stale caches are ignored
+CACHE_VERSION = 2  # bump when the decoding changes, so stale caches are ignored
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Dataset:
     resolution: int  # px, square
     train: Split
     test: Split
+    fingerprint: dict[str, dict[str, Any]] = field(default_factory=dict)  # see `fingerprint`
 
 
 def resolve_root(path: str | os.PathLike | None = None) -> Path:
@@ -68,11 +71,21 @@ def _list_files(root: Path) -> dict[str, list[Path]]:
         for cls in CLASSES:
             folder = root / split / cls
             if not folder.is_dir():
+                if folder.exists() or folder.is_symlink():
+                    what = "a file, not a folder" if folder.exists() else "a broken link"
+                    raise RayganError(f"{split}/{cls} in {root} is {what}; expected the layout "
+                                      f"{LAYOUT}")
                 raise RayganError(f"missing folder {split}/{cls} in {root}; expected the layout "
                                   f"{LAYOUT}")
+            try:
+                entries = sorted(folder.iterdir())
+            except OSError as exc:
+                raise RayganError(f"cannot list folder {folder}: {exc.strerror}; check its "
+                                  "permissions") from None
             files, skipped = [], []
-            for p in sorted(folder.iterdir()):
+            for p in entries:
                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+                    _check_file_name(p)
                     files.append(p)
                 elif not p.name.startswith("."):
                     skipped.append(p.name)
@@ -86,12 +99,87 @@ def _list_files(root: Path) -> dict[str, list[Path]]:
     return listing
 
 
+def _check_file_name(path: Path) -> None:
+    """File names go into the cache key, the results and MLflow, all of which need UTF-8."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RayganError(f"file name {os.fsencode(path.name)!r} in {path.parent} is not valid "
+                          "UTF-8; rename the file") from None
+
+
+def fingerprint(listing: dict[str, list[Path]]) -> dict[str, dict[str, Any]]:
+    """Per `split/class` folder: its number of files, their bytes, a digest of their names and
+    sizes, and a digest of their modification times."""
+    out = {}
+    for key, files in listing.items():
+        names, times, total = hashlib.sha256(), hashlib.sha256(), 0
+        for p in files:
+            st = p.stat()
+            total += st.st_size
+            names.update(f"{p.name}:{st.st_size}|".encode())
+            times.update(f"{st.st_mtime_ns}|".encode())
+        out[key] = {"files": len(files), "bytes": total, "names": names.hexdigest()[:16],
+                    "mtimes": times.hexdigest()[:16]}
+    return out
+
+
+def fingerprint_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
+                        ) -> tuple[list[str], list[str]]:
+    """(how the data changed, e.g. 'test/malignant: 300 -> 12 files'; the folders whose files
+    only have new modification times, as a copy of the same data has)."""
+    changed, touched = [], []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a is None or b is None:
+            changed.append(f"{key}: {'new' if a is None else 'gone'}")
+        elif a["files"] != b["files"]:
+            changed.append(f"{key}: {a['files']} -> {b['files']} files")
+        elif a["bytes"] != b["bytes"]:
+            changed.append(f"{key}: {a['files']} files, {a['bytes']} -> {b['bytes']} bytes")
+        elif a["names"] != b["names"]:
+            changed.append(f"{key}: {a['files']} files of {a['bytes']} bytes, but other names or "
+                           "sizes")
+        elif a.get("mtimes") != b.get("mtimes"):
+            touched.append(key)
+    return changed, touched
+
+
+def digest_of_test(fp: dict[str, dict[str, Any]]) -> str:
+    """One short digest of the test split's names and sizes (a tag on every classifier run)."""
+    parts = [f"{k}:{v['files']}:{v['bytes']}:{v['names']}" for k, v in sorted(fp.items())
+             if k.startswith("test/")]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _to_rgb(img: Image.Image, path: Path) -> Image.Image:
+    """8-bit RGB. PIL's own conversion clips high-bit-depth grey to 0..255, which turns almost
+    every 16-bit, 32-bit or float image into a blank one, so those are scaled here: 16-bit by
+    its full range (/ 257), 32-bit integer and float by the image's own min..max."""
+    if img.mode.startswith("I;16"):
+        grey = np.asarray(img, dtype=np.float64) / 257.0
+    elif img.mode in ("I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        finite = a[np.isfinite(a)]
+        if finite.size == 0 or finite.min() == finite.max():
+            raise RayganError(f"image {path} (mode {img.mode}) holds a single value, "
+                              "nothing to scale to 8 bits; replace it with an 8-bit image")
+        lo, hi = finite.min(), finite.max()
+        grey = (np.nan_to_num(a, nan=lo, posinf=hi, neginf=lo) - lo) * (255.0 / (hi - lo))
+    else:
+        return img.convert("RGB")
+    return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).convert("RGB")
+
+
 def _decode(path: Path, resolution: int) -> np.ndarray:
     """One image as (3, R, R) uint8; grayscale/RGBA become RGB, other sizes are resized."""
     try:
         with Image.open(path) as img:
             img.load()
-            rgb = img.convert("RGB")
+            rgb = _to_rgb(img, path)
+    except Image.DecompressionBombError as exc:
+        raise RayganError(f"image {path} is too large to decode safely ({exc}); downscale it, "
+                          "or remove it") from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         raise RayganError(f"cannot read image {path}: {exc}; remove or replace the file") from None
     if rgb.size != (resolution, resolution):
@@ -150,4 +238,4 @@ def load_dataset(path: str | os.PathLike | None, resolution: int) -> Dataset:
         _write_cache(cache, arrays)
     splits = {s: Split(arrays[f"{s}_x"], arrays[f"{s}_y"].astype(np.int64),
                        [str(f) for f in arrays[f"{s}_files"]]) for s in SPLITS}
-    return Dataset(str(root), resolution, splits["train"], splits["test"])
+    return Dataset(str(root), resolution, splits["train"], splits["test"], fingerprint(listing))

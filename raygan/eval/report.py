@@ -68,6 +68,16 @@ def _arms(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(names, key=lambda a: (ALL_ARMS.index(a) if a in ALL_ARMS else len(ALL_ARMS), a))
 
 
+def check_paired(trials: list[Trial], y: np.ndarray) -> None:
+    """Every trial scored the same test images: one score per label of `y`."""
+    for t in trials:
+        if len(t.p) != len(y):
+            raise RayganError(
+                f"run {t.arm}-n{t.budget}-s{t.seed} holds {len(t.p)} test scores but the test "
+                f"set has {len(y)} images: it was tested on other data and cannot be paired; "
+                "report with the --data the sweep ran on")
+
+
 def per_trial(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
     """Metrics of each trial with a DeLong CI for AUC and a Wilson CI for accuracy."""
     rows = []
@@ -324,6 +334,7 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     returns the paths written."""
     import csv
 
+    check_paired(trials, y)
     out = Path(out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     rows = per_trial(trials, y)

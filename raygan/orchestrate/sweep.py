@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -14,16 +15,19 @@ import numpy as np
 import ray
 
 from raygan import tracking
-from raygan.config import SweepConfig, validate
+from raygan.config import SweepConfig, check_name, load_config, validate
 from raygan.data import Dataset, Pools, carve_validation, check_budgets, load_dataset
+from raygan.data.dataset import digest_of_test, fingerprint_changes
 from raygan.errors import RayganError
 from raygan.eval.leakage import without_leaks
 from raygan.eval.table import markdown, rows_csv
+from raygan.files import write_atomic
 from raygan.gans import REGISTRY
 from raygan.orchestrate.classifier_stage import grid_cells, result_row, run_classifier_stage
 from raygan.orchestrate.cluster import check_reachable, connect, resolve_address
 from raygan.orchestrate.gan_stage import ImageHub, gan_key, gan_run_name, run_gan_stage
 from raygan.orchestrate.interrupt import CtrlC
+from raygan.orchestrate.lock import check_free, hold
 from raygan.tracking import run_name
 
 CONFIG_FILE = "config.json"
@@ -62,14 +66,44 @@ def resumed_config(cfg: SweepConfig) -> SweepConfig:
     if not cfg.sweep_name:
         raise RayganError("--resume needs the --name of the sweep to continue (see the folders "
                           f"in {cfg.output}/)")
+    check_name(cfg.sweep_name)
     path = Path(cfg.output).resolve() / cfg.sweep_name / CONFIG_FILE
     if not path.is_file():
         raise RayganError(f"nothing to resume: {path} does not exist; check --name and --output, "
                           "or start the sweep without --resume")
-    saved = SweepConfig.from_dict(json.loads(path.read_text()))
+    saved = load_config(path)
     return replace(saved, sweep_name=cfg.sweep_name, output=cfg.output,
                    address=cfg.address or saved.address,
                    storage=cfg.storage or saved.storage, data=cfg.data or saved.data)
+
+
+def _check_output(output: str, out_dir: Path) -> None:
+    """The sweep's folder can be created and written: its nearest existing folder is one."""
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise RayganError(f"--output {output}: {folder} is a file, not a folder; pass a "
+                                  "folder for the results, e.g. --output runs")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise RayganError(f"--output {output}: {folder} is not writable; pass a folder "
+                                  "you can write to, e.g. --output runs")
+            return
+
+
+def _check_same_data(saved: SweepConfig, dataset: Dataset, log: Callable[[str], None]) -> None:
+    """A resumed sweep must read the data it started on: its test split above all."""
+    if not saved.data_fingerprint:
+        log(f"note: the config.json of sweep {saved.sweep_name!r} holds no data fingerprint "
+            "(written by an older raygan); that the data is the same cannot be checked")
+        return
+    changed, touched = fingerprint_changes(saved.data_fingerprint, dataset.fingerprint)
+    if changed:
+        raise RayganError(f"cannot resume sweep {saved.sweep_name!r} on other data: "
+                          f"{'; '.join(changed)} ({dataset.root}); resume with the --data the "
+                          "sweep started with, or start a new sweep")
+    if touched:
+        log(f"note: the files of {', '.join(touched)} have other modification times than when "
+            "the sweep started (a copy?); their names and sizes match")
 
 
 def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
@@ -81,12 +115,17 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     if not cfg.sweep_name:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         cfg = replace(cfg, sweep_name=f"{cfg.profile}-{stamp}")
+    out_dir = Path(cfg.output).resolve() / cfg.sweep_name
+    _check_output(cfg.output, out_dir)
+    check_free(cfg.sweep_name, out_dir)
     uri = tracking.resolve_uri(tracking_uri)
     tracking.check_writable(uri)
     check_reachable(resolve_address(cfg.address))
     t0 = time.perf_counter()
     dataset = load_dataset(cfg.data, cfg.resolution)
-    cfg = replace(cfg, data=dataset.root)
+    if resume:
+        _check_same_data(cfg, dataset, log)
+    cfg = replace(cfg, data=dataset.root, data_fingerprint=dataset.fingerprint)
     log(f"data: {len(dataset.train)} train / {len(dataset.test)} test images at "
         f"{cfg.resolution} px from {dataset.root} ({time.perf_counter() - t0:.1f} s)")
     if cfg.exclude_leaks:
@@ -97,7 +136,6 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     fill_target = cfg.fill_target or pools.num_malignant
     check_budgets(pools, cfg.budgets if any(a != "all-real" for a in cfg.arms) else (),
                   fill_target)
-    out_dir = Path(cfg.output).resolve() / cfg.sweep_name
     if not resume and (out_dir / CONFIG_FILE).exists():
         raise RayganError(f"a sweep named {cfg.sweep_name!r} already exists in {out_dir}; add "
                           "--resume to continue it, or pick another --name")
@@ -105,16 +143,18 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
 
 
 def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult:
-    """Run both stages on Ray, log every run to MLflow, write the results table."""
-    with CtrlC() as ctrl_c:
+    """Run both stages on Ray, log every run to MLflow, write the results table; the sweep's
+    lock is held throughout."""
+    with hold(prep.cfg.sweep_name, prep.out_dir, log), CtrlC() as ctrl_c:
         return _run_sweep(prep, log, ctrl_c)
 
 
 def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> SweepResult:
     cfg, t_start = prep.cfg, time.perf_counter()
     prep.out_dir.mkdir(parents=True, exist_ok=True)
-    (prep.out_dir / CONFIG_FILE).write_text(cfg.to_json())
+    write_atomic(prep.out_dir / CONFIG_FILE, cfg.to_json())
     experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
+    data_tags = {tracking.TEST_DATA_TAG: digest_of_test(cfg.data_fingerprint)}
     parent = None
     if prep.resume:
         parent = tracking.find_parent(prep.tracking_uri, experiment_id, cfg.sweep_name)
@@ -125,13 +165,15 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
         log(f"resuming sweep {cfg.sweep_name}: {len(done)} finished runs are kept")
     else:
         parent = tracking.start_parent(prep.tracking_uri, experiment_id, cfg.sweep_name,
-                                       {**cfg.to_dict(), "fill_target_resolved": prep.fill_target})
+                                       {**cfg.to_dict(), "fill_target_resolved": prep.fill_target},
+                                       data_tags)
     trained = {gan_key(g, b, s): done[gan_run_name(g, b, s)].info.run_id
                for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds
                if gan_run_name(g, b, s) in done}
     kept = [result_row(run) for name, run in done.items()
             if run.data.tags.get("raygan.kind") == "classifier"]
-    ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name)
+    ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name,
+                                   data_tags)
     status = "FAILED"
     clock = {"start": time.perf_counter()}
     try:

@@ -27,9 +27,12 @@ from raygan.classifiers import fit_classifier
 from raygan.config import SweepConfig
 from raygan.data.arms import fill_count, training_set
 from raygan.data.splits import budget_subset
+from raygan.errors import RayganError
+from raygan.files import write_atomic
 from raygan.gans import build_gan, fit_gan
 from raygan.orchestrate.cluster import connect
 from raygan.orchestrate.interrupt import CtrlC
+from raygan.orchestrate.lock import hold
 from raygan.orchestrate.sweep import CONFIG_FILE, Prepared
 
 BEST_FILE = "best_gan_configs.json"  # {"<gan>@<budget>": {"batch_size": .., "steps": ..}}
@@ -93,22 +96,40 @@ def _tune_cell(prep: Prepared, cell: dict[str, Any], data: dict[str, Any], stora
     return tuner.fit()
 
 
+def read_best(path: Path) -> dict[str, dict[str, int]]:
+    """The best settings of the cells tuned so far ({} before the first); a truncated or
+    foreign file is a RayganError."""
+    if not path.exists():
+        return {}
+    try:
+        best = json.loads(path.read_text())
+        ok = isinstance(best, dict) and all(isinstance(v, dict) for v in best.values())
+        problem = "" if ok else "not a map of '<gan>@<budget>' to settings"
+    except (OSError, ValueError) as exc:
+        problem = str(exc)
+    if problem:
+        raise RayganError(f"cannot read {path} ({problem}): it is truncated or was edited; "
+                          "delete it to tune every cell again, or restore it from the artifacts "
+                          "of the tuning run's MLflow parent run")
+    return best
+
+
 def run_tuning(prep: Prepared, num_samples: int,
                log: Callable[[str], None] = print) -> dict[str, dict[str, int]]:
     """Tune every GAN x budget cell of the config (on its first seed); write and return the best
-    settings per cell, ready for `full_grid.py --gan-configs`."""
-    with CtrlC() as ctrl_c:
+    settings per cell, ready for `full_grid.py --gan-configs`; the run's lock is held
+    throughout."""
+    with hold(prep.cfg.sweep_name, prep.out_dir, log), CtrlC() as ctrl_c:
         return _run_tuning(prep, num_samples, log, ctrl_c)
 
 
 def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
                 ctrl_c: CtrlC) -> dict[str, dict[str, int]]:
     cfg = prep.cfg
-    prep.out_dir.mkdir(parents=True, exist_ok=True)
-    (prep.out_dir / CONFIG_FILE).write_text(cfg.to_json())
     best_path = prep.out_dir / BEST_FILE
-    best: dict[str, dict[str, int]] = (json.loads(best_path.read_text())
-                                       if best_path.exists() else {})
+    best = read_best(best_path)
+    prep.out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(prep.out_dir / CONFIG_FILE, cfg.to_json())
     experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
     parent = tracking.find_parent(prep.tracking_uri, experiment_id, cfg.sweep_name)
     if parent is None:
@@ -140,7 +161,7 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
                                   storage, num_samples, resources)
                 result = grid.get_best_result(metric=METRIC, mode="max", scope="all")
                 best[key] = {k: int(result.config[k]) for k in ("batch_size", "steps")}
-                best_path.write_text(json.dumps(best, indent=1))  # kept if a later cell fails
+                write_atomic(best_path, json.dumps(best, indent=1))  # kept if a later cell fails
                 frame = grid.get_dataframe(filter_metric=METRIC, filter_mode="max")
                 score = float(frame[METRIC].max())
                 params = {"gan": gan, "budget": budget, "seed": seed, "num_samples": num_samples,

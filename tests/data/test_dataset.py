@@ -111,3 +111,72 @@ def test_tolerated_inputs(data_copy):
     assert len(ds.train) == 2 * TINY_COUNTS["train"] + 2
     gray = ds.train.x[ds.train.files.index("train/benign/zz_gray.png")]
     assert gray.shape == (3, 32, 32) and (gray == 128).all()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a folder whatever its mode says")
+def test_unreadable_class_folder(data_copy):
+    folder = data_copy / "train" / "malignant"
+    folder.chmod(0)
+    try:
+        with pytest.raises(RayganError, match=r"cannot list folder .*train/malignant"):
+            load_dataset(data_copy, 32)
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("kind", ["broken link", "file"])
+def test_class_folder_that_is_no_folder(data_copy, kind):
+    folder = data_copy / "test" / "benign"
+    shutil.rmtree(folder)
+    if kind == "file":
+        folder.write_text("not a folder")
+    else:
+        folder.symlink_to(data_copy / "nowhere")
+    want = "a file, not a folder" if kind == "file" else "a broken link"
+    with pytest.raises(RayganError, match=f"test/benign in .* is {want}; expected the layout"):
+        load_dataset(data_copy, 32)
+
+
+def test_non_utf8_file_name_is_named(data_copy):
+    good = data_copy / "train" / "benign" / "train_benign_000.jpg"
+    shutil.copy(good, os.fsdecode(bytes(data_copy / "train" / "benign") + b"/\xff.jpg"))
+    with pytest.raises(RayganError, match=r"file name b'\\xff.jpg' in .*benign is not valid UTF-8"):
+        load_dataset(data_copy, 32)
+
+
+def _decoded(data_copy: Path, name: str) -> np.ndarray:
+    ds = load_dataset(data_copy, 48)  # the tiny images' own size: no resampling
+    return ds.train.x[ds.train.files.index(f"train/benign/{name}")]
+
+
+def test_high_bit_depth_images_are_scaled_not_blank(data_copy):
+    folder = data_copy / "train" / "benign"
+    ramp = np.tile(np.arange(48), (48, 1))  # 0..47 along each row
+    Image.fromarray((ramp * 65535 // 47).astype(np.uint16)).save(folder / "zz16.png")
+    Image.fromarray((ramp * 1000 - 20000).astype(np.int32)).save(folder / "zz32.tif")
+    Image.fromarray((ramp / 47).astype(np.float32)).save(folder / "zzf.tif")
+    assert [Image.open(folder / n).mode for n in ("zz16.png", "zz32.tif", "zzf.tif")] == [
+        "I;16", "I", "F"]
+    want = np.rint(ramp * 255 / 47)
+    for name in ("zz16.png", "zz32.tif", "zzf.tif"):
+        img = _decoded(data_copy, name)
+        assert img.shape == (3, 48, 48) and (img[0] == img[1]).all() and (img[0] == img[2]).all()
+        assert np.abs(img[0] - want).max() <= 1, name  # the full ramp, 0 to 255
+    Image.fromarray(np.full((48, 48), 32896, dtype=np.uint16)).save(folder / "zz16.png")
+    assert (_decoded(data_copy, "zz16.png") == 128).all()  # 16-bit by its range: 128 x 257
+
+
+def test_constant_float_image_is_refused(data_copy):
+    bad = data_copy / "train" / "benign" / "zz_flat.tif"
+    Image.fromarray(np.full((48, 48), 3.5, dtype=np.float32)).save(bad)
+    with pytest.raises(RayganError, match=r"zz_flat.tif \(mode F\) holds a single value"):
+        load_dataset(data_copy, 32)
+
+
+def test_decompression_bomb_is_named(data_copy, monkeypatch):
+    Image.new("RGB", (100, 100), (200, 150, 140)).save(data_copy / "test" / "benign" / "zz_big.png")
+    # PIL refuses images above twice MAX_IMAGE_PIXELS; a low limit keeps the file small while
+    # the tiny 48 x 48 images stay within it.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 48 * 48)
+    with pytest.raises(RayganError, match=r"image .*zz_big.png is too large to decode safely \("):
+        load_dataset(data_copy, 32)
