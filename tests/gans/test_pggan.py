@@ -26,6 +26,7 @@ def _real(n: int, res: int) -> np.ndarray:
 @pytest.mark.parametrize(("steps", "stages"), [(200, 4), (200, 6), (1000, 5), (10, 5), (7, 4)])
 def test_schedule_grows_to_full_resolution(steps, stages):
     plan = [schedule(t, steps, stages) for t in range(steps)]
+    grow = min(steps, max(stages, -(-steps // 2)))  # the growing half of the steps
     assert plan[0] == (0, 1.0)
     assert [s for s, _ in plan] == sorted(s for s, _ in plan)
     assert {s for s, _ in plan} == set(range(stages))  # no stage is skipped
@@ -37,23 +38,25 @@ def test_schedule_grows_to_full_resolution(steps, stages):
         alphas = [a for s, a in plan if s == stage]
         assert alphas == sorted(alphas) and all(0.0 <= a <= 1.0 for a in alphas)
         assert alphas[0] < 1.0  # every new stage fades in
-        if steps % stages == 0:
+        if grow % stages == 0:
             assert alphas[0] == 0.0
-        if steps >= 2 * stages:
+        if grow >= 2 * stages:
             assert alphas[-1] == 1.0
-    if steps % (2 * stages) == 0:  # evenly split: fade-in and stabilize halves of equal length
-        per = steps // stages
+    if grow % (2 * stages) == 0:  # evenly split: fade-in and stabilize halves of equal length
+        per = grow // stages
         assert [a for s, a in plan if s == 1].count(1.0) == per // 2
+    if steps >= 2 * stages:  # the full-size G trains at least the second half of the run
+        assert all(p == (stages - 1, 1.0) for p in plan[-(steps // 2):])
 
 
 def test_schedule_survives_checkpoint():
-    cfg = GANConfig(**{**CFG.__dict__, "steps": 12})
+    cfg = GANConfig(**{**CFG.__dict__, "steps": 24})
     gan = build_gan("pggan", cfg, 32, seed=0)
     real = to_float(torch.from_numpy(_real(4, 32)))
     for i in range(4):
         gan.train_step(real, torch.Generator().manual_seed(i))
     G = gan.nets["G"]
-    assert gan.steps_done == 4 and (G.stage, G.alpha) == schedule(4, 12, 4) == (1, 2 / 3)
+    assert gan.steps_done == 4 and (G.stage, G.alpha) == schedule(4, 24, 4) == (1, 2 / 3)
     buf = io.BytesIO()
     torch.save(gan.state_dict(), buf)
     buf.seek(0)
