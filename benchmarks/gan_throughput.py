@@ -20,13 +20,15 @@ from raygan.config import GANConfig  # noqa: E402
 from raygan.gans import REGISTRY, build_gan, fit_gan  # noqa: E402
 
 
-def throughput(name: str, resolution: int, steps: int, width: int, batch: int) -> float:
-    """Images per second of `fit_gan` after 3 warm-up steps."""
+def throughput(name: str, resolution: int, steps: int, width: int, batch: int,
+               **settings) -> float:
+    """Images per second of `fit_gan` after 3 warm-up steps (`settings`: other GANConfig
+    fields, e.g. amp, diffaugment)."""
     real = np.random.default_rng(0).integers(0, 256, (256, 3, resolution, resolution), np.uint8)
     context = np.random.default_rng(1).integers(0, 256, (256, 3, resolution, resolution),
                                                 np.uint8)
     cfg = GANConfig(width=width, batch_size=batch, steps=3, checkpoint_every=10**9,
-                    log_every=10**9)
+                    log_every=10**9, **settings)
     gan = build_gan(name, cfg, resolution, seed=0)
     gan.set_context(context)
     fit_gan(gan, real, seed=0)

@@ -50,10 +50,15 @@ def main() -> None:
         prm = r.data.params
         if r.data.tags.get("raygan.kind") == "gan":
             cpus = int(prm["num_workers"]) * int(prm["cpus_per_worker"])
-            key = (prm["gan"], int(prm["resolution"]), int(prm["width"]), int(prm["batch_size"]))
-            if key not in plain_cache:
-                plain_cache[key] = throughput(key[0], key[1], 5, key[2], key[3])
-            steps, batch = int(prm["steps"]), int(prm["batch_size"])
+            key = (prm["gan"], int(prm["resolution"]), int(prm["width"]), int(prm["batch_size"]),
+                   prm.get("amp", "False") == "True", prm.get("diffaugment", ""),
+                   prm.get("channels_last", "False") == "True")
+            if key not in plain_cache:  # the same loop and settings, without Ray
+                plain_cache[key] = throughput(*key[:4], 5, amp=key[4], diffaugment=key[5],
+                                              channels_last=key[6])
+            # Early stopping: the steps the run trained, not its upper bound.
+            steps = int(r.data.metrics.get("steps_trained", prm["steps"]))
+            batch = int(prm["batch_size"])
             train_s = r.data.metrics.get("time/train_s", dur)
             sample_s += r.data.metrics.get("time/sample_s", 0.0)
             in_trial_s += dur - train_s - r.data.metrics.get("time/sample_s", 0.0)
@@ -68,10 +73,13 @@ def main() -> None:
             fit_s += r.data.metrics.get("time/fit_s", 0.0)
             in_trial_s += dur - r.data.metrics.get("time/fit_s", dur)
         busy += dur * cpus
+    os_cpu = parent.data.metrics.get("time/machine_cpu_s")
     figures = {
         "sweep_wall_s": round(wall, 1), "cores": args.cores,
         "busy_cpu_s": round(busy, 1),
         "utilization": round(busy / (wall * args.cores), 3),
+        "machine_cpu_s (from /proc/stat)": os_cpu,
+        "utilization_os": round(os_cpu / (wall * args.cores), 3) if os_cpu else None,
         "ray_train_overhead_s": round(overhead, 1),
         "gan_sampling_s_total": round(sample_s, 1),
         "classifier_fit_s_total": round(fit_s, 1),
@@ -80,9 +88,11 @@ def main() -> None:
         "gan_trainings": per_gan,
     }
     notes = ("Busy time counts each MLflow child run's duration times the CPUs it reserved, so "
-             "a reserved but idle core counts as busy. The plain loop runs alone on one thread; "
-             "in the sweep two trainings share the machine, so part of the measured overhead is "
-             "contention rather than Ray.")
+             "a reserved but idle core counts as busy; utilization_os counts the CPU-seconds "
+             "the machine actually spent during the sweep (user + system from /proc/stat, "
+             "logged by the sweep), which includes anything else that ran. The plain loop runs "
+             "alone on one thread; in the sweep two trainings share the machine, so part of the "
+             "measured overhead is contention rather than Ray.")
     path = save(f"sweep_utilization.{args.name}",  # one result file per sweep
                 f"python benchmarks/sweep_utilization.py --name {args.name}", figures, notes)
     print(path.read_text())

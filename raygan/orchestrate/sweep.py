@@ -55,6 +55,17 @@ class SweepResult:
     wall_s: float
 
 
+def machine_cpu_s() -> float | None:
+    """CPU-seconds the whole machine has spent busy since boot (user, nice, system, irq,
+    softirq, steal from /proc/stat), or None where there is no /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def num_trials(cfg: SweepConfig) -> tuple[int, int]:
     """(GAN trainings, classifier trials) that the sweep will run."""
     return len(cfg.gan_names) * len(cfg.budgets) * len(cfg.seeds), len(grid_cells(cfg))
@@ -176,6 +187,7 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
                                    data_tags)
     status = "FAILED"
     clock = {"start": time.perf_counter()}
+    cpu_start = machine_cpu_s()
     try:
         resources = connect(cfg.address)
         clock["ray"] = time.perf_counter()
@@ -220,6 +232,9 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
         clock["results"] = time.perf_counter()
         stages = dict(zip(("ray_start", "data_put", "gan_stage", "classifier_stage",
                            "results"), np.diff(list(clock.values())), strict=True))
+        cpu_end = machine_cpu_s()
+        if cpu_start is not None and cpu_end is not None:
+            stages["machine_cpu"] = cpu_end - cpu_start  # logged as time/machine_cpu_s
         tracking.ChildRun(client, parent).metrics({f"time/{k}_s": v for k, v in stages.items()})
         log("stage times: " + ", ".join(f"{k} {v:.0f} s" for k, v in stages.items()))
         status = "FINISHED"
