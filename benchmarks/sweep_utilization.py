@@ -23,6 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save  # noqa: E402
 from gan_throughput import throughput  # noqa: E402
 
+from raygan.eval.quality import GATE_GAP  # noqa: E402
+from raygan.gans.train import smoothed  # noqa: E402
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
@@ -64,10 +67,19 @@ def main() -> None:
             in_trial_s += dur - train_s - r.data.metrics.get("time/sample_s", 0.0)
             plain_s = steps * batch / plain_cache[key]
             overhead += max(train_s - plain_s, 0.0)
+            gaps = smoothed([m.value for m in sorted(
+                client.get_metric_history(r.info.run_id, "quality/gap"), key=lambda m: m.step)])
+            steps_seen = sorted(m.step for m in client.get_metric_history(r.info.run_id,
+                                                                           "quality/gap"))
+            at_gate = next((st for st, g in zip(steps_seen, gaps, strict=True) if g <= GATE_GAP),
+                           None)
             per_gan[r.info.run_name] = {
                 "fit_s": round(train_s, 1), "plain_loop_s": round(plain_s, 1),
                 "ray_img_per_s": round(steps * batch / train_s, 1),
-                "plain_img_per_s": round(plain_cache[key], 1)}
+                "plain_img_per_s": round(plain_cache[key], 1),
+                "steps_trained": steps, "step_at_gate": at_gate,
+                # time to the gate: the share of fit() up to that step
+                "s_to_gate": round(train_s * at_gate / steps, 1) if at_gate else None}
         else:
             cpus = float(prm.get("clf.cpus", 1))
             fit_s += r.data.metrics.get("time/fit_s", 0.0)
