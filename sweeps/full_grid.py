@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from dataclasses import replace
 
@@ -125,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
+        code = 128 + getattr(exc, "signum", signal.SIGINT)
         if prep is None:
-            return 130
+            return code
         print(f"\ninterrupted; finished runs are in MLflow. Continue with: python "
               f"sweeps/full_grid.py --resume --name {prep.cfg.sweep_name} --output "
               f"{prep.cfg.output}", file=sys.stderr)
-        return 130
+        return code
     print()
     print(f"Test accuracy / AUC (mean over seeds), sweep {prep.cfg.sweep_name}:")
     print(result.table_md)

@@ -44,6 +44,11 @@ def grid_cells(cfg: SweepConfig) -> list[dict[str, Any]]:
     return cells
 
 
+def trial_resources(ccfg: ClassifierConfig) -> dict[str, float]:
+    """What one classifier trial asks Ray for."""
+    return {"CPU": ccfg.cpus, **({"GPU": 1} if ccfg.use_gpu else {})}
+
+
 def classifier_trial(config: dict[str, Any], *, data: dict[str, Any],
                      generated: dict[str, list], tracking: TrackingContext,
                      sweep: dict[str, Any]) -> None:
@@ -117,11 +122,10 @@ def run_classifier_stage(cfg: SweepConfig, data_refs: dict[str, Any], generated:
     cells = [c for c in grid_cells(cfg) if run_name(c["arm"], c["budget"], c["seed"]) not in skip]
     if not cells:
         return []
-    resources = {"cpu": cfg.classifier.cpus, "gpu": 1 if cfg.classifier.use_gpu else 0}
     trainable = tune.with_resources(
         tune.with_parameters(classifier_trial, data=data_refs, generated=generated,
                              tracking=tracking, sweep=cfg.to_dict()),
-        resources,
+        trial_resources(cfg.classifier),
     )
     tuner = tune.Tuner(
         trainable,

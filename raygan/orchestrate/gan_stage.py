@@ -59,6 +59,11 @@ def gan_run_name(gan: str, budget: int, seed: int) -> str:
     return run_name(f"train:{gan}", budget, seed)
 
 
+def worker_resources(gcfg: GANConfig) -> dict[str, float]:
+    """What each Ray Train worker of one GAN training asks Ray for."""
+    return {"CPU": gcfg.cpus_per_worker, **({"GPU": 1} if gcfg.use_gpu else {})}
+
+
 def _save_checkpoint(folder: Path, gan, step: int, history: list[dict[str, float]]) -> None:
     torch.save({"gan": gan.state_dict(), "step": step, "history": history}, folder / CKPT_FILE)
 
@@ -155,7 +160,7 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
             },
             scaling_config=ray.train.ScalingConfig(
                 num_workers=gcfg.num_workers, use_gpu=gcfg.use_gpu,
-                resources_per_worker={"CPU": gcfg.cpus_per_worker},
+                resources_per_worker=worker_resources(gcfg),
             ),
             run_config=ray.train.RunConfig(
                 name=f"{tracking.sweep}-{key.replace(':', '_')}", storage_path=storage,
