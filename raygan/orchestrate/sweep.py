@@ -76,7 +76,8 @@ def grid_jobs(cfg: SweepConfig) -> list[Job]:
     for name in cfg.gan_names:
         for budget in cfg.budgets:
             gcfg = cfg.gan_config(name, budget)
-            bundles = (*[worker_resources(gcfg)] * gcfg.num_workers, {"memory": DRIVER_MEMORY})
+            worker = worker_resources(gcfg, name, cfg.resolution)
+            bundles = (*[worker] * gcfg.num_workers, {"memory": DRIVER_MEMORY})
             n = gcfg.num_workers
             what = f"each {name} training ({n} Ray Train worker{'s' if n != 1 else ''})"
             jobs[what + repr(bundles)] = Job(what, bundles, {
@@ -85,7 +86,7 @@ def grid_jobs(cfg: SweepConfig) -> list[Job]:
                 "memory": "lower --gan-batch-size or --gan-width, or join a cluster with bigger"
                           " nodes (--address)"})
     if grid_cells(cfg):
-        bundles = (trial_resources(cfg.classifier),)
+        bundles = (trial_resources(cfg.classifier, cfg.resolution),)
         jobs[repr(bundles)] = Job("each classifier trial", bundles, {
             "CPU": "join a bigger cluster (--address)", "GPU": GPU_FIX,
             "memory": "join a cluster with bigger nodes (--address)"})
