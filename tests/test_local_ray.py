@@ -27,11 +27,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _listening(pid: int) -> set[str]:
-    """host:port of every TCP socket that the process `pid` and its descendants listen on."""
+def _listening(pid: int) -> dict[str, str]:
+    """host:port -> process name of every TCP socket that the process `pid` and its
+    descendants listen on."""
     import psutil  # Ray's bundled copy, on the path once ray is imported
 
-    found = set()
+    found = {}
     try:
         procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
     except psutil.NoSuchProcess:
@@ -40,7 +41,7 @@ def _listening(pid: int) -> set[str]:
         try:
             for c in proc.net_connections(kind="tcp"):
                 if c.status == psutil.CONN_LISTEN:
-                    found.add(f"{c.laddr.ip}:{c.laddr.port}")
+                    found[f"{c.laddr.ip}:{c.laddr.port}"] = proc.name()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
     return found
@@ -75,9 +76,9 @@ def test_sweep_without_address_starts_its_own_ray_on_loopback(tiny_dataset, tmp_
                                                                           "RAY_AUTH_MODE")})
         sweep = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
-        listening = set()
+        listening = {}
         while sweep.poll() is None:  # what the sweep's processes listen on, while it runs
-            listening |= _listening(sweep.pid)
+            listening.update(_listening(sweep.pid))
             time.sleep(2)
         out = sweep.stdout.read()
         assert sweep.returncode == 0, out[-3000:]
@@ -87,10 +88,14 @@ def test_sweep_without_address_starts_its_own_ray_on_loopback(tiny_dataset, tmp_
                               capture_output=True, text=True, timeout=300)
         assert "jobs 1" in jobs.stdout, jobs.stdout + jobs.stderr[-2000:]  # only this check
         assert listening, "no listening socket seen during the sweep"
-        outside = {a for a in listening
-                   if not ipaddress.ip_address(a.rsplit(":", 1)[0].strip("[]")
-                                               .removeprefix("::ffff:")).is_loopback}
-        assert not outside, f"the sweep's Ray listens beyond loopback: {sorted(outside)}"
+        outside = {a: name for a, name in listening.items()
+                   if not ipaddress.ip_address(a.rsplit(":", 1)[0].removeprefix("::ffff:"))
+                   .is_loopback}
+        # Ray's own servers keep to loopback. The one exception: PyTorch's TCPStore, which the
+        # rank-0 Ray Train worker of each DDP training opens on all interfaces (torch has no
+        # setting for its bind address; see the README's security note).
+        assert all(name.startswith("ray::RayTrainWorker") for name in outside.values()), outside
+        assert len(outside) <= 1, outside  # one GAN training here, so one TCPStore
     finally:
         foreign.terminate()  # `ray start --block` stops its Ray processes on SIGTERM
         try:

@@ -32,6 +32,8 @@ def test_shortfall_names_what_is_missing():
     (("--profile", "paper", "--budgets", "10", "--seeds", "0"), ("GPU", "--no-gpu")),
     (("--profile", "smoke", "--gan-workers", "512", "--gan-batch-size", "512"),
      ("512 CPUs at once", "lower --gan-workers")),
+    (("--profile", "smoke", "--resolution", "224", "--gan-batch-size", "4096", "--gan-width",
+      "1024"), ("GiB of memory per worker", "lower --gan-batch-size")),
 ])
 def test_grid_beyond_this_machine_stops_before_any_trial(tiny_dataset, tmp_path, args, needles):
     import subprocess
