@@ -25,8 +25,9 @@ def test_reservation_covers_every_measured_peak(row):
 
 @pytest.mark.parametrize("profile", ["smoke", "laptop"])
 def test_cpu_profiles_still_run_two_jobs_side_by_side(profile):
-    """Ray offers ~70 % of free memory (16 GiB on a 24 GiB machine): two of the largest
-    trainings, or two classifier trials, need at most 4 GiB together."""
+    """Ray offers about 70 % of a machine's free memory (16 GiB of 24 here): the largest
+    training or classifier trial of a CPU profile reserves little enough that two run side
+    by side on a small machine (4 GiB for two)."""
     cfg = profile_config(profile)
     largest = max(gan_worker_bytes(g, c.width, c.batch_size, c.num_workers, cfg.resolution,
                                    c.use_gpu) * c.num_workers

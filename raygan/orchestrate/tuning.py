@@ -30,6 +30,7 @@ from raygan.data.splits import budget_subset
 from raygan.gans import build_gan, fit_gan
 from raygan.orchestrate.cluster import connect
 from raygan.orchestrate.interrupt import CtrlC
+from raygan.orchestrate.memory import MIB, PROCESS_MIB, classifier_trial_bytes, gan_worker_bytes
 from raygan.orchestrate.sweep import CONFIG_FILE, Prepared
 
 BEST_FILE = "best_gan_configs.json"  # {"<gan>@<budget>": {"batch_size": .., "steps": ..}}
@@ -104,12 +105,14 @@ def run_tuning(prep: Prepared, num_samples: int,
 def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
                 ctrl_c: CtrlC) -> dict[str, dict[str, int]]:
     cfg = prep.cfg
+    total = connect(cfg.address)
+    experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
+    # Only now, with Ray and MLflow in place: a run that failed them may run again by that name.
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     (prep.out_dir / CONFIG_FILE).write_text(cfg.to_json())
     best_path = prep.out_dir / BEST_FILE
     best: dict[str, dict[str, int]] = (json.loads(best_path.read_text())
                                        if best_path.exists() else {})
-    experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
     parent = tracking.find_parent(prep.tracking_uri, experiment_id, cfg.sweep_name)
     if parent is None:
         parent = tracking.start_parent(prep.tracking_uri, experiment_id, cfg.sweep_name,
@@ -120,7 +123,6 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
     ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name)
     status = "FAILED"
     try:
-        total = connect(cfg.address)
         storage = cfg.storage or str(prep.out_dir / "ray")
         ds = prep.dataset
         data = {"x_train": ray.put(ds.train.x), "y_train": ray.put(ds.train.y),
@@ -129,7 +131,14 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
         seed = cfg.seeds[0]
         for gan in cfg.gan_names:
             gcfg = cfg.gan_config(gan)
-            resources = {"cpu": gcfg.cpus_per_worker, "gpu": 1 if use_gpu else 0}
+            # One process trains the GAN (at up to twice the profile's batch) and then the
+            # classifier: both reservations, with the process's fixed part counted once.
+            memory = (gan_worker_bytes(gan, gcfg.width, 2 * gcfg.batch_size, 1, cfg.resolution,
+                                       use_gpu)
+                      + classifier_trial_bytes(cfg.classifier.batch_size, cfg.resolution, use_gpu)
+                      - PROCESS_MIB * MIB)
+            resources = {"cpu": gcfg.cpus_per_worker, "gpu": 1 if use_gpu else 0,
+                         "memory": memory}
             for budget in cfg.budgets:
                 key, run = f"{gan}@{budget}", f"tune:{gan}-n{budget}-s{seed}"
                 if run in done and key in best:
