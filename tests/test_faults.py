@@ -63,3 +63,27 @@ def test_interrupted_sweep_resumes_without_duplicates(tiny_dataset, tmp_path):
     assert "finished runs are kept" in proc2.stdout
     check_mlflow(uri, arms, (5, 20), world_size=1)  # complete, and no run twice
     assert kept <= {r.info.run_id for r in _children(uri)}  # finished runs were not redone
+
+
+@pytest.mark.ray
+def test_sigterm_stops_the_sweep_like_ctrl_c(tiny_dataset, tmp_path):
+    args = ("--profile", "smoke", "--data", str(tiny_dataset), "--budgets", "5,20",
+            "--arms", "real,oversample,gan:dcgan")
+    argv, env, uri = sweep_command(tmp_path, *args)
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(r.info.status == "FINISHED" for r in _children(uri)):
+            break
+        time.sleep(1)
+    assert proc.poll() is None, "the sweep ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 143, out[-3000:]
+    assert "--resume --name t" in out
+    assert "Traceback" not in out and "core dumped" not in out and "*** " not in out, out[-3000:]
+    client = MlflowClient(uri)
+    (parent,) = client.search_runs([client.get_experiment_by_name("raygan").experiment_id],
+                                   "attributes.run_name = 't'")
+    assert parent.info.status == "KILLED"

@@ -37,6 +37,11 @@ class CtrlC:
         if self.hit is not None:
             raise type(self.hit)()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
+        # Code between the handler and here (Tune's loop) may catch the KeyboardInterrupt and
+        # raise a plain one of its own; the caller still learns that it was a SIGTERM.
+        if isinstance(exc, KeyboardInterrupt) and isinstance(self.hit, Terminated):
+            if not isinstance(exc, Terminated):
+                raise Terminated() from exc
