@@ -76,9 +76,9 @@ def grid_jobs(cfg: SweepConfig) -> list[Job]:
     for name in cfg.gan_names:
         for budget in cfg.budgets:
             gcfg = cfg.gan_config(name, budget)
-            worker = worker_resources(gcfg, name, cfg.resolution)
-            bundles = (*[worker] * gcfg.num_workers, {"memory": DRIVER_MEMORY})
             n = gcfg.num_workers
+            bundles = (*[worker_resources(gcfg, name, cfg.resolution)] * n,
+                       {"memory": DRIVER_MEMORY})  # the workers, and the trial that drives them
             what = f"each {name} training ({n} Ray Train worker{'s' if n != 1 else ''})"
             jobs[what + repr(bundles)] = Job(what, bundles, {
                 "CPU": "lower --gan-workers, or join a bigger cluster (--address)",
