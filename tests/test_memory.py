@@ -12,7 +12,7 @@ MEASURED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "pea
 RAY_WORKER_MIB = 80  # a Ray worker's RSS beyond a plain process with the same imports (52 seen)
 
 
-@pytest.mark.parametrize("row", json.loads(MEASURED.read_text())["figures"]["rows"],
+@pytest.mark.parametrize("row", json.loads(MEASURED.read_text())["rows"],
                          ids=lambda r: f"{r['name']}-{r['resolution']}-w{r['width']}-b{r['batch']}")
 def test_reservation_covers_every_measured_peak(row):
     if row["kind"] == "gan":
