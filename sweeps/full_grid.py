@@ -65,8 +65,8 @@ def make_parser(doc: str | None) -> argparse.ArgumentParser:
                    help="drop test images that re-capture a training lesion (leakage audit)")
     p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
                    help="train on GPUs (default: as the profile says)")
-    p.add_argument("--address", help="Ray cluster address, e.g. auto; else $RAY_ADDRESS, else "
-                                     "a local Ray")
+    p.add_argument("--address", help="Ray cluster to join, e.g. auto; else $RAY_ADDRESS, else\n"
+                                     "(or with 'local') a new local Ray of the sweep's own")
     p.add_argument("--storage", help="Tune/Train storage_path (shared storage on a cluster)")
     p.add_argument("--output", help="folder for config.json and the results tables (runs)")
     p.add_argument("--experiment", help="MLflow experiment name (raygan)")
