@@ -3,6 +3,7 @@
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -18,6 +19,20 @@ def _children(uri: str) -> list:
         return []
     runs = client.search_runs([exp.experiment_id], max_results=1000)
     return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+
+
+def _stop_when(argv: list[str], env: dict[str, str], cwd, signum: int,
+               ready: Callable[[], bool]) -> tuple[int, str]:
+    """Run a sweep, send it `signum` once `ready()` holds; its exit code and output."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None and not ready():
+        time.sleep(1)
+    assert proc.poll() is None, "the sweep ended before it could be stopped"
+    proc.send_signal(signum)
+    out, _ = proc.communicate(timeout=300)
+    return proc.returncode, out
 
 
 @pytest.mark.ray
@@ -41,20 +56,10 @@ def test_interrupted_sweep_resumes_without_duplicates(tiny_dataset, tmp_path):
     args = ("--profile", "smoke", "--data", str(tiny_dataset), "--budgets", "5,20",
             "--arms", ",".join(arms))
     argv, env, uri = sweep_command(tmp_path, *args)
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 600
-    finished = []
-    while time.monotonic() < deadline and proc.poll() is None:
-        finished = [r for r in _children(uri) if r.data.tags.get("raygan.kind") == "classifier"
-                    and r.info.status == "FINISHED"]
-        if len(finished) >= 2:
-            break
-        time.sleep(1)
-    assert proc.poll() is None, "the sweep ended before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 130, out[-3000:]
+    code, out = _stop_when(argv, env, tmp_path, signal.SIGINT, lambda: len(
+        [r for r in _children(uri) if r.data.tags.get("raygan.kind") == "classifier"
+         and r.info.status == "FINISHED"]) >= 2)
+    assert code == 130, out[-3000:]
     assert "--resume --name t" in out
     kept = {r.info.run_id for r in _children(uri) if r.info.status == "FINISHED"}
     assert len(kept) >= 2 + 2  # two GAN trainings and at least two classifier trials
@@ -70,17 +75,9 @@ def test_sigterm_stops_the_sweep_like_ctrl_c(tiny_dataset, tmp_path):
     args = ("--profile", "smoke", "--data", str(tiny_dataset), "--budgets", "5,20",
             "--arms", "real,oversample,gan:dcgan")
     argv, env, uri = sweep_command(tmp_path, *args)
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any(r.info.status == "FINISHED" for r in _children(uri)):
-            break
-        time.sleep(1)
-    assert proc.poll() is None, "the sweep ended before it could be stopped"
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 143, out[-3000:]
+    code, out = _stop_when(argv, env, tmp_path, signal.SIGTERM,
+                           lambda: any(r.info.status == "FINISHED" for r in _children(uri)))
+    assert code == 143, out[-3000:]
     assert "--resume --name t" in out
     assert "Traceback" not in out and "core dumped" not in out and "*** " not in out, out[-3000:]
     client = MlflowClient(uri)
