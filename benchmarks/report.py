@@ -16,6 +16,7 @@ TITLES = {
     "sweep_utilization": "Sweep utilization and Ray Train overhead (from a finished sweep's runs)",
     "ddp_scaling": "DDP on CPU: 1 worker (2 threads) against 2 workers (1 thread each)",
     "dcgan_step": "DCGAN step at 64 px: raygan against a plain PyTorch loop; FLOP/s against peak",
+    "peak_memory": "Peak memory of one GAN worker / classifier trial (fits raygan's reservations)",
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from raygan.errors import RayganError
 
 DEFAULT_URI = "sqlite:///mlflow.db"  # in the working directory; MLFLOW_TRACKING_URI overrides
 TEST_DATA_TAG = "raygan.test_data"  # digest of the test split's file names and sizes
+SERVER_TIMEOUT_S = 5.0  # how long the pre-flight check waits for an http(s) tracking server
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,10 @@ def run_name(arm: str, budget: int | str, seed: int) -> str:
 
 
 def check_writable(uri: str) -> None:
-    """Fail early, with one line, when the tracking store cannot be created or written."""
+    """Fail early, with one line, when the tracking store cannot be created, written or reached
+    (MLflow's client retries an unreachable server for minutes before it gives up)."""
+    if uri.startswith(("http://", "https://")):
+        _check_server(uri)
     if uri.startswith("sqlite:///"):
         path = Path(uri[len("sqlite:///") :])
         folder = path.parent
@@ -62,6 +68,19 @@ def check_writable(uri: str) -> None:
         if not os.access(target, os.W_OK):
             raise RayganError(f"MLflow store {path} is not writable; set MLFLOW_TRACKING_URI to a"
                               " writable location, e.g. sqlite:///$PWD/mlflow.db")
+
+
+def _check_server(uri: str) -> None:
+    """Any HTTP answer from the tracking server will do; only silence or a refusal fails."""
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=SERVER_TIMEOUT_S).close()
+    except urllib.error.HTTPError:
+        pass  # it answered (404 behind a proxy path, 401 without credentials, ...)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RayganError(f"cannot reach the MLflow tracking server at {uri} ({reason}); start it"
+                          " (mlflow server), fix MLFLOW_TRACKING_URI, or unset it to log to"
+                          " ./mlflow.db") from None
 
 
 def setup(uri: str, experiment: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from dataclasses import replace
 
@@ -73,8 +74,8 @@ def make_parser(doc: str | None) -> argparse.ArgumentParser:
                    help="drop test images that re-capture a training lesion (leakage audit)")
     p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
                    help="train on GPUs (default: as the profile says)")
-    p.add_argument("--address", help="Ray cluster address, e.g. auto; else $RAY_ADDRESS, else "
-                                     "a local Ray")
+    p.add_argument("--address", help="Ray cluster to join, e.g. auto; else $RAY_ADDRESS, else\n"
+                                     "(or with 'local') a new local Ray of the sweep's own")
     p.add_argument("--storage", help="Tune/Train storage_path (shared storage on a cluster)")
     p.add_argument("--output", help="folder for config.json and the results tables (runs)")
     p.add_argument("--experiment", help="MLflow experiment name (raygan)")
@@ -135,13 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
+        code = 128 + getattr(exc, "signum", signal.SIGINT)
         if prep is None:
-            return 130
+            return code
         print(f"\ninterrupted; finished runs are in MLflow. Continue with: python "
               f"sweeps/full_grid.py --resume --name {prep.cfg.sweep_name} --output "
               f"{prep.cfg.output}", file=sys.stderr)
-        return 130
+        return code
     print()
     print(f"Test accuracy / AUC (mean over seeds), sweep {prep.cfg.sweep_name}:")
     print(result.table_md)

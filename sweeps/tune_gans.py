@@ -10,6 +10,7 @@ Takes the same options as full_grid.py; the cells are its GAN arms x budgets, on
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from full_grid import build_config, make_parser
@@ -40,12 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
+        code = 128 + getattr(exc, "signum", signal.SIGINT)
         if prep is None:
-            return 130
+            return code
         print(f"\ninterrupted; continue with: python sweeps/tune_gans.py --resume --name "
               f"{prep.cfg.sweep_name} --output {prep.cfg.output}", file=sys.stderr)
-        return 130
+        return code
     print(f"best settings: {prep.out_dir / BEST_FILE}; use them with: python sweeps/full_grid.py"
           f" --gan-configs {prep.out_dir / BEST_FILE}")
     return 0

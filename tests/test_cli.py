@@ -324,3 +324,56 @@ def test_decompression_bomb_is_one_line(capsys, data_copy, monkeypatch):
     Image.new("RGB", (100, 100)).save(data_copy / "train" / "malignant" / "zz_big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 48 * 48)  # PIL's limit, low: a small file
     assert "zz_big.png is too large" in _fails(capsys, "--data", str(data_copy), "--dry-run")
+
+
+def test_unreachable_mlflow_server_fails_fast(capsys, data_copy, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens on 9
+    msg = _fails(capsys, "--data", str(data_copy), "--dry-run")
+    assert "cannot reach the MLflow tracking server at http://127.0.0.1:9" in msg
+    assert "MLFLOW_TRACKING_URI" in msg
+
+
+@pytest.mark.parametrize("server", ["silent", "http"])
+def test_ray_address_that_is_not_ray(capsys, data_copy, monkeypatch, server):
+    """A port that accepts connections but is no Ray cluster: one line, not a wait."""
+    import http.server
+    import socket
+    import threading
+
+    if server == "silent":  # the kernel completes the handshake; nobody ever answers
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        port, stop = sock.getsockname()[1], sock.close
+    else:
+        class Quiet(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):  # the server's log would join the CLI's stderr
+                pass
+
+        httpd = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        port, stop = httpd.server_address[1], httpd.shutdown
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    try:
+        msg = _fails(capsys, "--data", str(data_copy), "--dry-run")
+    finally:
+        stop()
+    assert f"127.0.0.1:{port} answers, but not as a Ray cluster" in msg and "RAY_ADDRESS" in msg
+
+
+def test_address_local_is_accepted(capsys, data_copy):
+    assert full_grid.main(["--data", str(data_copy), "--profile", "smoke", "--address", "local",
+                           "--dry-run"]) == 0
+    assert '"address": "local"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", ["--no-gpu", "--gpu"])
+def test_gpu_flag_holds_for_every_trial(flag):
+    """`--no-gpu` takes the GPU off the GAN workers and the classifier trials of `paper`, and
+    `--gpu` puts it on both, as the pre-flight check and the stages ask Ray for them."""
+    from raygan.orchestrate.sweep import grid_jobs
+
+    jobs = grid_jobs(full_grid.build_config(full_grid.parse_args(["--profile", "paper", flag])))
+    assert {j.what.split(" (")[0] for j in jobs} >= {"each dcgan training", "each classifier trial"}
+    gpus = {b.get("GPU", 0) for j in jobs for b in j.bundles if "CPU" in b}
+    assert gpus == ({0} if flag == "--no-gpu" else {1})

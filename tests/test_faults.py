@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,24 @@ def _children(uri: str) -> list:
         return []
     runs = client.search_runs([exp.experiment_id], max_results=1000)
     return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+
+
+def _stop_when(argv: list[str], env: dict[str, str], cwd, signum: int,
+               ready: Callable[[], bool],
+               meanwhile: Callable[[], None] | None = None) -> tuple[int, str]:
+    """Run a sweep, send it `signum` once `ready()` holds (after `meanwhile()`, run while it
+    still runs); its exit code and output."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None and not ready():
+        time.sleep(1)
+    if meanwhile is not None:
+        meanwhile()
+    assert proc.poll() is None, "the sweep ended before it could be stopped"
+    proc.send_signal(signum)
+    out, _ = proc.communicate(timeout=300)
+    return proc.returncode, out
 
 
 @pytest.mark.ray
@@ -47,29 +66,23 @@ def test_interrupted_sweep_resumes_without_duplicates(tiny_dataset, tmp_path):
     args = ("--profile", "smoke", "--data", str(tiny_dataset), "--budgets", "5,20",
             "--arms", ",".join(arms))
     argv, env, uri = sweep_command(tmp_path, *args)
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 600
-    finished = []
-    while time.monotonic() < deadline and proc.poll() is None:
-        finished = [r for r in _children(uri) if r.data.tags.get("raygan.kind") == "classifier"
-                    and r.info.status == "FINISHED"]
-        if len(finished) >= 2:
-            break
-        time.sleep(1)
-    # A second process may neither resume nor restart the running sweep (it would delete the
-    # first one's RUNNING runs and log the grid twice).
-    running = {r.info.run_id for r in _children(uri) if r.info.status == "RUNNING"}
-    for extra in (("--resume",), ()):
-        second = subprocess.run([*argv, *extra, "--dry-run"], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=300)
-        assert second.returncode == 2, second.stdout[-2000:] + second.stderr[-2000:]
-        assert second.stderr.startswith("error: sweep 't' is running (process "), second.stderr
-    assert running <= {r.info.run_id for r in _children(uri)}
-    assert proc.poll() is None, "the sweep ended before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 130, out[-3000:]
+
+    def second_process_is_refused() -> None:
+        # A second process may neither resume nor restart the running sweep (it would delete
+        # the first one's RUNNING runs and log the grid twice).
+        running = {r.info.run_id for r in _children(uri) if r.info.status == "RUNNING"}
+        for extra in (("--resume",), ()):
+            second = subprocess.run([*argv, *extra, "--dry-run"], cwd=tmp_path, env=env,
+                                    capture_output=True, text=True, timeout=300)
+            assert second.returncode == 2, second.stdout[-2000:] + second.stderr[-2000:]
+            assert second.stderr.startswith("error: sweep 't' is running (process "), \
+                second.stderr
+        assert running <= {r.info.run_id for r in _children(uri)}
+
+    code, out = _stop_when(argv, env, tmp_path, signal.SIGINT, lambda: len(
+        [r for r in _children(uri) if r.data.tags.get("raygan.kind") == "classifier"
+         and r.info.status == "FINISHED"]) >= 2, meanwhile=second_process_is_refused)
+    assert code == 130, out[-3000:]
     assert "--resume --name t" in out
     assert not (tmp_path / "runs" / "t" / LOCK_FILE).exists()  # released on Ctrl-C
     kept = {r.info.run_id for r in _children(uri) if r.info.status == "FINISHED"}
@@ -89,3 +102,19 @@ def test_interrupted_sweep_resumes_without_duplicates(tiny_dataset, tmp_path):
                           str(tmp_path / "runs")], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=300)
     assert rep.returncode == 0, rep.stderr[-2000:]
+
+
+@pytest.mark.ray
+def test_sigterm_stops_the_sweep_like_ctrl_c(tiny_dataset, tmp_path):
+    args = ("--profile", "smoke", "--data", str(tiny_dataset), "--budgets", "5,20",
+            "--arms", "real,oversample,gan:dcgan")
+    argv, env, uri = sweep_command(tmp_path, *args)
+    code, out = _stop_when(argv, env, tmp_path, signal.SIGTERM,
+                           lambda: any(r.info.status == "FINISHED" for r in _children(uri)))
+    assert code == 143, out[-3000:]
+    assert "--resume --name t" in out
+    assert "Traceback" not in out and "core dumped" not in out and "*** " not in out, out[-3000:]
+    client = MlflowClient(uri)
+    (parent,) = client.search_runs([client.get_experiment_by_name("raygan").experiment_id],
+                                   "attributes.run_name = 't'")
+    assert parent.info.status == "KILLED"

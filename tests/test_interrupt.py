@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-from raygan.orchestrate.interrupt import CtrlC
+from raygan.orchestrate.interrupt import CtrlC, Terminated
 
 
 def test_sigint_raises_and_is_remembered_for_the_next_check():
@@ -17,3 +17,15 @@ def test_sigint_raises_and_is_remembered_for_the_next_check():
         with pytest.raises(KeyboardInterrupt):  # a dropped KeyboardInterrupt is not lost
             ctrl_c.check()
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_sigterm_raises_terminated_and_survives_a_plain_reraise():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        with CtrlC():
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt from None  # as a library's handler might
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert 128 + Terminated.signum == 143  # the exit code that full_grid.py returns

@@ -25,6 +25,7 @@ from raygan.eval.metrics import binary_metrics
 from raygan.eval.plots import roc_png
 from raygan.orchestrate.cluster import node_id
 from raygan.orchestrate.gan_stage import gan_key
+from raygan.orchestrate.memory import classifier_trial_bytes
 from raygan.tracking import TrackingContext, child_run, run_name
 
 ALL = "all"  # the budget label of the all-real arm
@@ -42,6 +43,12 @@ def grid_cells(cfg: SweepConfig) -> list[dict[str, Any]]:
         if "all-real" in cfg.arms:
             cells.append({"arm": "all-real", "budget": ALL, "seed": seed})
     return cells
+
+
+def trial_resources(ccfg: ClassifierConfig, resolution: int) -> dict[str, float]:
+    """What one classifier trial asks Ray for."""
+    memory = classifier_trial_bytes(ccfg.batch_size, resolution, ccfg.use_gpu)
+    return {"CPU": ccfg.cpus, "memory": memory, **({"GPU": 1} if ccfg.use_gpu else {})}
 
 
 def classifier_trial(config: dict[str, Any], *, data: dict[str, Any],
@@ -117,11 +124,10 @@ def run_classifier_stage(cfg: SweepConfig, data_refs: dict[str, Any], generated:
     cells = [c for c in grid_cells(cfg) if run_name(c["arm"], c["budget"], c["seed"]) not in skip]
     if not cells:
         return []
-    resources = {"cpu": cfg.classifier.cpus, "gpu": 1 if cfg.classifier.use_gpu else 0}
     trainable = tune.with_resources(
         tune.with_parameters(classifier_trial, data=data_refs, generated=generated,
                              tracking=tracking, sweep=cfg.to_dict()),
-        resources,
+        trial_resources(cfg.classifier, cfg.resolution),
     )
     tuner = tune.Tuner(
         trainable,

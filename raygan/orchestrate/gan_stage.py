@@ -29,6 +29,7 @@ from raygan.eval.plots import grid_png
 from raygan.eval.quality import QualityProbe, verdict
 from raygan.gans import build_gan, fit_gan
 from raygan.gans.train import final_quality
+from raygan.orchestrate.memory import gan_worker_bytes
 from raygan.tracking import ChildRun, TrackingContext, child_run, run_name
 
 CKPT_FILE = "gan.pt"
@@ -61,6 +62,13 @@ def gan_key(gan: str, budget: int, seed: int) -> str:
 def gan_run_name(gan: str, budget: int, seed: int) -> str:
     """MLflow name of one GAN training, apart from its classifier run `gan:<name>-n..-s..`."""
     return run_name(f"train:{gan}", budget, seed)
+
+
+def worker_resources(gcfg: GANConfig, gan: str, resolution: int) -> dict[str, float]:
+    """What each Ray Train worker of one GAN training asks Ray for."""
+    memory = gan_worker_bytes(gan, gcfg.width, gcfg.batch_size, gcfg.num_workers, resolution,
+                              gcfg.use_gpu)
+    return {"CPU": gcfg.cpus_per_worker, "memory": memory, **({"GPU": 1} if gcfg.use_gpu else {})}
 
 
 def _save_checkpoint(folder: Path, gan, step: int, history: list[dict[str, float]]) -> None:
@@ -176,7 +184,7 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
             },
             scaling_config=ray.train.ScalingConfig(
                 num_workers=gcfg.num_workers, use_gpu=gcfg.use_gpu,
-                resources_per_worker={"CPU": gcfg.cpus_per_worker},
+                resources_per_worker=worker_resources(gcfg, gan_name, scfg.resolution),
             ),
             run_config=ray.train.RunConfig(
                 name=f"{tracking.sweep}-{key.replace(':', '_')}", storage_path=storage,

@@ -23,9 +23,21 @@ from raygan.eval.leakage import without_leaks
 from raygan.eval.table import markdown, rows_csv
 from raygan.files import write_atomic
 from raygan.gans import REGISTRY
-from raygan.orchestrate.classifier_stage import grid_cells, result_row, run_classifier_stage
-from raygan.orchestrate.cluster import check_reachable, connect, resolve_address
-from raygan.orchestrate.gan_stage import ImageHub, gan_key, gan_run_name, run_gan_stage
+from raygan.orchestrate.classifier_stage import (
+    grid_cells,
+    result_row,
+    run_classifier_stage,
+    trial_resources,
+)
+from raygan.orchestrate.cluster import Job, check_fits, check_reachable, connect, resolve_address
+from raygan.orchestrate.gan_stage import (
+    DRIVER_MEMORY,
+    ImageHub,
+    gan_key,
+    gan_run_name,
+    run_gan_stage,
+    worker_resources,
+)
 from raygan.orchestrate.interrupt import CtrlC
 from raygan.orchestrate.lock import check_free, hold
 from raygan.tracking import run_name
@@ -69,6 +81,32 @@ def machine_cpu_s() -> float | None:
 def num_trials(cfg: SweepConfig) -> tuple[int, int]:
     """(GAN trainings, classifier trials) that the sweep will run."""
     return len(cfg.gan_names) * len(cfg.budgets) * len(cfg.seeds), len(grid_cells(cfg))
+
+
+GPU_FIX = "add --no-gpu to train on CPUs, or join a cluster with GPUs (--address)"
+
+
+def grid_jobs(cfg: SweepConfig) -> list[Job]:
+    """Each distinct kind of trial of the grid, as Ray must place it."""
+    jobs = {}
+    for name in cfg.gan_names:
+        for budget in cfg.budgets:
+            gcfg = cfg.gan_config(name, budget)
+            n = gcfg.num_workers
+            bundles = (*[worker_resources(gcfg, name, cfg.resolution)] * n,
+                       {"memory": DRIVER_MEMORY})  # the workers, and the trial that drives them
+            what = f"each {name} training ({n} Ray Train worker{'s' if n != 1 else ''})"
+            jobs[what + repr(bundles)] = Job(what, bundles, {
+                "CPU": "lower --gan-workers, or join a bigger cluster (--address)",
+                "GPU": GPU_FIX,
+                "memory": "lower --gan-batch-size or --gan-width, or join a cluster with bigger"
+                          " nodes (--address)"})
+    if grid_cells(cfg):
+        bundles = (trial_resources(cfg.classifier, cfg.resolution),)
+        jobs[repr(bundles)] = Job("each classifier trial", bundles, {
+            "CPU": "join a bigger cluster (--address)", "GPU": GPU_FIX,
+            "memory": "join a cluster with bigger nodes (--address)"})
+    return list(jobs.values())
 
 
 def resumed_config(cfg: SweepConfig) -> SweepConfig:
@@ -162,9 +200,14 @@ def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult
 
 def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> SweepResult:
     cfg, t_start = prep.cfg, time.perf_counter()
+    cpu_start = machine_cpu_s()
+    resources = connect(cfg.address)
+    check_fits(grid_jobs(cfg), cfg.address)  # Ray would wait forever for a trial that can't fit
+    ray_s = time.perf_counter() - t_start
+    experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
+    # Only now, with every check passed: a sweep that failed one may run again by that name.
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(prep.out_dir / CONFIG_FILE, cfg.to_json())
-    experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
     data_tags = {tracking.TEST_DATA_TAG: digest_of_test(cfg.data_fingerprint)}
     parent = None
     if prep.resume:
@@ -186,11 +229,8 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
     ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name,
                                    data_tags)
     status = "FAILED"
-    clock = {"start": time.perf_counter()}
-    cpu_start = machine_cpu_s()
+    clock = {"start": time.perf_counter() - ray_s, "ray": time.perf_counter()}
     try:
-        resources = connect(cfg.address)
-        clock["ray"] = time.perf_counter()
         storage = cfg.storage or str(prep.out_dir / "ray")
         log(f"ray: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; "
             f"storage {storage}; MLflow {prep.tracking_uri} (parent run {parent})")

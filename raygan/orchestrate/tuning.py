@@ -33,6 +33,7 @@ from raygan.gans import build_gan, fit_gan
 from raygan.orchestrate.cluster import connect
 from raygan.orchestrate.interrupt import CtrlC
 from raygan.orchestrate.lock import hold
+from raygan.orchestrate.memory import MIB, PROCESS_MIB, classifier_trial_bytes, gan_worker_bytes
 from raygan.orchestrate.sweep import CONFIG_FILE, Prepared
 
 BEST_FILE = "best_gan_configs.json"  # {"<gan>@<budget>": {"batch_size": .., "steps": ..}}
@@ -128,9 +129,11 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
     cfg = prep.cfg
     best_path = prep.out_dir / BEST_FILE
     best = read_best(best_path)
+    total = connect(cfg.address)
+    experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
+    # Only now, with Ray and MLflow in place: a run that failed them may run again by that name.
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(prep.out_dir / CONFIG_FILE, cfg.to_json())
-    experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
     parent = tracking.find_parent(prep.tracking_uri, experiment_id, cfg.sweep_name)
     if parent is None:
         parent = tracking.start_parent(prep.tracking_uri, experiment_id, cfg.sweep_name,
@@ -141,7 +144,6 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
     ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name)
     status = "FAILED"
     try:
-        total = connect(cfg.address)
         storage = cfg.storage or str(prep.out_dir / "ray")
         ds = prep.dataset
         data = {"x_train": ray.put(ds.train.x), "y_train": ray.put(ds.train.y),
@@ -150,7 +152,14 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
         seed = cfg.seeds[0]
         for gan in cfg.gan_names:
             gcfg = cfg.gan_config(gan)
-            resources = {"cpu": gcfg.cpus_per_worker, "gpu": 1 if use_gpu else 0}
+            # One process trains the GAN (at up to twice the profile's batch) and then the
+            # classifier: both reservations, with the process's fixed part counted once.
+            memory = (gan_worker_bytes(gan, gcfg.width, 2 * gcfg.batch_size, 1, cfg.resolution,
+                                       use_gpu)
+                      + classifier_trial_bytes(cfg.classifier.batch_size, cfg.resolution, use_gpu)
+                      - PROCESS_MIB * MIB)
+            resources = {"cpu": gcfg.cpus_per_worker, "gpu": 1 if use_gpu else 0,
+                         "memory": memory}
             for budget in cfg.budgets:
                 key, run = f"{gan}@{budget}", f"tune:{gan}-n{budget}-s{seed}"
                 if run in done and key in best:

@@ -1,0 +1,50 @@
+"""How much memory each Ray Train worker and each classifier trial reserves from Ray.
+
+Ray packs trials onto a node by the resources they ask for; without a `memory` request it
+starts as many as the node has CPUs for, and at 224 px two GAN trainings side by side outgrew
+the machine until Ray's memory monitor killed workers. So each worker and trial asks for its
+estimated peak: a fixed part plus activations, linear in images per worker x pixels (x the
+GAN's width), with a slope per family.
+
+The figures come from `benchmarks/peak_memory.py` (2026-12-01, 2-core AMD EPYC, 24 GiB, no
+GPU, torch 2.14, 1 thread): peak RSS of a fresh process training each family for 3 steps at
+32 and 64 px, widths 8 and 16, batches 16 and 64 (results/peak_memory.json). The slope of a
+family is the larger of its two measured ones (between batch 16 and 64 at width 16, at 32 px
+and at 64 px); with it, the formula covers every measured point. Above 64 px it extrapolates:
+an estimate, not a measurement. On a GPU the activations live in GPU memory, which Ray does
+not count, so a GPU worker reserves the fixed part only.
+"""
+
+from __future__ import annotations
+
+MIB = 2**20
+# A Ray worker with torch and raygan imported: 935 MiB measured (a plain process 713-886 MiB),
+# plus 192 MiB for weights, optimizer state and allocator slack at the measured widths (the
+# most any measured point needed beyond the activation term was 150 MiB).
+PROCESS_MIB = 1024 + 192
+# MiB per (image of a worker's batch x pixel x channel of the GAN's width).
+GAN_ACTIVATION_MIB = {"dcgan": 1.6e-5, "pggan": 8.9e-5, "cyclegan": 2.6e-4, "infogan": 1.6e-4,
+                      "fastgan": 2.3e-4}
+CLASSIFIER_ACTIVATION_MIB = 1.15e-3  # MiB per (image of a batch x pixel) of the 2-block CNN
+NUM_IMAGES = 2637  # training images of the dataset: what a trial may hold, and copy, at most
+
+
+def gan_worker_bytes(gan: str, width: int, batch_size: int, num_workers: int, resolution: int,
+                     use_gpu: bool) -> int:
+    """Peak memory of one Ray Train worker of a GAN training (its uint8 real subset and benign
+    context, at most half the training images, held twice; its share of the batch's
+    activations on CPU)."""
+    images = NUM_IMAGES * 3 * resolution**2
+    per_worker = -(-batch_size // num_workers)
+    activations = 0.0 if use_gpu else (
+        GAN_ACTIVATION_MIB.get(gan, max(GAN_ACTIVATION_MIB.values())) * per_worker
+        * resolution**2 * width * MIB)
+    return int(PROCESS_MIB * MIB + images + activations)
+
+
+def classifier_trial_bytes(batch_size: int, resolution: int, use_gpu: bool) -> int:
+    """Peak memory of one classifier trial (the training, arm and test images, about three
+    times the training split in uint8, plus activations on CPU)."""
+    images = 3 * NUM_IMAGES * 3 * resolution**2
+    activations = 0.0 if use_gpu else CLASSIFIER_ACTIVATION_MIB * batch_size * resolution**2 * MIB
+    return int(PROCESS_MIB * MIB + images + activations)
