@@ -83,11 +83,12 @@ def plain_rate(steps: int, channels_last: bool = False, bf16: bool = False
     return steps * BATCH / (time.perf_counter() - t0), float(counter.get_total_flops())
 
 
-def raygan_rate(steps: int) -> float:
-    """Images/s of raygan's DCGAN plug-in through `fit_gan` (uint8 batches, seeded RNG)."""
+def raygan_rate(steps: int, **switches) -> float:
+    """Images/s of raygan's DCGAN plug-in through `fit_gan` (uint8 batches, seeded RNG);
+    `switches`: GANConfig speed switches (amp, channels_last)."""
     real = np.random.default_rng(0).integers(0, 256, (512, 3, RES, RES), np.uint8)
     cfg = GANConfig(width=WIDTH, batch_size=BATCH, steps=2, checkpoint_every=10**9,
-                    log_every=10**9)
+                    log_every=10**9, **switches)
     gan = build_gan("dcgan", cfg, RES, seed=0)
     fit_gan(gan, real, seed=0)
     gan.cfg = GANConfig(**{**cfg.__dict__, "steps": 2 + steps})
@@ -122,6 +123,8 @@ def main() -> None:
         achieved = flops * plain / BATCH
         channels_last, _ = plain_rate(args.steps, channels_last=True)
         bf16, _ = plain_rate(args.steps, bf16=True)
+        ours_bf16 = raygan_rate(args.steps, amp=True)
+        ours_cl = raygan_rate(args.steps, channels_last=True)
         figures[f"{threads} thread(s)"] = {
             "plain_images_per_s": round(plain, 1), "raygan_images_per_s": round(ours, 1),
             "raygan_vs_plain": round(ours / plain, 3),
@@ -130,7 +133,10 @@ def main() -> None:
             "matmul_peak_gflop_per_s": round(peak / 1e9, 1),
             "achieved_vs_peak": round(achieved / peak, 3),
             "plain_channels_last_images_per_s": round(channels_last, 1),
-            "plain_bf16_autocast_images_per_s": round(bf16, 1)}
+            "plain_bf16_autocast_images_per_s": round(bf16, 1),
+            "raygan_channels_last_images_per_s": round(ours_cl, 1),
+            "raygan_bf16_images_per_s": round(ours_bf16, 1),
+            "raygan_bf16_vs_plain_bf16": round(ours_bf16 / bf16, 3)}
         print(threads, figures[f"{threads} thread(s)"], flush=True)
     save("dcgan_step", "python benchmarks/dcgan_step.py " + " ".join(sys.argv[1:]), figures)
 
