@@ -119,6 +119,13 @@ def build_config(args: argparse.Namespace):
     return replace(cfg, gan=gan, classifier=clf, **{k: v for k, v in over.items() if v is not None})
 
 
+def _shutdown_ray() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     prep = None
@@ -135,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_sweep(prep)
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        _shutdown_ray()  # a check that failed after Ray started leaves no Ray behind
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
         code = 128 + getattr(exc, "signum", signal.SIGINT)

@@ -233,7 +233,8 @@ def _good_config() -> str:
     (lambda good: "", "truncated or empty"),
     (lambda good: "[1, 2]", "holds no raygan config"),
     (lambda good: json.dumps({**json.loads(good), "ema_kimg": 10}), "does not know (ema_kimg)"),
-    (lambda good: json.dumps({**json.loads(good), "gan": {"ema": 1}}), "does not know (gan.ema)"),
+    (lambda good: json.dumps({**json.loads(good), "gan": {"ema_kimg": 1}}),
+         "does not know (gan.ema_kimg)"),
     (lambda good: json.dumps({**json.loads(good), "budgets": 5}), "no usable raygan config"),
 ])
 def test_broken_saved_config_on_resume(capsys, data_copy, tmp_path, text, needle):

@@ -201,10 +201,10 @@ def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult
 def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> SweepResult:
     cfg, t_start = prep.cfg, time.perf_counter()
     cpu_start = machine_cpu_s()
+    experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)  # cheap: before Ray
     resources = connect(cfg.address)
     check_fits(grid_jobs(cfg), cfg.address)  # Ray would wait forever for a trial that can't fit
     ray_s = time.perf_counter() - t_start
-    experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
     # Only now, with every check passed: a sweep that failed one may run again by that name.
     prep.out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(prep.out_dir / CONFIG_FILE, cfg.to_json())
