@@ -17,7 +17,21 @@ TITLES = {
     "ddp_scaling": "DDP on CPU: 1 worker (2 threads) against 2 workers (1 thread each)",
     "dcgan_step": "DCGAN step at 64 px: raygan against a plain PyTorch loop; FLOP/s against peak",
     "peak_memory": "Peak memory of one GAN worker / classifier trial (fits raygan's reservations)",
+    "gan_curves": "GAN quality curves and CAS on the real data (32 px; the laptop profile's steps)",
 }
+
+
+def _runs(r: dict) -> list[str]:
+    """A result file that holds one entry per run (gan_curves): a table, one row per run."""
+    rows = ["| run | date | bf16 | EMA | steps | final quality/gap | CAS AUC (raw G) | "
+            "CAS AUC (EMA G) | command |", "|---|---|---|---|---|---|---|---|---|"]
+    for run in r["runs"]:
+        curve = run.get("gap_curve") or []
+        gap = f"{curve[-1][1]:.2f}" if curve else ""
+        rows.append(f"| {run['job']} | {run['date']} | {run['amp']} | {run['ema']} | "
+                    f"{run['steps']} | {gap} | {run.get('cas_auc_raw', '')} | "
+                    f"{run.get('cas_auc_ema', '')} | `{run['command']}` |")
+    return rows
 
 
 def _rows(figures: dict, prefix: str = "") -> list[tuple[str, str]]:
@@ -39,6 +53,10 @@ def main() -> None:
         r = json.loads(path.read_text())
         base, _, variant = r["name"].partition(".")  # e.g. sweep_utilization.<sweep name>
         title = TITLES.get(base, base) + (f": sweep `{variant}`" if variant else "")
+        if "runs" in r:
+            parts += [f"## {title}", "", f"- machine: {r['machine']}", "", *_runs(r), "",
+                      r.get("notes", ""), ""]
+            continue
         parts += [f"## {title}", "",
                   f"- date: {r['date']}", f"- machine: {r['machine']}", f"- torch: {r['torch']}",
                   f"- command: `{r['command']}`", "", "| what | value |", "|---|---|"]
