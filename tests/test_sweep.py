@@ -48,7 +48,8 @@ def test_smoke_sweep_on_generated_dataset_with_ddp(tiny_dataset, tmp_path):
     rep2 = report("--fidelity")
     assert rep2.returncode == 0 and "feature extractor: reused" in rep2.stdout, rep2.stderr[-2000:]
     text2 = (tmp_path / "runs" / "t" / "report" / "report.md").read_text()
-    fd_cells = lambda t: [ln.split("|")[4:7] for ln in t.splitlines()  # noqa: E731
+    fd_cells = lambda t: [ln.split("|")[4:7]  # noqa: E731  (rows of the fidelity table)
+                          for ln in t.split("## Fidelity against")[1].splitlines()
                           if ln.startswith(("| gan:dcgan | 5 | 0 |", "| gan:dcgan | 20 | 0 |"))]
     assert len(fd_cells(text)) == 2 and fd_cells(text2) == fd_cells(text)
     assert "CAS AUC |" not in text2
