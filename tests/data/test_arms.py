@@ -14,7 +14,7 @@ def setup():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (N_B + N_M, 3, RES, RES), dtype=np.uint8)
     y = np.array([0] * N_B + [1] * N_M)
-    return x, carve_validation(y, 0.2, 0)
+    return x, carve_validation(y, 0.2, 0, "study")
 
 
 def _rows(a: np.ndarray) -> set[bytes]:

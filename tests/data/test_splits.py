@@ -13,20 +13,21 @@ def _labels(n_benign=1440, n_malignant=1197):
 
 def test_validation_split_is_stratified_and_disjoint():
     y = _labels()
-    pools = carve_validation(y, 0.15, split_seed=0)
+    pools = carve_validation(y, 0.15, split_seed=0, validation="study")
     assert (y[pools.benign] == 0).all() and (y[pools.malignant] == 1).all()
     everything = np.concatenate([pools.benign, pools.malignant, pools.val])
     assert sorted(everything.tolist()) == list(range(len(y)))  # a partition of train
     assert (y[pools.val] == 1).sum() == round(0.15 * 1197)
     assert (y[pools.val] == 0).sum() == round(0.15 * 1440)
     assert pools.num_malignant == 1197 - round(0.15 * 1197)
-    same = carve_validation(y, 0.15, split_seed=0)
+    same = carve_validation(y, 0.15, split_seed=0, validation="study")
     assert np.array_equal(same.val, pools.val)
-    assert not np.array_equal(carve_validation(y, 0.15, split_seed=1).val, pools.val)
+    other = carve_validation(y, 0.15, split_seed=1, validation="study")
+    assert not np.array_equal(other.val, pools.val)
 
 
 def test_budgets_nest_within_a_seed_and_differ_across_seeds():
-    pools = carve_validation(_labels(), 0.15, 0)
+    pools = carve_validation(_labels(), 0.15, 0, "study")
     subsets = {b: budget_subset(pools, b, seed=3) for b in (10, 50, 200, 500)}
     for small, large in [(10, 50), (50, 200), (200, 500)]:
         assert set(subsets[small]) <= set(subsets[large])
@@ -38,7 +39,7 @@ def test_budgets_nest_within_a_seed_and_differ_across_seeds():
 
 
 def test_check_budgets_messages():
-    pools = carve_validation(_labels(100, 40), 0.15, 0)
+    pools = carve_validation(_labels(100, 40), 0.15, 0, "study")
     check_budgets(pools, (10, 34), 34)
     with pytest.raises(RayganError, match="exceeds the 34"):
         check_budgets(pools, (10, 35), 34)
