@@ -46,7 +46,13 @@ def youden_metrics(y_val: np.ndarray, p_val: np.ndarray, y_true: np.ndarray,
     """`binary_metrics` at the validation's Youden threshold, each named `youden/<metric>` (e.g.
     `test/youden/acc` beside `test/acc` at 0.5; MLflow names allow no '@'), plus
     `youden/threshold`; the threshold-free `auc` is left out."""
-    t = youden_threshold(y_val, p_val)
-    out = {f"youden/{k}": v for k, v in binary_metrics(y_true, p_malignant, t).items()
+    return metrics_at(y_true, p_malignant, youden_threshold(y_val, p_val))
+
+
+def metrics_at(y_true: np.ndarray, p_malignant: np.ndarray, threshold: float,
+               name: str = "youden") -> dict:
+    """`binary_metrics` at a chosen `threshold`, each named `<name>/<metric>` (no `auc`: it
+    does not depend on the threshold), plus `<name>/threshold`."""
+    out = {f"{name}/{k}": v for k, v in binary_metrics(y_true, p_malignant, threshold).items()
            if k != "auc"}
-    return {**out, "youden/threshold": t}
+    return {**out, f"{name}/threshold": float(threshold)}

@@ -21,6 +21,7 @@ from raygan.classifiers import classifier_state, fit_classifier, predict_proba
 from raygan.config import GAN_ARM_PREFIX, ClassifierConfig, SweepConfig
 from raygan.data.arms import training_set
 from raygan.data.splits import Pools, cell_split
+from raygan.eval.external import CLASSIFIER_FILE
 from raygan.eval.metrics import binary_metrics, youden_metrics, youden_threshold
 from raygan.eval.plots import roc_png
 from raygan.orchestrate.cluster import node_id
@@ -29,7 +30,6 @@ from raygan.orchestrate.memory import classifier_trial_bytes
 from raygan.tracking import TrackingContext, child_run, run_name
 
 ALL = "all"  # the budget label of the all-real arm
-CLASSIFIER_FILE = "classifier.pt"  # artifact: weights, resolution, validation threshold
 FAIL_HOOK = "RAYGAN_FAIL_TRIALS"  # test hook: comma-separated run names whose trial raises
 
 
