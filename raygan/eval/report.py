@@ -581,12 +581,12 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
         gan, budget, seed = key
         model = build_gan(gan, cfg.gan_config(gan, budget), cfg.resolution, seed)
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["gan"])
-        model.set_context(x[pools.benign])
+        cell = cell_split(pools, budget, seed)  # what the GAN trained on, and its cell's val
+        model.set_context(x[cell.benign])
         # Sampling is seeded per image, so the first images are the very fill the arm used.
-        n_fid = max(1, min(fill - budget, max_images))
+        n_fid = max(1, min(fill - len(cell.malignant), max_images))
         fake = model.generate(max(n_fid, pools.num_malignant if with_cas else 0), seed)
         fakes[key] = fake[:n_fid]
-        cell = cell_split(pools, budget, seed)  # what the GAN trained on, and its cell's val
         budget_images[(budget, seed)] = x[cell.malignant]
         if with_cas:  # CAS early-stops on the cell's validation images, as its arm did
             cas_scores[key] = cas(fake[:pools.num_malignant], x[cell.benign], x[cell.val],

@@ -152,11 +152,11 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
                           "classifier": ClassifierConfig(**sweep["classifier"])})
     gcfg = scfg.gan_config(gan_name, budget)
     key = gan_key(gan_name, budget, seed)
-    n_fill = fill_count(f"gan:{gan_name}", budget, data["fill_target"])
     pools: Pools = data["pools"]
     x_train = ray.get(data["x_train"])
     cell_idx = cell_split(pools, budget, seed)  # `budget` validation: the N less its val part
     real = x_train[cell_idx.malignant]
+    n_fill = fill_count(f"gan:{gan_name}", len(real), data["fill_target"])
     images_ref = ray.put(real)  # the trial outlives its trainer, so it may own the subset
     # Benign training images, for families that translate from them (cyclegan) or pair them
     # for super-resolution; never validation or test images.

@@ -64,7 +64,8 @@ def tuning_trial(config: dict[str, Any], *, data: dict[str, Any], sweep: dict[st
     cell_idx = cell_split(pools, budget, seed)
     gan.set_context(x_train[cell_idx.benign])
     fit_gan(gan, x_train[cell_idx.malignant], seed)
-    fake = gan.generate(max(fill_count(f"gan:{name}", budget, data["fill_target"]), 1), seed)
+    n_fill = fill_count(f"gan:{name}", len(cell_idx.malignant), data["fill_target"])
+    fake = gan.generate(max(n_fill, 1), seed)
     x, y = training_set(f"gan:{name}", x_train, pools, budget, seed, data["fill_target"], fake)
 
     def on_epoch(epoch: int, row: dict[str, float]) -> None:
