@@ -205,12 +205,31 @@ def test_too_few_images_to_carve_a_test_split(tmp_path, isolated_cache):
         load_source(tmp_path / "d", 16, classes=("nv", "mel"))
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS_CARD = Path(__file__).resolve().parents[2] / "docs" / "cards" / "isic2017.toml"
+
+
+def test_readme_card_examples_use_the_card_keys():
+    import re
+    import tomllib
+
+    from raygan.data.sources import CARD_KEYS
+
+    blocks = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 2  # HAM10000 and ISIC 2020
+    for text in [*blocks, DOCS_CARD.read_text()]:
+        card = tomllib.loads(text)
+        assert set(card) <= set(CARD_KEYS)
+        assert {k for k, (required, _, _) in CARD_KEYS.items() if required} <= set(card)
+
+
 @pytest.mark.skipif(not os.environ.get("RAYGAN_EXTERNAL"), reason="RAYGAN_EXTERNAL not set")
-def test_the_shared_external_set_through_a_card(tmp_path, isolated_cache):
+def test_the_docs_card_reads_the_shared_external_set(tmp_path, isolated_cache):
     root = Path(os.environ["RAYGAN_EXTERNAL"])
-    card = tmp_path / "isic2017.toml"
-    card.write_text(f'images = "{root / "images"}"\nlabels = "{root / "labels.csv"}"\n'
-                    'id = "image_id"\nlabel = "melanoma"\npositive = ["1.0"]\n')
-    ext = external_set(card, 32)
-    assert len(ext) == 658 and int(ext.y.sum()) == 120  # as its README says
-    assert ext.x.shape[1:] == (3, 32, 32) and len(set(ext.files)) == 658
+    folder = tmp_path / "ISIC2017"  # the folder a user unpacks, with the card copied in
+    folder.mkdir()
+    (folder / "images").symlink_to(root / "images")
+    (folder / "labels.csv").symlink_to(root / "labels.csv")
+    shutil.copy(DOCS_CARD, folder)
+    ext = external_set(folder / "isic2017.toml", 32)
+    assert len(ext) == 658 and int(ext.y.sum()) == 120
