@@ -107,6 +107,10 @@ def carve_validation(y: np.ndarray, val_fraction: float, split_seed: int,
     has_pos = np.isin(groups, np.unique(groups[y == 1]))
     in_val = _group_mask(y, groups, val_fraction, rng,
                          eligible=~has_pos if validation == "budget" else None)
+    if not (in_val & (y == 0)).any():
+        raise RayganError(f"no benign validation images: {val_fraction:.0%} of the groups "
+                          f"without a malignant image is none of {len(np.unique(groups))} groups;"
+                          " add images, raise --val-fraction, or use --validation study")
     for label in (0, 1):
         if not ((y == label) & ~in_val).any():
             raise RayganError(f"class {label} has {(y == label).sum()} training images: too few "

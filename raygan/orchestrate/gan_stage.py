@@ -169,7 +169,8 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
         return
     context_ref = ray.put(context)
     params = {"arm": f"gan:{gan_name}", "gan": gan_name, "budget": budget, "seed": seed,
-              "resolution": scfg.resolution, "num_fill": n_fill, **dataclasses.asdict(gcfg)}
+              "resolution": scfg.resolution, "num_fill": n_fill, "num_real": len(real),
+              **dataclasses.asdict(gcfg)}
     tags = {"raygan.kind": "gan", "raygan.arm": f"gan:{gan_name}", "raygan.gan": gan_name,
             "raygan.budget": str(budget), "raygan.seed": str(seed),
             "raygan.node": ray.get_runtime_context().get_node_id()}

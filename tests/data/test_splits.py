@@ -149,3 +149,13 @@ def test_no_group_is_split_across_train_validation_and_test(validation):
             if validation == "budget":
                 n = set(budget_subset(pools, budget, seed))
                 assert {i for i in set(train) | set(cell.val) if y[i] == 1} == n
+
+
+def test_groups_that_all_hold_a_malignant_image_leave_no_benign_validation():
+    y = np.array([0, 1] * 20)
+    groups = np.repeat([f"p{i}" for i in range(20)], 2)  # every patient has both classes
+    with pytest.raises(RayganError, match="no benign validation images.*--validation study"):
+        carve_validation(y, 0.15, 0, "budget", groups)
+    study = carve_validation(y, 0.15, 0, "study", groups)
+    assert set(groups[study.val]).isdisjoint(groups[np.concatenate([study.benign,
+                                                                     study.malignant])])
