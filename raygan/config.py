@@ -50,6 +50,10 @@ class GANConfig:
     stop_patience: int = 0
     stop_gain: float = 0.05  # gap improvement that counts as progress (5 % of the yardstick)
     min_steps: int = 0  # never stop before this many steps
+    # ... and only once the smoothed gap is at most this (the quality gate, eval/quality.py
+    # GATE_GAP): a run that has flattened far from the real images (a collapsed or diverging
+    # GAN) keeps training up to `steps` instead of being stopped in a bad state.
+    stop_below: float = 1.5
     ema: float = 0.0  # decay of an exponential moving average of G's weights that sampling
     # uses (StyleGAN2 / FastGAN sample from one); 0 = off, e.g. 0.999 = half-life ~700 steps
     amp: bool = False  # bf16 autocast for the training step (CPU and GPU); sampling stays fp32
