@@ -139,3 +139,21 @@ def test_builds_at_224_and_64(resolution, base):
     assert all(np.isfinite(v) for v in losses.values())
     assert (G.stage, G.alpha) == (stages - 1, 1.0)
     assert G(z).shape == (2, 3, resolution, resolution)
+
+
+def test_logistic_r1_loss_penalizes_the_critics_slope_on_real_images():
+    import dataclasses
+
+    cfg = dataclasses.replace(CFG, r1=0.1, ema=0.9)
+    gan = build_gan("pggan", cfg, 32, seed=0)
+    history = fit_gan(gan, _real(4, 32), seed=0)
+    row = history[-1]
+    assert "loss/R1" in row and "loss/GP" not in row
+    assert row["loss/R1"] > 0 and all(np.isfinite(v) for v in row.values())
+    # the logistic losses are softplus terms: D's sums two, each > 0
+    assert row["loss/D"] > 0 and row["loss/G"] > 0
+    # the same seed gives the same run; r1 = 0 is the paper's WGAN-GP loss
+    again = build_gan("pggan", cfg, 32, seed=0)
+    assert fit_gan(again, _real(4, 32), seed=0)[-1] == row
+    wgan = fit_gan(build_gan("pggan", CFG, 32, seed=0), _real(4, 32), seed=0)[-1]
+    assert "loss/GP" in wgan and "loss/R1" not in wgan
