@@ -553,7 +553,7 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
 
     from raygan.data import budget_subset, carve_validation
     from raygan.eval.fidelity import FeatureExtractor, cas, train_feature_extractor
-    from raygan.gans import build_gan
+    from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint
 
     x, y_train = dataset.train.x, dataset.train.y
     pools = carve_validation(y_train, cfg.val_fraction, cfg.split_seed)
@@ -575,12 +575,11 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
     fakes, budget_images, cas_scores = {}, {}, {}
     for i, (key, path) in enumerate(sorted(checkpoints.items())):
         gan, budget, seed = key
-        model = build_gan(gan, cfg.gan_config(gan, budget), cfg.resolution, seed)
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["gan"])
-        model.set_context(x[pools.benign])
         # Sampling is seeded per image, so the first images are the very fill the arm used.
         n_fid = max(1, min(fill - budget, max_images))
-        fake = model.generate(max(n_fid, pools.num_malignant if with_cas else 0), seed)
+        fake = sample_checkpoint(gan, cfg.gan_config(gan, budget), cfg.resolution, seed,
+                                 load_checkpoint(path), x[pools.benign],
+                                 max(n_fid, pools.num_malignant if with_cas else 0))
         fakes[key] = fake[:n_fid]
         budget_images[(budget, seed)] = x[budget_subset(pools, budget, seed)]
         if with_cas:
