@@ -475,10 +475,13 @@ def _data_check(args: argparse.Namespace) -> int:
 
 def _data_fetch(args: argparse.Namespace) -> int:
     try:
-        from raygan.data.fetch import fetch, install
+        from raygan.data.fetch import counts, fetch, install
 
         dest = Path(args.dest)
-        if args.archive:
+        if dest.is_dir() and any(dest.iterdir()):  # as torchvision's download=True: no twice
+            found = counts(dest)
+            print(f"already there: {dest}: " + ", ".join(f"{k} {n}" for k, n in found.items()))
+        elif args.archive:
             install(args.archive, dest)
         else:
             fetch(dest)
@@ -534,32 +537,37 @@ def make_parser() -> Parser:
     return p
 
 
-def _enable_train_v2() -> None:
+def _call(parser: Parser, argv: list[str] | None, func: Callable[[argparse.Namespace], int]
+          ) -> int:
+    """Parse `argv` and run `func`; --help and bad arguments return their exit code."""
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")  # before Ray Train is first imported
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    return func(args)
 
 
 def main(argv: list[str] | None = None) -> int:
     """`raygan ...`: the console script."""
-    _enable_train_v2()
-    args = make_parser().parse_args(argv)
-    return args.func(args)
+    return _call(make_parser(), argv, lambda args: args.func(args))
 
 
 def run_main(argv: list[str] | None = None) -> int:
     """`python sweeps/full_grid.py ...`: the same as `raygan run ...`."""
-    _enable_train_v2()
-    return _run(run_parser("full_grid.py").parse_args(argv), "python sweeps/full_grid.py")
+    return _call(run_parser("full_grid.py"), argv,
+                 lambda args: _run(args, "python sweeps/full_grid.py"))
 
 
 def tune_main(argv: list[str] | None = None) -> int:
     """`python sweeps/tune_gans.py ...`: the same as `raygan tune ...`."""
-    _enable_train_v2()
-    return _tune(tune_parser("tune_gans.py").parse_args(argv), "python sweeps/tune_gans.py")
+    return _call(tune_parser("tune_gans.py"), argv,
+                 lambda args: _tune(args, "python sweeps/tune_gans.py"))
 
 
 def report_main(argv: list[str] | None = None) -> int:
     """`python sweeps/report.py ...`: the same as `raygan report ...`."""
-    return _report(report_parser("report.py").parse_args(argv))
+    return _call(report_parser("report.py"), argv, _report)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from raygan.data.dataset import CLASSES, KAGGLE_ID, LAYOUT, SPLITS, _list_files
+from raygan.data.dataset import CLASSES, KAGGLE_ID, LAYOUT, SPLITS, _list_files, resolve_root
 from raygan.errors import RayganError
 
 # The counts of the Kaggle dataset (split/class: images), to tell a partial download.
@@ -25,7 +25,7 @@ MAX_DEPTH = 4  # how deep below a download `install` looks for the layout's root
 
 def counts(root: Path | str) -> dict[str, int]:
     """Images per `split/class` of the dataset at `root`; its layout is checked first."""
-    return {key: len(files) for key, files in _list_files(Path(root)).items()}
+    return {key: len(files) for key, files in _list_files(resolve_root(root)).items()}
 
 
 def _is_layout(folder: Path) -> bool:

@@ -10,7 +10,6 @@ import dataclasses
 import io
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -120,8 +119,8 @@ def result_row(run) -> dict[str, Any]:
 
 def run_classifier_stage(cfg: SweepConfig, data_refs: dict[str, Any], generated: dict[str, list],
                          tracking: TrackingContext, storage: str,
-                         skip: frozenset[str] = frozenset(), verbose: bool = True,
-                         log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+                         skip: frozenset[str] = frozenset(),
+                         verbose: bool = True) -> list[dict[str, Any]]:
     """Run every grid cell but those named in `skip` (finished before an interruption);
     returns one row per cell run, with its test metrics or its error."""
     cells = [c for c in grid_cells(cfg) if run_name(c["arm"], c["budget"], c["seed"]) not in skip]
@@ -137,7 +136,7 @@ def run_classifier_stage(cfg: SweepConfig, data_refs: dict[str, Any], generated:
         param_space={"cell": tune.grid_search(cells)},
         run_config=tune.RunConfig(name=f"{tracking.sweep}-classifiers", storage_path=storage,
                                   verbose=tune_verbosity(verbose),
-                                  callbacks=[Progress(len(cells), classifier_summary, log)]),
+                                  callbacks=[Progress(len(cells), classifier_summary)]),
     )
     rows = []
     for r in tuner.fit():

@@ -10,7 +10,6 @@ import dataclasses
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -226,8 +225,7 @@ def _sample_finished(tracking: TrackingContext, run_id: str, gan_name: str, gcfg
 
 def run_gan_stage(cfg: SweepConfig, data_refs: dict[str, Any], hub, tracking: TrackingContext,
                   storage: str, cluster_cpus: float,
-                  finished: dict[str, str] | None = None, verbose: bool = True,
-                  log: Callable[[str], None] = print) -> dict[str, str]:
+                  finished: dict[str, str] | None = None, verbose: bool = True) -> dict[str, str]:
     """Train every (GAN, budget, seed) of the sweep; returns the error of each failed key.
 
     `finished` maps the key of a GAN trained before an interruption to its MLflow run id: that
@@ -252,7 +250,7 @@ def run_gan_stage(cfg: SweepConfig, data_refs: dict[str, Any], hub, tracking: Tr
         tune_config=tune.TuneConfig(max_concurrent_trials=max(1, int(cluster_cpus // per_job))),
         run_config=tune.RunConfig(name=f"{tracking.sweep}-gans", storage_path=storage,
                                   verbose=tune_verbosity(verbose),
-                                  callbacks=[Progress(len(cells), gan_summary, log)]),
+                                  callbacks=[Progress(len(cells), gan_summary)]),
     )
     results = tuner.fit()
     failed = {}

@@ -8,6 +8,7 @@ errors only, the workers' output is not forwarded to the driver, Tune's tables a
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,10 @@ def quiet_ray(verbose: bool) -> dict[str, Any]:
     workers' output stays in Ray's log files (`/tmp/ray/session_latest/logs`)."""
     if verbose:
         return {"log_to_driver": True, "logging_level": logging.INFO}
+    # Tune's newer console output prints an experiment's header even at verbosity 0; its
+    # older one is silent there. A trial's failure is in raygan's own line and results table.
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     return {"log_to_driver": False, "logging_level": logging.ERROR}
 
 
@@ -64,11 +69,11 @@ class Progress(Callback):
     """A Tune callback that prints one line per finished or failed trial of a stage:
     `gan:dcgan n=50 seed=0: AUC 0.91 (37 s)  [3/8 done, 2 min 10 s elapsed, ~3 min 40 s left]`."""
 
-    def __init__(self, total: int, summary: Callable[[dict[str, Any]], str],
-                 log: Callable[[str], None] = print) -> None:
+    def __init__(self, total: int, summary: Callable[[dict[str, Any]], str]) -> None:
+        # Tune pickles its callbacks with the experiment's state: plain data and module-level
+        # functions only (no `print` or other callables passed in).
         self.total = total  # trials this stage runs
         self.summary = summary  # the outcome of a finished trial, from its last result
-        self.log = log
         self.done = 0
         self.start = time.monotonic()
         self.began: dict[str, float] = {}  # trial id -> when it started
@@ -83,8 +88,8 @@ class Progress(Callback):
         elapsed = now - self.start
         left = elapsed / self.done * (self.total - self.done)
         eta = f", ~{_clock(left)} left" if self.done < self.total else ""
-        self.log(f"{cell_label(trial.config['cell'])}: {outcome} ({took:.0f} s)  "
-                 f"[{self.done}/{self.total} done, {_clock(elapsed)} elapsed{eta}]")
+        print(f"{cell_label(trial.config['cell'])}: {outcome} ({took:.0f} s)  "
+                 f"[{self.done}/{self.total} done, {_clock(elapsed)} elapsed{eta}]", flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         self._line(trial, self.summary(trial.last_result or {}))

@@ -245,7 +245,7 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
         n_gan, n_clf = num_trials(cfg)
         log(f"stage 1/2: {n_gan} GAN trainings")
         failed = run_gan_stage(cfg, data_refs, hub, ctx, storage, resources.get("CPU", 1),
-                               finished=trained, verbose=verbose, log=log)
+                               finished=trained, verbose=verbose)
         ctrl_c.check()
         keys = [gan_key(g, b, s) for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds]
         generated = ray.get(hub.refs_of.remote(keys))
@@ -253,7 +253,7 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
         log(f"stage 2/2: {n_clf - len(kept)} classifier trials"
             + (f" ({len(kept)} finished before)" if kept else ""))
         rows = kept + run_classifier_stage(cfg, data_refs, generated, ctx, storage,
-                                           skip=frozenset(done), verbose=verbose, log=log)
+                                           skip=frozenset(done), verbose=verbose)
         ctrl_c.check()
         clock["classifiers"] = time.perf_counter()
         gates = {run_name(g["arm"], g["budget"], g["seed"]): g
