@@ -20,6 +20,7 @@ def quiet_ray(verbose: bool) -> dict[str, Any]:
     """The `ray.init` keywords of a quiet run (or, with -v, of Ray's usual chatty one): the
     workers' output stays in Ray's log files (`/tmp/ray/session_latest/logs`)."""
     if verbose:
+        logging.getLogger("ray.tune").setLevel(logging.NOTSET)  # as Ray leaves it
         return {"log_to_driver": True, "logging_level": logging.INFO}
     # Tune's newer console output prints an experiment's header even at verbosity 0; its
     # older one is silent there. A trial's failure is in raygan's own line and results table.
