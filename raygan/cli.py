@@ -314,10 +314,11 @@ def _sweep_folder(name: str, output: str):
 
 def _sweep_data(cfg, name: str, data: str | None):
     """The dataset a sweep ran on (at its resolution), checked against its fingerprint."""
-    from raygan.data import load_dataset
+    from raygan.data import load_source
     from raygan.data.dataset import fingerprint_changes
 
-    dataset = load_dataset(data or cfg.data, cfg.resolution)
+    dataset = load_source(data or cfg.data, cfg.resolution, cfg.classes or None,
+                          cfg.test_fraction, cfg.split_seed)
     changed, _ = fingerprint_changes(cfg.data_fingerprint or dataset.fingerprint,
                                      dataset.fingerprint)
     if changed:
@@ -398,7 +399,7 @@ def _generate(args: argparse.Namespace) -> int:
         from PIL import Image
 
         from raygan import tracking
-        from raygan.data import carve_validation, fill_count
+        from raygan.data import carve_validation, cell_split, fill_count
         from raygan.gans.checkpoint import latent_seeds, load_checkpoint, sample_checkpoint
 
         match = GAN_RUN.fullmatch(args.run)
@@ -418,8 +419,11 @@ def _generate(args: argparse.Namespace) -> int:
                               f"{', '.join(map(str, cfg.budgets))}, seeds "
                               f"{', '.join(map(str, cfg.seeds))}")
         dataset = _sweep_data(cfg, args.sweep, args.data)
-        pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed)
-        n_fill = fill_count(f"gan:{gan}", budget, cfg.fill_target or pools.num_malignant)
+        pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed,
+                                 cfg.validation, dataset.train.groups)
+        cell = cell_split(pools, budget, seed)  # the GAN's real images and benign context
+        n_fill = fill_count(f"gan:{gan}", len(cell.malignant),
+                            cfg.fill_target or pools.num_malignant)
         count = args.count or n_fill
         if not count:
             raise RayganError(f"cell {args.run!r} has no fill (its budget reaches the fill "
@@ -429,7 +433,7 @@ def _generate(args: argparse.Namespace) -> int:
                                            args.run, tmp)
             state = load_checkpoint(path)
         images = sample_checkpoint(gan, cfg.gan_config(gan, budget), cfg.resolution, seed,
-                                   state, dataset.train.x[pools.benign], count)
+                                   state, dataset.train.x[cell.benign], count)
         out.mkdir(parents=True, exist_ok=True)
         rows = []
         for i, (img, z) in enumerate(zip(images, latent_seeds(seed, count), strict=True)):
@@ -455,21 +459,20 @@ def _data_check(args: argparse.Namespace) -> int:
     import time
 
     try:
-        from raygan.data import load_dataset
-        from raygan.data.fetch import counts
+        from raygan.data import load_source
 
         if args.resolution < 8:
             raise RayganError(f"--resolution must be at least 8 px, got {args.resolution}")
         t0 = time.perf_counter()
-        found = counts(args.dataset)  # the layout, before any decoding
-        dataset = load_dataset(args.dataset, args.resolution)  # every image decodes
+        dataset = load_source(args.dataset, args.resolution)  # the layout, then every image
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{dataset.root}: {len(dataset.train)} train / {len(dataset.test)} test images, all "
           f"decoded at {args.resolution} px ({time.perf_counter() - t0:.1f} s)")
-    for key, n in found.items():
-        print(f"  {key}: {n}")
+    for split, part in (("train", dataset.train), ("test", dataset.test)):
+        for label, cls in enumerate(dataset.classes):
+            print(f"  {split}/{cls}: {int((part.y == label).sum())}")
     return 0
 
 
@@ -501,7 +504,8 @@ def _add_data(sub) -> None:
     check = dsub.add_parser("check", help="validate a dataset and print its counts",
                             description="Check the layout, decode every image once (cached) and "
                                         "print the counts per split and class.")
-    check.add_argument("dataset", help="dataset root, e.g. data/skin-cancer-mvb")
+    check.add_argument("dataset", help="dataset root (Kaggle or class-folder layout) or card "
+                                       "(.toml), e.g. data/skin-cancer-mvb")
     check.add_argument("--resolution", type=int, default=32,
                        help="px to decode at, as a sweep would (32)")
     check.set_defaults(func=_data_check)
