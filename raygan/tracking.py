@@ -319,6 +319,26 @@ def gan_checkpoints(uri: str, experiment: str, sweep: str, dest: str
     return out
 
 
+def gan_checkpoint(uri: str, experiment: str, sweep: str, run_name: str, dest: str) -> str:
+    """Local copy of the `gan.pt` artifact of the finished GAN training `run_name` of a sweep."""
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}' and "
+                              "tags.`raygan.kind` = 'gan' and attributes.status = 'FINISHED'",
+                              max_results=50000)
+    run = next((r for r in runs if r.info.run_name == run_name), None)
+    if run is None:
+        names = sorted(r.info.run_name for r in runs)
+        raise RayganError(f"sweep {sweep!r} has no finished GAN training {run_name!r}; it has "
+                          f"{', '.join(names) or 'none'}")
+    if "gan.pt" not in {a.path for a in client.list_artifacts(run.info.run_id)}:
+        raise RayganError(f"GAN training {run_name!r} of sweep {sweep!r} has no gan.pt artifact")
+    return client.download_artifacts(run.info.run_id, "gan.pt", dest)
+
+
 def gan_gates(uri: str, experiment_id: str, parent_run_id: str) -> list[dict[str, Any]]:
     """The quality-gate verdict of every finished GAN training under a parent run: family,
     budget, seed, steps trained, whether it stopped early, final gap and `converged`."""

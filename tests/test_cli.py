@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import ray
 
+from raygan import cli
+
 SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
-sys.path.insert(0, str(SWEEPS))
-import full_grid  # noqa: E402
 
 
 def _fails(capsys, *argv: str) -> str:
-    code = full_grid.main(list(argv))
+    code = cli.run_main(list(argv))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert not ray.is_initialized()
@@ -85,7 +85,7 @@ def test_unwritable_mlflow_store(capsys, data_copy, monkeypatch):
 
 
 def test_dry_run_prints_config_and_trial_count(capsys, data_copy):
-    assert full_grid.main(["--data", str(data_copy), "--profile", "smoke", "--budgets", "5,20",
+    assert cli.run_main(["--data", str(data_copy), "--profile", "smoke", "--budgets", "5,20",
                            "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert '"profile": "smoke"' in out and "4 GAN trainings, 11 classifier trials" in out
@@ -127,7 +127,7 @@ def test_resume_reads_the_saved_config(capsys, data_copy, tmp_path):
     (tmp_path / "runs" / "old").mkdir(parents=True)
     (tmp_path / "runs" / "old" / "config.json").write_text(saved.to_json())
     # Flags that change what is computed are ignored on resume: the saved config holds.
-    assert full_grid.main(["--data", str(data_copy), "--output", str(tmp_path / "runs"),
+    assert cli.run_main(["--data", str(data_copy), "--output", str(tmp_path / "runs"),
                            "--name", "old", "--resume", "--budgets", "9", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert '"sweep_name": "old"' in out
@@ -137,7 +137,7 @@ def test_resume_reads_the_saved_config(capsys, data_copy, tmp_path):
 def test_exclude_leaks_drops_recaptured_test_images(capsys, data_copy):
     src = data_copy / "train" / "malignant" / "train_malignant_003.jpg"
     shutil.copy(src, data_copy / "test" / "malignant" / "zz_recapture.jpg")
-    assert full_grid.main(["--data", str(data_copy), "--profile", "smoke", "--budgets", "5",
+    assert cli.run_main(["--data", str(data_copy), "--profile", "smoke", "--budgets", "5",
                            "--exclude-leaks", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "leakage audit: 1 test images" in out and "(24 test images left)" in out
@@ -150,9 +150,7 @@ def test_exclude_leaks_drops_recaptured_test_images(capsys, data_copy):
     (("--name", "t", "--fidelity", "--fidelity-images", "0"), "at least 1"),
 ])
 def test_report_errors(capsys, tmp_path, argv, needle):
-    import report
-
-    code = report.main([*argv, "--output", str(tmp_path / "runs")])
+    code = cli.report_main([*argv, "--output", str(tmp_path / "runs")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
 
@@ -168,9 +166,7 @@ def test_sweep_names_are_plain(capsys, data_copy, tmp_path, name, needle):
         msg = _fails(capsys, "--data", str(data_copy), "--output", str(out), "--name", name,
                      *extra, "--dry-run")
         assert needle in msg and "at most 100" in msg
-    import report
-
-    code = report.main(["--name", name, "--output", str(out)])
+    code = cli.report_main(["--name", name, "--output", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and needle in err[0], err
     assert not (tmp_path / "x").exists() and not out.exists()
@@ -218,7 +214,7 @@ def test_gan_configs_of_the_wrong_type(capsys, data_copy, tmp_path, settings, ne
 def test_gan_configs_take_an_integer_learning_rate(capsys, data_copy, tmp_path):
     path = tmp_path / "best.json"
     path.write_text(json.dumps({"dcgan@20": {"lr": 1, "steps": 30}}))
-    assert full_grid.main(["--data", str(data_copy), "--profile", "smoke", "--gan-configs",
+    assert cli.run_main(["--data", str(data_copy), "--profile", "smoke", "--gan-configs",
                            str(path), "--dry-run"]) == 0
 
 
@@ -257,7 +253,6 @@ def test_config_and_lock_writes_are_atomic(tmp_path):
 
 
 def test_truncated_best_gan_configs_on_tuning_resume(capsys, data_copy, tmp_path, monkeypatch):
-    import tune_gans
     from sweep_helpers import saved_sweep
 
     from raygan.orchestrate.lock import LOCK_FILE
@@ -265,7 +260,7 @@ def test_truncated_best_gan_configs_on_tuning_resume(capsys, data_copy, tmp_path
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     folder = saved_sweep(tmp_path / "runs", "tn", data_copy)
     (folder / "best_gan_configs.json").write_text('{"dcgan@5": {"batch_size": 16, "st')
-    code = tune_gans.main(["--output", str(tmp_path / "runs"), "--name", "tn", "--resume",
+    code = cli.tune_main(["--output", str(tmp_path / "runs"), "--name", "tn", "--resume",
                            "--data", str(data_copy), "--num-samples", "1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and not ray.is_initialized(), err
@@ -312,7 +307,7 @@ def test_deleted_mlflow_experiment(capsys, data_copy, tmp_path, monkeypatch):
                                         ("relative/folder", True)])
 def test_storage_scheme(capsys, data_copy, storage, ok):
     if ok:
-        assert full_grid.main(["--data", str(data_copy), "--profile", "smoke", "--storage",
+        assert cli.run_main(["--data", str(data_copy), "--profile", "smoke", "--storage",
                                storage, "--dry-run"]) == 0
     else:
         msg = _fails(capsys, "--data", str(data_copy), "--storage", storage, "--dry-run")
@@ -363,7 +358,7 @@ def test_ray_address_that_is_not_ray(capsys, data_copy, monkeypatch, server):
 
 
 def test_address_local_is_accepted(capsys, data_copy):
-    assert full_grid.main(["--data", str(data_copy), "--profile", "smoke", "--address", "local",
+    assert cli.run_main(["--data", str(data_copy), "--profile", "smoke", "--address", "local",
                            "--dry-run"]) == 0
     assert '"address": "local"' in capsys.readouterr().out
 
@@ -374,7 +369,7 @@ def test_gpu_flag_holds_for_every_trial(flag):
     `--gpu` puts it on both, as the pre-flight check and the stages ask Ray for them."""
     from raygan.orchestrate.sweep import grid_jobs
 
-    jobs = grid_jobs(full_grid.build_config(full_grid.parse_args(["--profile", "paper", flag])))
+    jobs = grid_jobs(cli.build_config(cli.parse_run_args(["--profile", "paper", flag])))
     assert {j.what.split(" (")[0] for j in jobs} >= {"each dcgan training", "each classifier trial"}
     gpus = {b.get("GPU", 0) for j in jobs for b in j.bundles if "CPU" in b}
     assert gpus == ({0} if flag == "--no-gpu" else {1})

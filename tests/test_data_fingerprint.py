@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +9,11 @@ import pytest
 import ray
 from sweep_helpers import logged_sweep, saved_sweep
 
+from raygan import cli
 from raygan.data import load_dataset
 from raygan.data.dataset import digest_of_test, fingerprint_changes
 from raygan.errors import RayganError
 from raygan.eval.report import Trial, check_paired
-
-SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
-sys.path.insert(0, str(SWEEPS))
-import full_grid  # noqa: E402
-import report  # noqa: E402
 
 
 def _one_error(capsys, code: int) -> str:
@@ -54,7 +49,7 @@ def test_resume_on_other_data_is_refused(capsys, data_copy, tmp_path):
     saved = config.read_text()
     assert json.loads(saved)["data_fingerprint"]["test/malignant"]["files"] == 12
     other = _other_data(data_copy, tmp_path)
-    msg = _one_error(capsys, full_grid.main(["--output", str(runs), "--name", "s", "--resume",
+    msg = _one_error(capsys, cli.run_main(["--output", str(runs), "--name", "s", "--resume",
                                              "--data", str(other), "--dry-run"]))
     assert "on other data: test/malignant: 12 -> 3 files" in msg and "--data" in msg
     assert config.read_text() == saved
@@ -64,7 +59,7 @@ def test_resume_on_a_copy_of_the_data_goes_on(capsys, data_copy, tmp_path):
     runs = tmp_path / "runs"
     saved_sweep(runs, "s", data_copy)
     copy = Path(shutil.copytree(data_copy, tmp_path / "copy", copy_function=shutil.copyfile))
-    assert full_grid.main(["--output", str(runs), "--name", "s", "--resume", "--data",
+    assert cli.run_main(["--output", str(runs), "--name", "s", "--resume", "--data",
                            str(copy), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "other modification times" in out and "names and sizes match" in out
@@ -75,7 +70,7 @@ def test_report_refuses_other_data(capsys, data_copy, tmp_path):
     logged_sweep(tmp_path, data_copy, "s", [("real", "5", 0, p), ("oversample", "5", 0, p)])
     capsys.readouterr()
     other = _other_data(data_copy, tmp_path)
-    msg = _one_error(capsys, report.main(["--name", "s", "--output", str(tmp_path / "runs"),
+    msg = _one_error(capsys, cli.report_main(["--name", "s", "--output", str(tmp_path / "runs"),
                                           "--data", str(other)]))
     assert "not the data sweep 's' ran on: test/malignant: 12 -> 3 files" in msg
 
@@ -87,7 +82,7 @@ def test_report_refuses_runs_tested_on_other_test_sets(capsys, data_copy, tmp_pa
     logged_sweep(tmp_path, data_copy, "s", [("real", "5", 0, p), ("oversample", "5", 0, p)],
                  tags={TEST_DATA_TAG: "0123456789abcdef"})
     capsys.readouterr()
-    msg = _one_error(capsys, report.main(["--name", "s", "--output", str(tmp_path / "runs")]))
+    msg = _one_error(capsys, cli.report_main(["--name", "s", "--output", str(tmp_path / "runs")]))
     assert "tested on different test sets" in msg and "0123456789abcdef" in msg
 
 
@@ -95,7 +90,7 @@ def test_report_refuses_predictions_of_another_length(capsys, data_copy, tmp_pat
     p = np.linspace(0.0, 1.0, 24)
     logged_sweep(tmp_path, data_copy, "s", [("real", "5", 0, p), ("oversample", "5", 0, p[:15])])
     capsys.readouterr()
-    msg = _one_error(capsys, report.main(["--name", "s", "--output", str(tmp_path / "runs")]))
+    msg = _one_error(capsys, cli.report_main(["--name", "s", "--output", str(tmp_path / "runs")]))
     assert "run oversample-n5-s0 holds 15 test scores but the test set has 24 images" in msg
     with pytest.raises(RayganError, match="cannot be paired"):
         check_paired([Trial("real", 5, 0, p[:3])], np.zeros(24, dtype=int))
@@ -109,5 +104,5 @@ def test_report_of_runs_tagged_with_the_sweeps_test_data(capsys, data_copy, tmp_
     logged_sweep(tmp_path, data_copy, "s", [(arm, "5", 0, rng.uniform(size=24))
                                             for arm in ("real", "oversample", "classic")],
                  tags={TEST_DATA_TAG: tag})
-    assert report.main(["--name", "s", "--output", str(tmp_path / "runs")]) == 0
+    assert cli.report_main(["--name", "s", "--output", str(tmp_path / "runs")]) == 0
     assert "3 classifier trials" in (tmp_path / "runs" / "s" / "report" / "report.md").read_text()

@@ -4,8 +4,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +11,9 @@ import ray
 from mlflow.tracking import MlflowClient
 from sweep_helpers import logged_sweep, saved_sweep
 
+from raygan import cli
 from raygan.errors import RayganError
 from raygan.orchestrate.lock import LOCK_FILE, hold
-
-SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
-sys.path.insert(0, str(SWEEPS))
-import full_grid  # noqa: E402
-import report  # noqa: E402
 
 
 @pytest.fixture
@@ -47,7 +41,7 @@ def test_resume_of_a_running_sweep_is_refused(capsys, data_copy, tmp_path, live_
     runs = tmp_path / "runs"
     folder = saved_sweep(runs, "busy", data_copy, pid=live_pid)
     for extra in (["--resume"], []):  # resuming it, or starting it again
-        code = full_grid.main(["--output", str(runs), "--name", "busy", "--profile", "smoke",
+        code = cli.run_main(["--output", str(runs), "--name", "busy", "--profile", "smoke",
                                "--data", str(data_copy), *extra, "--dry-run"])
         msg = _one_error(capsys, code)
         assert f"sweep 'busy' is running (process {live_pid} on host" in msg
@@ -66,7 +60,7 @@ def test_stale_lock_is_taken_over_and_released(capsys, data_copy, tmp_path):
     runs = tmp_path / "runs"
     dead = _dead_pid()
     folder = saved_sweep(runs, "old", data_copy, pid=dead)
-    assert full_grid.main(["--output", str(runs), "--name", "old", "--resume",
+    assert cli.run_main(["--output", str(runs), "--name", "old", "--resume",
                            "--dry-run"]) == 0  # a stale lock does not block
     notes = []
     with hold("old", folder, notes.append):
@@ -91,7 +85,8 @@ def test_report_refuses_duplicate_cells(capsys, data_copy, tmp_path):
                                                      ("oversample", "5", 0, p)])
     assert len(MlflowClient(uri).search_runs(["1"], "attributes.run_name = 'real-n5-s0'")) == 2
     capsys.readouterr()  # MLflow's own log lines from creating the store
-    msg = _one_error(capsys, report.main(["--name", "twice", "--output", str(tmp_path / "runs")]))
+    msg = _one_error(capsys, cli.report_main(["--name", "twice", "--output",
+                                              str(tmp_path / "runs")]))
     assert "2 finished runs named 'real-n5-s0' under one parent run" in msg
 
 

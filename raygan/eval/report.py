@@ -553,7 +553,7 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
 
     from raygan.data import carve_validation, cell_split
     from raygan.eval.fidelity import FeatureExtractor, cas, train_feature_extractor
-    from raygan.gans import build_gan
+    from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint
 
     x, y_train = dataset.train.x, dataset.train.y
     groups = dataset.train.groups
@@ -579,13 +579,12 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
     fakes, budget_images, cas_scores = {}, {}, {}
     for i, (key, path) in enumerate(sorted(checkpoints.items())):
         gan, budget, seed = key
-        model = build_gan(gan, cfg.gan_config(gan, budget), cfg.resolution, seed)
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["gan"])
         cell = cell_split(pools, budget, seed)  # what the GAN trained on, and its cell's val
-        model.set_context(x[cell.benign])
         # Sampling is seeded per image, so the first images are the very fill the arm used.
         n_fid = max(1, min(fill - len(cell.malignant), max_images))
-        fake = model.generate(max(n_fid, pools.num_malignant if with_cas else 0), seed)
+        fake = sample_checkpoint(gan, cfg.gan_config(gan, budget), cfg.resolution, seed,
+                                 load_checkpoint(path), x[cell.benign],
+                                 max(n_fid, pools.num_malignant if with_cas else 0))
         fakes[key] = fake[:n_fid]
         budget_images[(budget, seed)] = x[cell.malignant]
         if with_cas:  # CAS early-stops on the cell's validation images, as its arm did

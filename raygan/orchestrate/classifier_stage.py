@@ -27,6 +27,7 @@ from raygan.eval.plots import roc_png
 from raygan.orchestrate.cluster import node_id
 from raygan.orchestrate.gan_stage import gan_key
 from raygan.orchestrate.memory import classifier_trial_bytes
+from raygan.orchestrate.progress import Progress, classifier_summary, tune_verbosity
 from raygan.tracking import TrackingContext, child_run, run_name
 
 ALL = "all"  # the budget label of the all-real arm
@@ -138,7 +139,8 @@ def result_row(run) -> dict[str, Any]:
 
 def run_classifier_stage(cfg: SweepConfig, data_refs: dict[str, Any], generated: dict[str, list],
                          tracking: TrackingContext, storage: str,
-                         skip: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+                         skip: frozenset[str] = frozenset(),
+                         verbose: bool = True) -> list[dict[str, Any]]:
     """Run every grid cell but those named in `skip` (finished before an interruption);
     returns one row per cell run, with its test metrics or its error."""
     cells = [c for c in grid_cells(cfg) if run_name(c["arm"], c["budget"], c["seed"]) not in skip]
@@ -153,7 +155,8 @@ def run_classifier_stage(cfg: SweepConfig, data_refs: dict[str, Any], generated:
         trainable,
         param_space={"cell": tune.grid_search(cells)},
         run_config=tune.RunConfig(name=f"{tracking.sweep}-classifiers", storage_path=storage,
-                                  verbose=1),
+                                  verbose=tune_verbosity(verbose),
+                                  callbacks=[Progress(len(cells), classifier_summary)]),
     )
     rows = []
     for r in tuner.fit():

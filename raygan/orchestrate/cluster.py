@@ -14,6 +14,7 @@ import ray
 import ray._private.ray_constants as ray_constants
 
 from raygan.errors import RayganError
+from raygan.orchestrate.progress import quiet_ray
 
 CONNECT_TIMEOUT_S = 5.0  # how long the pre-flight check waits for the cluster's port to answer
 LOCAL = "local"  # the address of raygan's own Ray: a new local instance, never an existing one
@@ -88,10 +89,12 @@ def _loopback_only() -> Iterator[None]:
             os.environ[SINGLE_MACHINE_ENV] = before[0]
 
 
-def connect(address: str = "") -> dict[str, float]:
+def connect(address: str = "", verbose: bool = True) -> dict[str, float]:
     """Start raygan's own local Ray, or join the cluster at `address`; returns the cluster's
-    total resources. Without an address no existing Ray is joined, even one on this machine."""
+    total resources. Without an address no existing Ray is joined, even one on this machine.
+    Unless `verbose`, Ray logs errors only and the workers' output stays in Ray's log files."""
     address = resolve_address(address)
+    quiet = quiet_ray(verbose)
     # Ctrl-C must stop the sweep (and leave it resumable), not make Tune wind one stage down
     # gracefully and let the next stage start.
     os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
@@ -100,9 +103,10 @@ def connect(address: str = "") -> dict[str, float]:
         try:
             if address == LOCAL:
                 with _loopback_only():
-                    ray.init(address=LOCAL, include_dashboard=False, dashboard_host="127.0.0.1")
+                    ray.init(address=LOCAL, include_dashboard=False, dashboard_host="127.0.0.1",
+                             **quiet)
             else:
-                ray.init(address=address, log_to_driver=True)
+                ray.init(address=address, **quiet)
         except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
             raise RayganError(
                 f"cannot connect to the Ray cluster at {address!r}: {str(exc).splitlines()[0]};"

@@ -28,11 +28,12 @@ from raygan.data.splits import Pools, cell_split
 from raygan.eval.plots import grid_png
 from raygan.eval.quality import QualityProbe, verdict
 from raygan.gans import build_gan, fit_gan
+from raygan.gans.checkpoint import CKPT_FILE, load_checkpoint, sample_checkpoint, save_checkpoint
 from raygan.gans.train import final_quality
 from raygan.orchestrate.memory import gan_worker_bytes
+from raygan.orchestrate.progress import Progress, gan_summary, tune_verbosity
 from raygan.tracking import ChildRun, TrackingContext, child_run, run_name
 
-CKPT_FILE = "gan.pt"
 KILL_HOOK = "RAYGAN_KILL_WORKER_AFTER_STEP"  # test hook: rank 0 dies once past this step
 DRIVER_MEMORY = 256 * 1024**2  # bytes reserved by each GAN trial's driving process
 MIN_PROBE_IMAGES = 4  # a budget below this gets no quality probe (its halves would be empty)
@@ -71,14 +72,6 @@ def worker_resources(gcfg: GANConfig, gan: str, resolution: int) -> dict[str, fl
     return {"CPU": gcfg.cpus_per_worker, "memory": memory, **({"GPU": 1} if gcfg.use_gpu else {})}
 
 
-def _save_checkpoint(folder: Path, gan, step: int, history: list[dict[str, float]]) -> None:
-    torch.save({"gan": gan.state_dict(), "step": step, "history": history}, folder / CKPT_FILE)
-
-
-def _load_checkpoint(folder: Path) -> dict[str, Any]:
-    return torch.load(folder / CKPT_FILE, map_location="cpu", weights_only=True)
-
-
 def train_worker(config: dict[str, Any]) -> None:
     """Ray Train per-worker loop: resume from the last checkpoint, train, report checkpoints."""
     ctx = ray.train.get_context()
@@ -102,7 +95,7 @@ def train_worker(config: dict[str, Any]) -> None:
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:  # a retry after a failure: continue, don't restart
         with checkpoint.as_directory() as folder:
-            state = _load_checkpoint(Path(folder))
+            state = load_checkpoint(folder)
         gan.load_state_dict(state["gan"])
         start, history = int(state["step"]), list(state["history"])
     gan.wrap(lambda m: ray.train.torch.prepare_model(
@@ -129,7 +122,7 @@ def train_worker(config: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             ckpt = None
             if rank == 0:
-                _save_checkpoint(Path(tmp), gan, step, history)
+                save_checkpoint(Path(tmp), gan.state_dict(), step, history)
                 ckpt = ray.train.Checkpoint.from_directory(tmp)
             ray.train.report(metrics, checkpoint=ckpt)  # every rank calls it: it is a barrier
         if live is not None:
@@ -200,18 +193,16 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
         result = trainer.fit()
         train_s = time.perf_counter() - t0
         with result.checkpoint.as_directory() as folder:
-            state = _load_checkpoint(Path(folder))
-        gan = build_gan(gan_name, gcfg, scfg.resolution, seed)
-        gan.load_state_dict(state["gan"])
-        gan.set_context(context)
+            state = load_checkpoint(folder)
         t1 = time.perf_counter()
-        fake = gan.generate(max(n_fill, scfg.num_grid_images), seed)
+        fake = sample_checkpoint(gan_name, gcfg, scfg.resolution, seed, state, context,
+                                 max(n_fill, scfg.num_grid_images))
         sample_s = time.perf_counter() - t1
         ray.get(hub.store.remote(key, fake[:n_fill]))
         run.artifact(grid_png(fake[: scfg.num_grid_images]), "samples.png")
         with tempfile.TemporaryDirectory() as tmp:  # the trained GAN, to resample or resume
-            _save_checkpoint(Path(tmp), gan, int(state["step"]), state["history"])
-            run.file(Path(tmp) / CKPT_FILE)
+            run.file(save_checkpoint(Path(tmp), state["gan"], int(state["step"]),
+                                     state["history"]))
         final = {"time/train_s": train_s, "time/sample_s": sample_s, "num_generated": n_fill,
                  "resumed_from": float(result.metrics.get("resumed_from", 0)),
                  "world_size": float(result.metrics.get("world_size", 0)),
@@ -232,17 +223,14 @@ def _sample_finished(tracking: TrackingContext, run_id: str, gan_name: str, gcfg
     from mlflow.tracking import MlflowClient
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = MlflowClient(tracking.uri).download_artifacts(run_id, CKPT_FILE, tmp)
-        state = _load_checkpoint(Path(path).parent)
-    gan = build_gan(gan_name, gcfg, resolution, seed)
-    gan.load_state_dict(state["gan"])
-    gan.set_context(context)
-    return gan.generate(n_fill, seed) if n_fill else gan.generate(1, seed)[:0]
+        state = load_checkpoint(MlflowClient(tracking.uri).download_artifacts(run_id, CKPT_FILE,
+                                                                              tmp))
+    return sample_checkpoint(gan_name, gcfg, resolution, seed, state, context, n_fill)
 
 
 def run_gan_stage(cfg: SweepConfig, data_refs: dict[str, Any], hub, tracking: TrackingContext,
                   storage: str, cluster_cpus: float,
-                  finished: dict[str, str] | None = None) -> dict[str, str]:
+                  finished: dict[str, str] | None = None, verbose: bool = True) -> dict[str, str]:
     """Train every (GAN, budget, seed) of the sweep; returns the error of each failed key.
 
     `finished` maps the key of a GAN trained before an interruption to its MLflow run id: that
@@ -266,7 +254,8 @@ def run_gan_stage(cfg: SweepConfig, data_refs: dict[str, Any], hub, tracking: Tr
         param_space={"cell": tune.grid_search(cells)},
         tune_config=tune.TuneConfig(max_concurrent_trials=max(1, int(cluster_cpus // per_job))),
         run_config=tune.RunConfig(name=f"{tracking.sweep}-gans", storage_path=storage,
-                                  verbose=1),
+                                  verbose=tune_verbosity(verbose),
+                                  callbacks=[Progress(len(cells), gan_summary)]),
     )
     results = tuner.fit()
     failed = {}

@@ -203,18 +203,20 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     return Prepared(cfg, dataset, pools, fill_target, uri, out_dir, resume, external, duplicates)
 
 
-def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult:
+def run_sweep(prep: Prepared, log: Callable[[str], None] = print,
+              verbose: bool = True) -> SweepResult:
     """Run both stages on Ray, log every run to MLflow, write the results table; the sweep's
-    lock is held throughout."""
+    lock is held throughout. Unless `verbose`, Ray prints nothing: one line per trial instead."""
     with hold(prep.cfg.sweep_name, prep.out_dir, log), CtrlC() as ctrl_c:
-        return _run_sweep(prep, log, ctrl_c)
+        return _run_sweep(prep, log, ctrl_c, verbose)
 
 
-def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> SweepResult:
+def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
+               verbose: bool) -> SweepResult:
     cfg, t_start = prep.cfg, time.perf_counter()
     cpu_start = machine_cpu_s()
     experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)  # cheap: before Ray
-    resources = connect(cfg.address)
+    resources = connect(cfg.address, verbose)
     check_fits(grid_jobs(cfg), cfg.address)  # Ray would wait forever for a trial that can't fit
     ray_s = time.perf_counter() - t_start
     # Only now, with every check passed: a sweep that failed one may run again by that name.
@@ -259,7 +261,7 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
         n_gan, n_clf = num_trials(cfg)
         log(f"stage 1/2: {n_gan} GAN trainings")
         failed = run_gan_stage(cfg, data_refs, hub, ctx, storage, resources.get("CPU", 1),
-                               finished=trained)
+                               finished=trained, verbose=verbose)
         ctrl_c.check()
         keys = [gan_key(g, b, s) for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds]
         generated = ray.get(hub.refs_of.remote(keys))
@@ -267,7 +269,7 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
         log(f"stage 2/2: {n_clf - len(kept)} classifier trials"
             + (f" ({len(kept)} finished before)" if kept else ""))
         rows = kept + run_classifier_stage(cfg, data_refs, generated, ctx, storage,
-                                           skip=frozenset(done))
+                                           skip=frozenset(done), verbose=verbose)
         ctrl_c.check()
         clock["classifiers"] = time.perf_counter()
         gates = {run_name(g["arm"], g["budget"], g["seed"]): g

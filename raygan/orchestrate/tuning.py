@@ -34,6 +34,7 @@ from raygan.orchestrate.cluster import connect
 from raygan.orchestrate.interrupt import CtrlC
 from raygan.orchestrate.lock import hold
 from raygan.orchestrate.memory import MIB, PROCESS_MIB, classifier_trial_bytes, gan_worker_bytes
+from raygan.orchestrate.progress import tune_verbosity
 from raygan.orchestrate.sweep import CONFIG_FILE, Prepared
 
 BEST_FILE = "best_gan_configs.json"  # {"<gan>@<budget>": {"batch_size": .., "steps": ..}}
@@ -76,7 +77,8 @@ def tuning_trial(config: dict[str, Any], *, data: dict[str, Any], sweep: dict[st
 
 
 def _tune_cell(prep: Prepared, cell: dict[str, Any], data: dict[str, Any], storage: str,
-               num_samples: int, resources: dict[str, float]) -> tune.ResultGrid:
+               num_samples: int, resources: dict[str, float],
+               verbose: bool = True) -> tune.ResultGrid:
     cfg = prep.cfg
     base = cfg.gan_config(cell["gan"], cell["budget"])
     trainable = tune.with_resources(
@@ -94,7 +96,8 @@ def _tune_cell(prep: Prepared, cell: dict[str, Any], data: dict[str, Any], stora
                 search_alg=OptunaSearch(seed=cell["seed"]),
                 scheduler=ASHAScheduler(max_t=cfg.classifier.epochs, grace_period=2,
                                         reduction_factor=2)),
-            run_config=tune.RunConfig(name=name, storage_path=storage, verbose=1),
+            run_config=tune.RunConfig(name=name, storage_path=storage,
+                                      verbose=tune_verbosity(verbose)),
         )
     return tuner.fit()
 
@@ -118,20 +121,21 @@ def read_best(path: Path) -> dict[str, dict[str, int]]:
 
 
 def run_tuning(prep: Prepared, num_samples: int,
-               log: Callable[[str], None] = print) -> dict[str, dict[str, int]]:
+               log: Callable[[str], None] = print,
+               verbose: bool = True) -> dict[str, dict[str, int]]:
     """Tune every GAN x budget cell of the config (on its first seed); write and return the best
     settings per cell, ready for `full_grid.py --gan-configs`; the run's lock is held
     throughout."""
     with hold(prep.cfg.sweep_name, prep.out_dir, log), CtrlC() as ctrl_c:
-        return _run_tuning(prep, num_samples, log, ctrl_c)
+        return _run_tuning(prep, num_samples, log, ctrl_c, verbose)
 
 
 def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
-                ctrl_c: CtrlC) -> dict[str, dict[str, int]]:
+                ctrl_c: CtrlC, verbose: bool) -> dict[str, dict[str, int]]:
     cfg = prep.cfg
     best_path = prep.out_dir / BEST_FILE
     best = read_best(best_path)
-    total = connect(cfg.address)
+    total = connect(cfg.address, verbose)
     experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
     # Only now, with Ray and MLflow in place: a run that failed them may run again by that name.
     prep.out_dir.mkdir(parents=True, exist_ok=True)
@@ -169,7 +173,7 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
                     continue
                 log(f"tuning {key}: {num_samples} Optuna trials")
                 grid = _tune_cell(prep, {"gan": gan, "budget": budget, "seed": seed}, data,
-                                  storage, num_samples, resources)
+                                  storage, num_samples, resources, verbose)
                 result = grid.get_best_result(metric=METRIC, mode="max", scope="all")
                 best[key] = {k: int(result.config[k]) for k in ("batch_size", "steps")}
                 write_atomic(best_path, json.dumps(best, indent=1))  # kept if a later cell fails

@@ -1,0 +1,578 @@
+"""The `raygan` command: run the grid, tune the GANs, write a report, export a GAN's images,
+check or fetch the dataset.
+
+    raygan run --profile smoke                 # a complete, tiny sweep in minutes on a CPU
+    raygan report --name NAME                  # CIs, paired tests, plots: runs/NAME/report/
+    raygan generate --sweep NAME --run train:dcgan-n50-s0 --out DIR   # that cell's fill as PNGs
+    raygan data check data/skin-cancer-mvb     # validate a dataset and print its counts
+
+`sweeps/full_grid.py`, `sweeps/tune_gans.py` and `sweeps/report.py` are the same commands as
+scripts (`run_main`, `tune_main`, `report_main`). Every user error is one line `error: ...` on
+stderr and exit code 2, before Ray starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import NoReturn
+
+from raygan.config import NAME_RULE, PROFILES, profile_config
+from raygan.errors import RayganError
+
+# The fidelity section's feature extractor, trained on the first --fidelity report of a sweep
+# and reused by every later one, so that the distances of two reports of one sweep agree.
+EXTRACTOR_FILE = "fidelity_extractor.pt"
+MANIFEST_FILE = "manifest.csv"  # written by `raygan generate` beside the PNGs
+GAN_RUN = re.compile(r"train:(?P<gan>[a-z0-9_]+)-n(?P<budget>\d+)-s(?P<seed>\d+)")
+RUN_DOC = """Run the grid: every arm x budget x seed; GANs on Ray Train, classifiers on Ray Tune.
+
+    raygan run --profile smoke          # minutes, CPU (= python sweeps/full_grid.py ...)
+    raygan run                          # the laptop profile (32 px, N=50/200/500)
+    raygan run --profile paper --address auto   # the study's grid, GPU cluster
+"""
+TUNE_DOC = """Tune each GAN's batch size and steps with Optuna, per GAN x budget cell, on val AUC.
+
+    raygan tune --profile smoke --num-samples 4 --name tune1
+    raygan tune --name tune1 --resume        # continue an interrupted tuning run
+    raygan run --gan-configs runs/tune1/best_gan_configs.json   # use the result
+
+Takes the same options as `raygan run`; the cells are its GAN arms x budgets, on its first seed.
+"""
+REPORT_DOC = """The report of a finished sweep: CIs, paired tests, per-budget conclusions, plots.
+
+    raygan report --name laptop-2026-11-23     # reads MLflow, writes runs/<name>/report/
+    raygan report --name overnight-1 --fidelity --cas   # + fidelity, CAS, near-copies
+
+It reads the sweep's classifier runs (per-image test scores) and GAN runs (sample grids) from
+MLflow, writes report.md with its plots, and logs them to the sweep's parent run.
+"""
+GENERATE_DOC = """Write a trained GAN's images as PNGs, plus a CSV manifest.
+
+    raygan generate --sweep NAME --run train:dcgan-n50-s0 --count 1000 --out samples/
+
+The GAN is rebuilt from its run's final checkpoint in MLflow and sampled exactly as the sweep
+sampled it: image i of seed s from latent seed (s, i), so the first fill-count images are the
+very images the cell's classifier trained on.
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line `error: ...` and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _parser(prog: str | None, doc: str) -> Parser:
+    return Parser(prog=prog, description=doc, formatter_class=argparse.RawTextHelpFormatter)
+
+
+# ---- run and tune: the options of a sweep -------------------------------------------------
+
+def _items(text: str, flag: str, example: str) -> list[str]:
+    """The comma-separated values of `flag`; an empty list is an error, not the profile's."""
+    parts = [v.strip() for v in text.split(",") if v.strip()]
+    if not parts:
+        raise RayganError(f"{flag} {text!r} names nothing; pass e.g. {flag} {example}, or leave "
+                          "the flag out for the profile's")
+    return parts
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise RayganError(f"{what} {text!r} must be comma-separated integers, e.g. 0,1,2") from None
+
+
+def _read_gan_configs(path: str) -> dict:
+    try:
+        data = json.loads(open(path).read())
+    except (OSError, ValueError) as exc:
+        raise RayganError(f"cannot read --gan-configs {path}: {exc}; pass the "
+                          "best_gan_configs.json that raygan tune wrote") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise RayganError(f"--gan-configs {path} must map '<gan>@<budget>' to settings, e.g. "
+                          '{"dcgan@50": {"batch_size": 32, "steps": 600}}')
+    return data
+
+
+def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of a sweep (shared by `run` and `tune`)."""
+    p.add_argument("--profile", default="laptop", help=f"preset: {', '.join(PROFILES)} (laptop)")
+    p.add_argument("--data", help="dataset root (Kaggle layout); else $RAYGAN_DATA, else "
+                                  "./data/skin-cancer-mvb")
+    p.add_argument("--resolution", type=int, help="image side in px: 32, 64, 128 or 224")
+    p.add_argument("--budgets", help="real malignant images kept, e.g. 50,200,500 ('all' adds the "
+                                     "all-real arm)")
+    p.add_argument("--arms", help="e.g. real,oversample,classic,gan:dcgan,all-real")
+    p.add_argument("--seeds", help="e.g. 0,1,2; each redraws the subset and re-inits every model")
+    p.add_argument("--fill-target", type=int, help="malignant count after filling (0 = all real)")
+    p.add_argument("--gan-steps", type=int, help="optimizer steps per GAN")
+    p.add_argument("--gan-batch-size", type=int, help="GAN batch, summed over DDP workers")
+    p.add_argument("--gan-width", type=int, help="channels of the widest GAN layer")
+    p.add_argument("--gan-workers", type=int, help="Ray Train DDP workers per GAN")
+    p.add_argument("--clf-epochs", type=int, help="classifier epochs (upper bound)")
+    p.add_argument("--gan-configs", help="JSON of per-cell GAN settings, e.g. the\n"
+                                         "best_gan_configs.json that raygan tune writes")
+    p.add_argument("--exclude-leaks", action="store_true", default=None,
+                   help="drop test images that re-capture a training lesion (leakage audit)")
+    p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
+                   help="train on GPUs (default: as the profile says)")
+    p.add_argument("--address", help="Ray cluster to join, e.g. auto; else $RAY_ADDRESS, else\n"
+                                     "(or with 'local') a new local Ray of the sweep's own")
+    p.add_argument("--storage", help="Tune/Train storage_path (shared storage on a cluster)")
+    p.add_argument("--output", help="folder for config.json and the results tables (runs)")
+    p.add_argument("--experiment", help="MLflow experiment name (raygan)")
+    p.add_argument("--name", help="sweep name: MLflow parent run and results sub-folder;\n"
+                                  f"{NAME_RULE}")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted sweep --name (its saved config.json holds;\n"
+                        "finished runs are kept, unfinished ones run again)")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and the "
+                                                          "number of trials, then exit")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show Ray's trial tables and the workers' logs (default: one line per\n"
+                        "finished trial)")
+    return p
+
+
+def build_config(args: argparse.Namespace):
+    """The SweepConfig of a profile with the command line's values over it."""
+    cfg = profile_config(args.profile)
+    gan, clf = cfg.gan, cfg.classifier
+    over = {"data": args.data or "", "resolution": args.resolution, "fill_target": args.fill_target,
+            "address": args.address, "storage": args.storage, "output": args.output,
+            "experiment": args.experiment, "sweep_name": args.name,
+            "exclude_leaks": args.exclude_leaks}
+    if args.budgets is not None:
+        parts = _items(args.budgets, "--budgets", "50,200,all")
+        over["budgets"] = _ints(",".join(b for b in parts if b != "all"), "budgets")
+        if "all" in parts and "all-real" not in (args.arms or ",".join(cfg.arms)):
+            over["arms"] = (*cfg.arms, "all-real")
+    if args.arms is not None:
+        over["arms"] = tuple(_items(args.arms, "--arms", "real,gan:dcgan"))
+    if args.seeds is not None:
+        over["seeds"] = _ints(",".join(_items(args.seeds, "--seeds", "0,1,2")), "seeds")
+    gan_flags = {k: v for k, v in {
+        "steps": args.gan_steps, "batch_size": args.gan_batch_size, "width": args.gan_width,
+        "num_workers": args.gan_workers, "use_gpu": args.gpu}.items() if v is not None}
+    gan = replace(gan, **gan_flags)
+    # A value given on the command line holds for every family, over the profile's per-family one.
+    over["gan_overrides"] = {fam: {k: v for k, v in o.items() if k not in gan_flags}
+                             for fam, o in cfg.gan_overrides.items()}
+    if args.gan_configs:
+        over["gan_overrides"].update(_read_gan_configs(args.gan_configs))
+    clf = replace(clf, **{k: v for k, v in {"epochs": args.clf_epochs,
+                                             "use_gpu": args.gpu}.items() if v is not None})
+    return replace(cfg, gan=gan, classifier=clf, **{k: v for k, v in over.items() if v is not None})
+
+
+def run_parser(prog: str | None = None) -> Parser:
+    """The options of `raygan run` (and of `python sweeps/full_grid.py`)."""
+    p = add_sweep_options(_parser(prog, RUN_DOC))
+    p.add_argument("--download", action="store_true",
+                   help="download the Kaggle dataset into --data (or ./data/skin-cancer-mvb)\n"
+                        "first, when it is missing (needs pip install 'raygan[download]')")
+    return p
+
+
+def parse_run_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return run_parser().parse_args(argv)
+
+
+def _shutdown_ray() -> None:
+    if "ray" in sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+def _download_if_missing(data: str | None) -> None:
+    """`--download`: fetch the Kaggle dataset into the sweep's data folder unless it is there."""
+    from raygan.data.dataset import DEFAULT_ROOT
+    from raygan.data.fetch import fetch
+
+    root = Path(data or os.environ.get("RAYGAN_DATA") or DEFAULT_ROOT).expanduser()
+    if not root.is_dir() or not any(root.iterdir()):
+        fetch(root)
+
+
+def _run(args: argparse.Namespace, rerun: str) -> int:
+    prep = None
+    try:
+        if args.download and not args.resume:
+            _download_if_missing(args.data)
+        from raygan.orchestrate import num_trials, prepare, run_sweep
+
+        prep = prepare(build_config(args), resume=args.resume)
+        n_gan, n_clf = num_trials(prep.cfg)
+        if args.dry_run:
+            print(prep.cfg.to_json())
+            print(f"fill target: {prep.fill_target}; trials: {n_gan} GAN trainings, "
+                  f"{n_clf} classifier trials; MLflow: {prep.tracking_uri}")
+            return 0
+        result = run_sweep(prep, verbose=args.verbose)
+        _shutdown_ray()  # whatever Ray says as it stops comes before the results, not after
+    except RayganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        _shutdown_ray()  # a check that failed after Ray started leaves no Ray behind
+        return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
+        code = 128 + getattr(exc, "signum", signal.SIGINT)
+        if prep is None:
+            return code
+        print(f"\ninterrupted; finished runs are in MLflow. Continue with: {rerun} --resume "
+              f"--name {prep.cfg.sweep_name} --output {prep.cfg.output}", file=sys.stderr)
+        return code
+    print()
+    print(f"Test accuracy / AUC (mean over seeds), sweep {prep.cfg.sweep_name}:")
+    print(result.table_md)
+    print(f"results: {result.out_dir}/results.md and results.csv; wall time {result.wall_s:.0f} s")
+    print(f"MLflow UI: mlflow ui --backend-store-uri {prep.tracking_uri}")
+    return 1 if any(r.get("error") for r in result.rows) else 0
+
+
+def tune_parser(prog: str | None = None) -> Parser:
+    """The options of `raygan tune` (and of `python sweeps/tune_gans.py`)."""
+    p = add_sweep_options(_parser(prog, TUNE_DOC))
+    p.add_argument("--num-samples", type=int, default=8, help="Optuna trials per cell (8)")
+    return p
+
+
+def _tune(args: argparse.Namespace, rerun: str) -> int:
+    prep = None
+    try:
+        from raygan.orchestrate import prepare
+        from raygan.orchestrate.tuning import BEST_FILE, run_tuning
+
+        if args.num_samples < 1:
+            raise RayganError(f"--num-samples {args.num_samples} must be at least 1")
+        prep = prepare(build_config(args), resume=args.resume)
+        if not prep.cfg.gan_names:
+            raise RayganError("no GAN arm to tune; name one, e.g. --arms gan:dcgan")
+        cells = len(prep.cfg.gan_names) * len(prep.cfg.budgets)
+        if args.dry_run:
+            print(prep.cfg.to_json())
+            print(f"{cells} cells x {args.num_samples} Optuna trials")
+            return 0
+        run_tuning(prep, args.num_samples, verbose=args.verbose)
+        _shutdown_ray()
+    except RayganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        _shutdown_ray()
+        return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
+        code = 128 + getattr(exc, "signum", signal.SIGINT)
+        if prep is None:
+            return code
+        print(f"\ninterrupted; continue with: {rerun} --resume --name "
+              f"{prep.cfg.sweep_name} --output {prep.cfg.output}", file=sys.stderr)
+        return code
+    print(f"best settings: {prep.out_dir / BEST_FILE}; use them with: raygan run --gan-configs "
+          f"{prep.out_dir / BEST_FILE}")
+    return 0
+
+
+# ---- report and generate: reading a finished sweep back --------------------------------------
+
+def report_parser(prog: str | None = None) -> Parser:
+    """The options of `raygan report` (and of `python sweeps/report.py`)."""
+    p = _parser(prog, REPORT_DOC)
+    p.add_argument("--name", required=True, help="the sweep's name (its --name)")
+    p.add_argument("--output", default="runs", help="the sweep's --output folder (runs)")
+    p.add_argument("--data", help="dataset root, if it moved since the sweep ran")
+    p.add_argument("--fidelity", action="store_true", help="also rebuild every GAN from its "
+                   "checkpoint and relate fidelity (domain FD, KID, near-copies) to test AUC")
+    p.add_argument("--fidelity-images", type=int, default=500,
+                   help="generated images per GAN for the fidelity measures (500)")
+    p.add_argument("--cas", action="store_true", help="with --fidelity: also the Classification "
+                   "Accuracy Score of every GAN run (one classifier training each)")
+    return p
+
+
+def _sweep_folder(name: str, output: str):
+    """(folder, config) of the finished sweep `name` under `output`."""
+    from raygan.config import check_name, load_config
+
+    check_name(name)
+    folder = Path(output).resolve() / name
+    if not (folder / "config.json").is_file():
+        raise RayganError(f"no sweep {name!r} in {folder.parent} (config.json missing); "
+                          "check the sweep's name and --output")
+    return folder, load_config(folder / "config.json")
+
+
+def _sweep_data(cfg, name: str, data: str | None):
+    """The dataset a sweep ran on (at its resolution), checked against its fingerprint."""
+    from raygan.data import load_source
+    from raygan.data.dataset import fingerprint_changes
+
+    dataset = load_source(data or cfg.data, cfg.resolution, cfg.classes or None,
+                          cfg.test_fraction, cfg.split_seed)
+    changed, _ = fingerprint_changes(cfg.data_fingerprint or dataset.fingerprint,
+                                     dataset.fingerprint)
+    if changed:
+        raise RayganError(f"{dataset.root} is not the data sweep {name!r} ran on: "
+                          f"{'; '.join(changed)}; pass the sweep's data with --data")
+    return dataset
+
+
+def _report(args: argparse.Namespace) -> int:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        from raygan import tracking
+        from raygan.data.dataset import digest_of_test
+        from raygan.eval.leakage import without_leaks
+        from raygan.eval.report import check_paired, write_report
+
+        if args.cas and not args.fidelity:
+            raise RayganError("--cas is part of the fidelity section: add --fidelity")
+        if args.fidelity_images < 1:
+            raise RayganError(f"--fidelity-images must be at least 1, got {args.fidelity_images}")
+        folder, cfg = _sweep_folder(args.name, args.output)
+        uri = tracking.resolve_uri()
+        dataset = _sweep_data(cfg, args.name, args.data)
+        if cfg.exclude_leaks:  # the sweep tested without them: so must its report
+            dataset, _ = without_leaks(dataset)
+        y = dataset.test.y
+        trials, grids = tracking.sweep_results(uri, cfg.experiment, args.name,
+                                               digest_of_test(dataset.fingerprint))
+        if not trials:
+            raise RayganError(f"sweep {args.name!r} has no finished classifier runs in {uri}")
+        check_paired(trials, y)  # before the fidelity section pairs them too
+        fidelity = None
+        if args.fidelity:
+            import tempfile
+
+            from raygan.eval.report import sweep_fidelity
+
+            with tempfile.TemporaryDirectory() as tmp:
+                ckpts = tracking.gan_checkpoints(uri, cfg.experiment, args.name, tmp)
+                fidelity = sweep_fidelity(cfg, dataset, ckpts, trials, y, args.fidelity_images,
+                                          with_cas=args.cas, log=lambda m: print(m, flush=True),
+                                          extractor_file=folder / EXTRACTOR_FILE)
+        gates, curves = tracking.sweep_gates(uri, cfg.experiment, args.name)
+        verdicts = {(g["arm"], g["budget"], g["seed"]): g["converged"] for g in gates}
+        for row in fidelity or []:
+            row["converged"] = verdicts.get((row["arm"], row["budget"], row["seed"]), "unknown")
+        paths = write_report(trials, y, folder / "report", args.name, grids, fidelity=fidelity,
+                             gates=gates, curves=curves)
+        tracking.log_files(uri, cfg.experiment, args.name, paths, "report")
+    except RayganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {paths[0]}")
+    return 0
+
+
+def generate_parser(prog: str | None = None) -> Parser:
+    """The options of `raygan generate`."""
+    p = _parser(prog, GENERATE_DOC)
+    p.add_argument("--sweep", required=True, help="the sweep's name (its --name)")
+    p.add_argument("--run", required=True,
+                   help="the GAN training, named as in MLflow: train:<gan>-n<budget>-s<seed>")
+    p.add_argument("--count", type=int,
+                   help="images to write (default: the cell's fill, as many as its arm used)")
+    p.add_argument("--out", required=True, help="folder for the PNGs and manifest.csv")
+    p.add_argument("--output", default="runs", help="the sweep's --output folder (runs)")
+    p.add_argument("--data", help="dataset root, if it moved since the sweep ran")
+    return p
+
+
+def _generate(args: argparse.Namespace) -> int:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        import csv
+        import tempfile
+
+        import numpy as np
+        from PIL import Image
+
+        from raygan import tracking
+        from raygan.data import carve_validation, cell_split, fill_count
+        from raygan.gans.checkpoint import latent_seeds, load_checkpoint, sample_checkpoint
+
+        match = GAN_RUN.fullmatch(args.run)
+        if match is None:
+            raise RayganError(f"--run {args.run!r} is not a GAN training's name; use "
+                              "train:<gan>-n<budget>-s<seed>, e.g. train:dcgan-n50-s0")
+        gan, budget, seed = match["gan"], int(match["budget"]), int(match["seed"])
+        if args.count is not None and args.count < 1:
+            raise RayganError(f"--count must be at least 1, got {args.count}")
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise RayganError(f"--out {out} is a file, not a folder; pass a folder for the PNGs")
+        folder, cfg = _sweep_folder(args.sweep, args.output)
+        if gan not in cfg.gan_names or budget not in cfg.budgets or seed not in cfg.seeds:
+            raise RayganError(f"sweep {args.sweep!r} has no GAN training {args.run!r}: its GANs "
+                              f"are {', '.join(cfg.gan_names) or 'none'}, budgets "
+                              f"{', '.join(map(str, cfg.budgets))}, seeds "
+                              f"{', '.join(map(str, cfg.seeds))}")
+        dataset = _sweep_data(cfg, args.sweep, args.data)
+        pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed,
+                                 cfg.validation, dataset.train.groups)
+        cell = cell_split(pools, budget, seed)  # the GAN's real images and benign context
+        n_fill = fill_count(f"gan:{gan}", len(cell.malignant),
+                            cfg.fill_target or pools.num_malignant)
+        count = args.count or n_fill
+        if not count:
+            raise RayganError(f"cell {args.run!r} has no fill (its budget reaches the fill "
+                              "target); pass --count")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = tracking.gan_checkpoint(tracking.resolve_uri(), cfg.experiment, args.sweep,
+                                           args.run, tmp)
+            state = load_checkpoint(path)
+        images = sample_checkpoint(gan, cfg.gan_config(gan, budget), cfg.resolution, seed,
+                                   state, dataset.train.x[cell.benign], count)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for i, (img, z) in enumerate(zip(images, latent_seeds(seed, count), strict=True)):
+            name = f"{i:06d}.png"
+            Image.fromarray(np.ascontiguousarray(img.transpose(1, 2, 0))).save(out / name)
+            rows.append({"file": name, "index": i, "latent_seed": z, "gan": gan,
+                         "budget": budget, "seed": seed, "in_fill": int(i < n_fill)})
+        with open(out / MANIFEST_FILE, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    except RayganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{count} images of {args.run} ({cfg.resolution} px; the first "
+          f"{min(count, n_fill)} are the cell's fill) in {out}, manifest {out / MANIFEST_FILE}")
+    return 0
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+def _data_check(args: argparse.Namespace) -> int:
+    import time
+
+    try:
+        from raygan.data import load_source
+
+        if args.resolution < 8:
+            raise RayganError(f"--resolution must be at least 8 px, got {args.resolution}")
+        t0 = time.perf_counter()
+        dataset = load_source(args.dataset, args.resolution)  # the layout, then every image
+    except RayganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{dataset.root}: {len(dataset.train)} train / {len(dataset.test)} test images, all "
+          f"decoded at {args.resolution} px ({time.perf_counter() - t0:.1f} s)")
+    for split, part in (("train", dataset.train), ("test", dataset.test)):
+        for label, cls in enumerate(dataset.classes):
+            print(f"  {split}/{cls}: {int((part.y == label).sum())}")
+    return 0
+
+
+def _data_fetch(args: argparse.Namespace) -> int:
+    try:
+        from raygan.data.fetch import counts, fetch, install
+
+        dest = Path(args.dest)
+        if dest.is_dir() and any(dest.iterdir()):  # as torchvision's download=True: no twice
+            found = counts(dest)
+            print(f"already there: {dest}: " + ", ".join(f"{k} {n}" for k, n in found.items()))
+        elif args.archive:
+            install(args.archive, dest)
+        else:
+            fetch(dest)
+    except RayganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"ready: raygan run --data {dest} (or set RAYGAN_DATA={dest})")
+    return 0
+
+
+def _add_data(sub) -> None:
+    from raygan.data.dataset import DEFAULT_ROOT
+
+    data = sub.add_parser("data", help="check or fetch the dataset",
+                          description="Check or fetch the dataset (the Kaggle layout).")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="{check,fetch}")
+    check = dsub.add_parser("check", help="validate a dataset and print its counts",
+                            description="Check the layout, decode every image once (cached) and "
+                                        "print the counts per split and class.")
+    check.add_argument("dataset", help="dataset root (Kaggle or class-folder layout) or card "
+                                       "(.toml), e.g. data/skin-cancer-mvb")
+    check.add_argument("--resolution", type=int, default=32,
+                       help="px to decode at, as a sweep would (32)")
+    check.set_defaults(func=_data_check)
+    fetch = dsub.add_parser("fetch", help="download the Kaggle dataset (needs kagglehub)",
+                            description="Download the Kaggle dataset with kagglehub (pip install "
+                                        "'raygan[download]') into --dest and check it.")
+    fetch.add_argument("--dest", default=DEFAULT_ROOT, help=f"where to put it ({DEFAULT_ROOT})")
+    fetch.add_argument("--archive", help="install from a downloaded zip or folder instead")
+    fetch.set_defaults(func=_data_fetch)
+
+
+# ---- entry points -------------------------------------------------------------------------
+
+def make_parser() -> Parser:
+    """The `raygan` command and its subcommands."""
+    p = _parser("raygan", __doc__)
+    sub = p.add_subparsers(dest="command", required=True,
+                           metavar="{run,tune,report,generate,data}", parser_class=Parser)
+    commands: list[tuple[str, Callable[..., Parser], str, Callable]] = [
+        ("run", run_parser, "run the grid (sweeps/full_grid.py)", lambda a: _run(a, "raygan run")),
+        ("tune", tune_parser, "tune the GANs with Optuna (sweeps/tune_gans.py)",
+         lambda a: _tune(a, "raygan tune")),
+        ("report", report_parser, "write a finished sweep's report (sweeps/report.py)", _report),
+        ("generate", generate_parser, "write a trained GAN's images as PNGs", _generate),
+    ]
+    for name, build, help_, func in commands:
+        template = build()
+        cmd = sub.add_parser(name, help=help_, description=template.description,
+                             formatter_class=argparse.RawTextHelpFormatter,
+                             parents=[template], add_help=False)
+        cmd.set_defaults(func=func)
+    _add_data(sub)
+    return p
+
+
+def _call(parser: Parser, argv: list[str] | None, func: Callable[[argparse.Namespace], int]
+          ) -> int:
+    """Parse `argv` and run `func`; --help and bad arguments return their exit code."""
+    os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")  # before Ray Train is first imported
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    return func(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`raygan ...`: the console script."""
+    return _call(make_parser(), argv, lambda args: args.func(args))
+
+
+def run_main(argv: list[str] | None = None) -> int:
+    """`python sweeps/full_grid.py ...`: the same as `raygan run ...`."""
+    return _call(run_parser("full_grid.py"), argv,
+                 lambda args: _run(args, "python sweeps/full_grid.py"))
+
+
+def tune_main(argv: list[str] | None = None) -> int:
+    """`python sweeps/tune_gans.py ...`: the same as `raygan tune ...`."""
+    return _call(tune_parser("tune_gans.py"), argv,
+                 lambda args: _tune(args, "python sweeps/tune_gans.py"))
+
+
+def report_main(argv: list[str] | None = None) -> int:
+    """`python sweeps/report.py ...`: the same as `raygan report ...`."""
+    return _call(report_parser("report.py"), argv, _report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""`raygan data check / fetch` and the dataset install behind `fetch`, on a local zip archive
+(no network), and the one-line errors of `raygan generate` and `raygan run --download`."""
+
+import importlib.util
+import zipfile
+from pathlib import Path
+
+import pytest
+import ray
+from sweep_helpers import saved_sweep
+
+from raygan import cli
+from raygan.data.fetch import counts, install
+from raygan.errors import RayganError
+
+TINY_COUNTS = {"train/benign": 40, "train/malignant": 40, "test/benign": 12, "test/malignant": 12}
+
+
+def _one_error(capsys, code: int) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    assert not ray.is_initialized()
+    return err[0]
+
+
+def _kaggle_zip(dataset: Path, path: Path) -> Path:
+    """A zip laid out as Kaggle's download: the layout one folder down, plus a stray file."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("README.txt", "skin cancer: malignant vs benign")
+        for f in sorted(dataset.rglob("*.jpg")):
+            archive.write(f, f"skin-cancer/{f.relative_to(dataset).as_posix()}")
+    return path
+
+
+def test_install_from_a_zip_archive(tiny_dataset, tmp_path):
+    dest = tmp_path / "data" / "skin-cancer-mvb"
+    lines = []
+    found = install(_kaggle_zip(tiny_dataset, tmp_path / "dl.zip"), dest, lines.append)
+    assert found == TINY_COUNTS == counts(dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["test", "train"]  # only the layout
+    src = sorted(p.relative_to(tiny_dataset) for p in tiny_dataset.rglob("*.jpg"))
+    assert sorted(p.relative_to(dest) for p in dest.rglob("*.jpg")) == src
+    assert (dest / src[0]).read_bytes() == (tiny_dataset / src[0]).read_bytes()
+    assert "note: the Kaggle dataset has other counts" in lines[-1]
+    assert [p.name for p in dest.parent.iterdir()] == ["skin-cancer-mvb"]  # no staging left
+
+
+def test_install_refuses_bad_archives_and_full_folders(capsys, tiny_dataset, tmp_path):
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip")
+    msg = _one_error(capsys, cli.main(["data", "fetch", "--archive", str(bad), "--dest",
+                                       str(tmp_path / "d1")]))
+    assert "not a zip archive" in msg and not (tmp_path / "d1").exists()
+    wrong = tmp_path / "wrong.zip"
+    with zipfile.ZipFile(wrong, "w") as archive:
+        archive.writestr("train/benign/a.jpg", b"x")
+    msg = _one_error(capsys, cli.main(["data", "fetch", "--archive", str(wrong), "--dest",
+                                       str(tmp_path / "d2")]))
+    assert "no ROOT/{train,test}/{benign,malignant}" in msg
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "other.txt").write_text("x")
+    with pytest.raises(RayganError, match="not empty"):
+        install(_kaggle_zip(tiny_dataset, tmp_path / "dl.zip"), full)
+
+
+def test_fetch_from_archive_then_check(capsys, tiny_dataset, tmp_path, isolated_cache):
+    dest = tmp_path / "data" / "skin-cancer-mvb"
+    zipped = _kaggle_zip(tiny_dataset, tmp_path / "dl.zip")
+    assert cli.main(["data", "fetch", "--archive", str(zipped), "--dest", str(dest)]) == 0
+    assert f"ready: raygan run --data {dest}" in capsys.readouterr().out
+    assert cli.main(["data", "fetch", "--dest", str(dest)]) == 0  # there: checked, not fetched
+    assert "already there" in capsys.readouterr().out
+    assert cli.main(["data", "check", str(dest), "--resolution", "16"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{dest}: 80 train / 24 test images, all decoded at 16 px")
+    assert out[1:] == [f"  {k}: {n}" for k, n in TINY_COUNTS.items()]
+
+
+def test_data_check_errors(capsys, tmp_path):
+    msg = _one_error(capsys, cli.main(["data", "check", str(tmp_path / "nope")]))
+    assert "does not exist" in msg
+    (tmp_path / "train" / "benign").mkdir(parents=True)
+    msg = _one_error(capsys, cli.main(["data", "check", str(tmp_path)]))
+    assert "folder train/benign" in msg and "holds no images" in msg
+    msg = _one_error(capsys, cli.main(["data", "check", str(tmp_path), "--resolution", "x"]))
+    assert "invalid int value" in msg
+
+
+@pytest.mark.skipif(importlib.util.find_spec("kagglehub") is not None,
+                    reason="kagglehub is installed")
+def test_fetch_without_kagglehub_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("RAYGAN_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    msg = _one_error(capsys, cli.main(["data", "fetch"]))
+    assert "pip install 'raygan[download]'" in msg
+    # `run --download` fetches first, and stops there, before Ray.
+    msg = _one_error(capsys, cli.main(["run", "--download", "--profile", "smoke", "--dry-run"]))
+    assert "pip install 'raygan[download]'" in msg
+    msg = _one_error(capsys, cli.run_main(["--download", "--dry-run"]))
+    assert "pip install 'raygan[download]'" in msg
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (("--run", "dcgan-n5-s0"), "not a GAN training's name"),
+    (("--run", "train:dcgan-n5-s0", "--count", "0"), "--count must be at least 1"),
+    (("--run", "train:dcgan-n5-s0", "--count", "many"), "invalid int value"),
+    (("--run", "train:pggan-n5-s0",), "has no GAN training 'train:pggan-n5-s0'"),
+    (("--run", "train:dcgan-n7-s0",), "budgets 5"),
+    (("--run", "train:dcgan-n5-s0", "--sweep", "nope"), "no sweep 'nope'"),
+    (("--run", "train:dcgan-n5-s0", "--sweep", "../x"), "not a plain name"),
+])
+def test_generate_errors(capsys, data_copy, tmp_path, argv, needle):
+    saved_sweep(tmp_path / "runs", "g", data_copy)
+    args = ["generate", "--sweep", "g", "--out", str(tmp_path / "png"), "--output",
+            str(tmp_path / "runs"), *argv]
+    msg = _one_error(capsys, cli.main(args))
+    assert needle in msg, msg
+    assert not (tmp_path / "png").exists()
+
+
+def test_generate_needs_the_sweeps_mlflow_runs(capsys, data_copy, tmp_path):
+    from raygan import tracking
+
+    saved_sweep(tmp_path / "runs", "g", data_copy)
+    tracking.setup(tracking.resolve_uri(), "raygan")
+    capsys.readouterr()  # MLflow's own log lines from creating the store
+    msg = _one_error(capsys, cli.main(["generate", "--sweep", "g", "--run", "train:dcgan-n5-s0",
+                                       "--out", str(tmp_path / "png"), "--output",
+                                       str(tmp_path / "runs")]))
+    assert "no sweep named 'g' in MLflow" in msg
