@@ -232,7 +232,7 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
     digest must carry `test_data` (when given) and the same digest as the others."""
     import numpy as np
 
-    from raygan.eval.report import Trial
+    from raygan.eval.numbers import Trial
 
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)

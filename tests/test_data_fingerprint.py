@@ -13,7 +13,7 @@ from sweep_helpers import logged_sweep, saved_sweep
 from raygan.data import load_dataset
 from raygan.data.dataset import digest_of_test, fingerprint_changes
 from raygan.errors import RayganError
-from raygan.eval.report import Trial, check_paired
+from raygan.eval.numbers import Trial, check_paired
 
 SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
 sys.path.insert(0, str(SWEEPS))

@@ -5,17 +5,18 @@ import csv
 import numpy as np
 import pytest
 
-from raygan.eval.report import (
-    Trial,
+from raygan.eval.markdown import (
     across_seeds_table,
-    budget_plot_png,
     comparison_table,
-    comparisons,
     conclusions,
-    per_trial,
+    fidelity_correlation_table,
+    fidelity_table,
     study_table,
     summary_table,
 )
+from raygan.eval.numbers import Trial, comparisons, fidelity_correlations, fidelity_rows, per_trial
+from raygan.eval.plots import budget_plot_png
+from raygan.eval.report import write_report
 
 N = 400
 
@@ -118,8 +119,6 @@ def test_several_seeds_show_the_spread_across_seeds(y):
 
 
 def test_write_report_with_several_seeds(y, tmp_path):
-    from raygan.eval.report import write_report
-
     paths = write_report(_trials(y, 2.0), y, tmp_path, "three seeds")
     md = (tmp_path / "report.md").read_text()
     assert "## Across seeds" in md and "| 50 | gan:dcgan | oversample | 3 |" in md
@@ -141,8 +140,6 @@ class _ColourStats:
 
 
 def test_fidelity_rows_rank_copies_above_noise():
-    from raygan.eval.report import fidelity_rows, fidelity_table
-
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:16, :16]
     base = np.stack([np.stack([(yy * 8 + c * 40 + k) % 256 for c in range(3)])
@@ -166,8 +163,6 @@ def _fidelity(budget, fd, kid, cas_auc, test_auc):
 
 
 def test_fidelity_correlations_are_spearman_rank_correlations():
-    from raygan.eval.report import fidelity_correlation_table, fidelity_correlations
-
     auc = [0.5, 0.6, 0.7, 0.8]
     rows = _fidelity(50, [1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0], [0.9, 0.8, 0.7, 0.6], auc)
     rows += _fidelity(200, [1.0, 2.0], [1.0, 2.0], [0.7, 0.8], [0.6, 0.7])  # 2 runs: no rho
@@ -183,8 +178,6 @@ def test_fidelity_correlations_are_spearman_rank_correlations():
 
 
 def test_write_report_with_cas(y, tmp_path):
-    from raygan.eval.report import fidelity_table, write_report
-
     trials = _trials(y, 1.0)
     rows = _fidelity(50, [3.0, 1.0, 2.0], [0.3, 0.1, 0.2], [0.61, 0.72, 0.65], [0.6, 0.7, 0.65])
     assert "| gan:dcgan | 50 | 1 | 1.00 | 0.1000 | 0.0% | 0.720 | 0.700 |" in fidelity_table(rows)
@@ -207,8 +200,6 @@ def _gate(seed, gap, verdict, steps=300):
 
 
 def test_report_names_the_runs_that_failed_the_quality_gate(y, tmp_path):
-    from raygan.eval.report import write_report
-
     gates = [_gate(0, 0.4, "yes"), _gate(1, 2.5, "no", 400), _gate(2, 0.6, "yes")]
     curves = {("gan:dcgan", 50, s): [(100, 3.0), (200, 1.0 + s), (300, 0.4)] for s in range(3)}
     paths = write_report(_trials(y, 2.0), y, tmp_path, "gate", gates=gates, curves=curves)
