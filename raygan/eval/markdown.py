@@ -8,21 +8,25 @@ from typing import Any
 
 import numpy as np
 
-from raygan.eval.numbers import ALPHA, PUBLISHED, _arms, _budget_key
+from raygan.eval.numbers import ALPHA, POWER, PUBLISHED, _arms, _budget_key
 
 HOLM_TEXT = ("Holm correction within each family of tests over all comparisons of this report "
              "(per-seed DeLong and McNemar tests; across-seed t-tests; across-seed Wilcoxon "
-             f"tests), alpha = {ALPHA}")
+             f"tests), alpha = {ALPHA}; an undefined p-value (a t-test whose differences are all "
+             "equal, a Wilcoxon test whose differences are all zero) is left out of its family")
+UNDEFINED = "t-test undefined (all differences equal)"  # a paired t-test with zero variance
 
 
 def conclusions(comps: list[dict[str, Any]]) -> list[str]:
-    """One sentence per budget: does any GAN beat `oversample` in test AUC, and in accuracy,
-    after Holm?
+    """One sentence per budget: each GAN against `oversample` in test AUC and in accuracy,
+    after Holm: significantly better, significantly worse, or not significant with the
+    smallest difference its test could have detected (at POWER, ALPHA before Holm), or the
+    test undefined.
 
     Across seeds the decision uses the paired t-test: with fewer than 6 seeds a two-sided
-    Wilcoxon test cannot reach p < 0.05 at all (3 seeds: p >= 0.25), so it is reported beside
-    it, with how many seeds the GAN won on its own (DeLong, Holm-adjusted). With one seed the
-    decision is the per-seed test on the test images (DeLong for AUC, McNemar for accuracy)."""
+    Wilcoxon test cannot reach p < 0.05 at all (3 seeds: p >= 0.25), so it is left to the
+    table. With one seed the decision is the per-seed test on the test images (DeLong for AUC,
+    McNemar for accuracy)."""
     lines = []
     budgets = sorted({c["budget"] for c in comps}, key=_budget_key)
     for budget in budgets:
@@ -33,30 +37,45 @@ def conclusions(comps: list[dict[str, Any]]) -> list[str]:
         if not pool:
             continue
         if across:
-            how = "across seeds (paired t-test)"
-            keys = {"auc": ("d_auc", "p_ttest_holm", "p_auc_holm"),
-                    "acc": ("d_acc", "p_acc_ttest_holm", "p_acc_holm")}
+            how = f"across {pool[0]['n']} seeds (paired t-test)"
+            keys = {"auc": ("p_ttest", "p_auc"), "acc": ("p_acc_ttest", "p_acc")}
         else:
             how = "on the test set (DeLong / McNemar)"
-            keys = {"auc": ("d_auc", "p_auc_holm", "p_auc_holm"),
-                    "acc": ("d_acc", "p_acc_holm", "p_acc_holm")}
+            keys = {"auc": ("p_auc", "p_auc"), "acc": ("p_acc", "p_acc")}
         parts = []
-        for metric, (d_key, key, seed_key) in keys.items():
-            best = max(pool, key=lambda c, d_key=d_key: c[d_key])
-            wins = sorted({c["arm"] for c in pool if c[d_key] > 0 and c[key] < ALPHA})
+        for metric, (key, seed_key) in keys.items():
             name, label = ("AUC", "dAUC") if metric == "auc" else ("accuracy", "dAcc")
-            detail = (f"best {best['arm']}: {label} = {best[d_key]:+.3f}, "
-                      f"adjusted p = {best[key]:.2g}")
-            if across:
-                seeds = [c for c in gan if c["level"] == "seed" and c["arm"] == best["arm"]]
-                won = sum(c[d_key] > 0 and c[seed_key] < ALPHA for c in seeds)
-                wil = best["p_auc" if metric == "auc" else "p_acc"]
-                detail += f"; Wilcoxon p = {wil:.2g}; significant in {won} of {len(seeds)} seeds"
-            if wins:
-                parts.append(f"{', '.join(wins)} beat oversample in test {name} ({detail})")
-            else:
-                parts.append(f"no GAN beats oversample in test {name} ({detail})")
-        lines.append(f"N={budget}, {how}, Holm-adjusted at {ALPHA}: {parts[0]}; {parts[1]}.")
+            clauses = []
+            for c in sorted(pool, key=lambda c: c["arm"]):
+                d, p, p_adj = c[f"d_{metric}"], c[key], c[key + "_holm"]
+                detail = f"{label} = {d:+.3f}"
+                if across:
+                    seeds = [s for s in gan if s["level"] == "seed" and s["arm"] == c["arm"]]
+                    won = sum(s[f"d_{metric}"] > 0 and s[seed_key + "_holm"] < ALPHA
+                              for s in seeds)
+                    lost = sum(s[f"d_{metric}"] < 0 and s[seed_key + "_holm"] < ALPHA
+                               for s in seeds)
+                    per_seed = (f"; per seed on the test images: better in {won}, worse in "
+                                f"{lost} of {len(seeds)}")
+                else:
+                    per_seed = ""
+                test = "t-test" if across else ("DeLong test" if metric == "auc"
+                                                else "McNemar test")
+                if math.isnan(p):
+                    why = UNDEFINED if across else f"{test} undefined (zero estimated variance)"
+                    clauses.append(f"{c['arm']}: {why} ({detail}{per_seed})")
+                elif p_adj < ALPHA:
+                    side = "better" if d > 0 else "worse"
+                    clauses.append(f"{c['arm']} significantly {side} than oversample ({detail}, "
+                                   f"adjusted p = {p_adj:.2g}{per_seed})")
+                else:
+                    clauses.append(
+                        f"{c['arm']} not significantly different from oversample ({detail}, "
+                        f"adjusted p = {p_adj:.2g}{per_seed}; the {test} detects |{label}| >= "
+                        f"{c[f'mdd_{metric}']:.3f} with {POWER:.0%} power at alpha {ALPHA} "
+                        "before Holm, smaller differences go unseen)")
+            parts.append(f"test {name}: " + "; ".join(clauses))
+        lines.append(f"N={budget}, {how}, Holm-adjusted at {ALPHA}: {parts[0]}. {parts[1]}.")
     return lines
 
 
@@ -66,8 +85,11 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-def _pfmt(p: float) -> str:
-    return "" if p is None or math.isnan(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+def _pfmt(p: float, why: str = "") -> str:
+    """A p-value to three places; NaN (a test that is undefined) as 'undefined (why)'."""
+    if p is None or math.isnan(p):
+        return f"undefined ({why})" if why else "undefined"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def summary_table(rows: list[dict[str, Any]]) -> str:
@@ -132,25 +154,26 @@ def comparison_table(comps: list[dict[str, Any]]) -> str:
 
 
 def across_seeds_table(comps: list[dict[str, Any]]) -> str:
-    """Mean per-seed differences with bootstrap 95% CIs, paired Wilcoxon and t-test p-values
-    and the Holm-adjusted t-test p-value, for AUC and accuracy; empty with one seed."""
+    """Mean per-seed differences with their 95% t-intervals, paired Wilcoxon and t-test
+    p-values and the Holm-adjusted t-test p-value, for AUC and accuracy; empty with one seed."""
     rows = sorted((c for c in comps if c["level"] == "seeds"), key=lambda c: (
         _budget_key(c["budget"]), c["ref"], c["arm"]))
     if not rows:
         return ""
-    lines = ["| N | arm | vs | seeds | dAUC [95% CI] | Wilcoxon p | t p | t p Holm | "
-             "dAcc [95% CI] | Wilcoxon p | t p | t p Holm |",
+    lines = ["| N | arm | vs | seeds | dAUC [95% t-interval] | Wilcoxon p | t p | t p Holm | "
+             "dAcc [95% t-interval] | Wilcoxon p | t p | t p Holm |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    zero, equal = "all differences zero", "all differences equal"
     for c in rows:
         lines.append(
-            f"| {c['budget']} | {c['arm']} | {c['ref']} | {c['seed'].split()[0]} | "
+            f"| {c['budget']} | {c['arm']} | {c['ref']} | {c['n']} | "
             f"{c['d_auc']:+.3f} [{c['d_auc_lo']:+.3f}, {c['d_auc_hi']:+.3f}] | "
-            f"{_pfmt(c['p_auc'])} | {_pfmt(c['p_ttest'])} | {_pfmt(c['p_ttest_holm'])} | "
+            f"{_pfmt(c['p_auc'], zero)} | {_pfmt(c['p_ttest'], equal)} | "
+            f"{_pfmt(c['p_ttest_holm'])} | "
             f"{c['d_acc']:+.3f} [{c['d_acc_lo']:+.3f}, {c['d_acc_hi']:+.3f}] | "
-            f"{_pfmt(c['p_acc'])} | {_pfmt(c['p_acc_ttest'])} | "
+            f"{_pfmt(c['p_acc'], zero)} | {_pfmt(c['p_acc_ttest'], equal)} | "
             f"{_pfmt(c['p_acc_ttest_holm'])} |")
     return "\n".join(lines)
-
 
 
 def fidelity_table(rows: list[dict[str, Any]]) -> str:

@@ -19,15 +19,20 @@ from raygan.eval.metrics import binary_metrics
 from raygan.eval.stats import (
     bootstrap_mean_ci,
     delong_auc_ci,
+    delong_diff_se,
     delong_test,
     holm,
     mcnemar_test,
+    min_detectable_diff,
+    normal_min_detectable,
     paired_tests,
+    t_mean_ci,
     wilson_ci,
 )
 
 REFERENCES = ("real", "oversample")  # every other arm is compared with these
 ALPHA = 0.05  # family-wise error rate of each Holm family below
+POWER = 0.8  # power at which a non-significant comparison states its detectable difference
 # Holm families: (level, p-value keys). Each family is one kind of evidence and is adjusted
 # on its own; the conclusions draw on exactly one of them (the across-seed t-tests when there
 # are several seeds, else the per-seed tests), so their family-wise error rate is ALPHA.
@@ -87,8 +92,10 @@ def per_trial(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
 
 def comparisons(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
     """Every arm against each reference, per budget and seed (DeLong, McNemar), and across
-    seeds (paired Wilcoxon and t on the per-seed AUC and accuracy differences, bootstrap CIs of
-    their means); p-values Holm-adjusted within each of HOLM_FAMILIES."""
+    seeds (paired Wilcoxon and t on the per-seed AUC and accuracy differences, the t-interval
+    of their mean and, labelled apart, the percentile bootstrap); p-values Holm-adjusted within
+    each of HOLM_FAMILIES, undefined (NaN) p-values left out of their family. `mdd_*`: the
+    smallest difference each test detects with probability POWER at ALPHA (before Holm)."""
     by_cell = {(t.arm, t.budget, t.seed): t for t in trials}
     metrics = {cell: binary_metrics(y, t.p) for cell, t in by_cell.items()}
     out: list[dict[str, Any]] = []
@@ -102,23 +109,33 @@ def comparisons(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
             d_auc, _, p_auc = delong_test(y, t.p, r.p)
             b, c, p_acc = mcnemar_test(y, (t.p >= 0.5).astype(int), (r.p >= 0.5).astype(int))
             d_acc = (b - c) / len(y)
+            # Normal-approximation SEs under no difference: DeLong's for the AUC, and
+            # sqrt(discordant pairs) / n for accuracy (McNemar).
+            mdd_auc = normal_min_detectable(delong_diff_se(y, t.p, r.p), ALPHA, POWER)
+            mdd_acc = normal_min_detectable(math.sqrt(max(b + c, 1)) / len(y), ALPHA, POWER)
             out.append({"level": "seed", "budget": budget, "seed": seed, "arm": arm, "ref": ref,
-                        "d_auc": d_auc, "p_auc": p_auc, "d_acc": d_acc, "p_acc": p_acc})
+                        "d_auc": d_auc, "p_auc": p_auc, "mdd_auc": mdd_auc,
+                        "d_acc": d_acc, "p_acc": p_acc, "mdd_acc": mdd_acc})
             a_m, r_m = metrics[(arm, budget, seed)], metrics[(ref, budget, seed)]
             groups[(budget, arm, ref)].append((a_m["auc"], r_m["auc"], a_m["acc"], r_m["acc"]))
     for (budget, arm, ref), pairs in groups.items():
         if len(pairs) < 2:
             continue
         a_auc, r_auc, a_acc, r_acc = np.array(pairs).T
-        test = paired_tests(a_auc, r_auc)
-        mean, lo, hi = bootstrap_mean_ci(a_auc - r_auc, ALPHA)
-        test_acc = paired_tests(a_acc, r_acc)
-        mean_acc, lo_acc, hi_acc = bootstrap_mean_ci(a_acc - r_acc, ALPHA)
-        out.append({"level": "seeds", "budget": budget, "seed": f"{len(pairs)} seeds",
-                    "arm": arm, "ref": ref, "d_auc": mean, "d_auc_lo": lo, "d_auc_hi": hi,
-                    "p_auc": test["wilcoxon_p"], "p_ttest": test["ttest_p"],
-                    "d_acc": mean_acc, "d_acc_lo": lo_acc, "d_acc_hi": hi_acc,
-                    "p_acc": test_acc["wilcoxon_p"], "p_acc_ttest": test_acc["ttest_p"]})
+        row = {"level": "seeds", "budget": budget, "seed": f"{len(pairs)} seeds", "n": len(pairs),
+               "arm": arm, "ref": ref}
+        for key, a, r, p_key, t_key in (("auc", a_auc, r_auc, "p_auc", "p_ttest"),
+                                        ("acc", a_acc, r_acc, "p_acc", "p_acc_ttest")):
+            test = paired_tests(a, r)
+            mean, lo, hi = t_mean_ci(a - r, ALPHA)
+            _, boot_lo, boot_hi = bootstrap_mean_ci(a - r, ALPHA)
+            row.update({f"d_{key}": mean, f"d_{key}_lo": lo, f"d_{key}_hi": hi,
+                        f"d_{key}_boot_lo": boot_lo, f"d_{key}_boot_hi": boot_hi,
+                        f"sd_{key}": test["sd_diff"], p_key: test["wilcoxon_p"],
+                        t_key: test["ttest_p"],
+                        f"mdd_{key}": min_detectable_diff(len(pairs), test["sd_diff"], ALPHA,
+                                                          POWER)})
+        out.append(row)
     for level, keys in HOLM_FAMILIES:
         members = [(c, k) for c in out if c["level"] == level for k in keys]
         for (c, k), adj in zip(members, holm([c[k] for c, k in members]), strict=True):

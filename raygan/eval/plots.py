@@ -53,9 +53,22 @@ def roc_png(y_true: np.ndarray, p_malignant: np.ndarray, title: str) -> bytes:
 
 
 def budget_plot_png(rows: list[dict[str, Any]]) -> bytes:
+    """`budget_figure` as PNG bytes."""
+    fig = budget_figure(rows)
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def budget_figure(rows: list[dict[str, Any]]):
     """Test accuracy and AUC against budget for every arm. One seed: 95% CI bands of the run
     (Wilson, DeLong). Several seeds: the mean, each seed as a dot, and a 95% t-interval of the
-    mean across seeds (training variance; the test set is the same for every seed)."""
+    mean across seeds (training variance; the test set is the same for every seed). A budget
+    axis with one value shows error bars, as a band there has no width. The caller closes the
+    figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,7 +103,12 @@ def budget_plot_png(rows: list[dict[str, Any]]) -> bytes:
                 hi = [r[hi_k] for b in bs for r in by_b[b]]
             style = "--" if not arm.startswith("gan:") else "-"
             (line,) = ax.plot(bs, mean, style, marker="o", label=arm)
-            ax.fill_between(bs, lo, hi, color=line.get_color(), alpha=0.12)
+            if len(bs) > 1:
+                ax.fill_between(bs, lo, hi, color=line.get_color(), alpha=0.12)
+            else:  # a band over one x value has no width: error bars instead
+                ax.errorbar(bs, mean, yerr=[[m - v for m, v in zip(mean, lo, strict=True)],
+                                            [v - m for m, v in zip(mean, hi, strict=True)]],
+                            fmt="none", ecolor=line.get_color(), capsize=4)
             if n_seeds > 1:  # each seed, nudged sideways per arm so the dots do not overlap
                 nudge = 1 + 0.015 * (k - len(arms) / 2)
                 for b, v in zip(bs, vals, strict=True):
@@ -102,10 +120,7 @@ def budget_plot_png(rows: list[dict[str, Any]]) -> bytes:
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 
 

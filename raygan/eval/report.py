@@ -42,9 +42,11 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     comps = comparisons(trials, y)
     paths = [out / "budget_plot.png", out / "comparisons.csv"]
     paths[0].write_bytes(budget_plot_png(rows))
-    keys = ["level", "budget", "seed", "arm", "ref", "d_auc", "d_auc_lo", "d_auc_hi", "p_auc",
-            "p_auc_holm", "p_ttest", "p_ttest_holm", "d_acc", "d_acc_lo", "d_acc_hi", "p_acc",
-            "p_acc_holm", "p_acc_ttest", "p_acc_ttest_holm"]
+    keys = ["level", "budget", "seed", "n", "arm", "ref",
+            *[k.format(m) for m in ("auc", "acc") for k in (
+                "d_{}", "d_{}_lo", "d_{}_hi", "d_{}_boot_lo", "d_{}_boot_hi", "sd_{}", "mdd_{}")],
+            "p_auc", "p_auc_holm", "p_ttest", "p_ttest_holm", "p_acc", "p_acc_holm",
+            "p_acc_ttest", "p_acc_ttest_holm"]
     with paths[1].open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
@@ -79,10 +81,14 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     if across:
         md += ["## Across seeds", "",
                "Each arm against `real` and `oversample` at the same budget: the per-seed "
-               "differences (same seed, same test images), their mean with a bootstrap 95% CI, "
-               "the paired Wilcoxon signed-rank test and the paired t-test. With fewer than 6 "
-               "seeds a two-sided Wilcoxon p cannot fall below 0.05, so conclusions use the "
-               f"t-test. {HOLM_TEXT}.",
+               "differences (same seed, same test images), their mean with its 95% Student-t "
+               "interval, the paired Wilcoxon signed-rank test and the paired t-test. With "
+               "fewer than 6 seeds a two-sided Wilcoxon p cannot fall below 0.05, so "
+               "conclusions use the t-test. comparisons.csv also holds the percentile "
+               "bootstrap of the mean (`*_boot_lo`, `*_boot_hi`): with few seeds it is not a "
+               "95% interval (with 3 seeds it is about the min-max of the three differences "
+               "and covers about 75%), so it is not shown here; and the smallest difference "
+               f"each test detects with 80% power (`mdd_*`). {HOLM_TEXT}.",
                "", across, ""]
     md += ["## Per-seed comparisons", "",
            "Each arm against `real` and `oversample` at the same budget and seed, on the same "

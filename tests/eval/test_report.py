@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from raygan.eval.markdown import (
     across_seeds_table,
@@ -15,8 +16,9 @@ from raygan.eval.markdown import (
     summary_table,
 )
 from raygan.eval.numbers import Trial, comparisons, fidelity_correlations, fidelity_rows, per_trial
-from raygan.eval.plots import budget_plot_png
+from raygan.eval.plots import budget_figure, budget_plot_png
 from raygan.eval.report import write_report
+from raygan.eval.stats import min_detectable_diff
 
 N = 400
 
@@ -75,8 +77,14 @@ def test_a_clearly_better_gan_wins_and_is_reported(y):
         assert c[k + "_holm"] == pytest.approx(min(1.0, len(family) * c[k]))
     text = conclusions(comps)
     assert len(text) == 1
-    assert "gan:dcgan beat oversample in test AUC" in text[0]
-    assert "gan:dcgan beat oversample in test accuracy" in text[0]
+    assert "test AUC: gan:dcgan significantly better than oversample" in text[0]
+    assert "test accuracy: gan:dcgan significantly better than oversample" in text[0]
+    # The across-seed interval is Student's t on the three per-seed differences.
+    d = np.array([c["d_acc"] for c in per_seed])
+    lo, hi = stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d))
+    assert gan_vs_over["d_acc_lo"] == pytest.approx(lo, abs=1e-12)
+    assert gan_vs_over["d_acc_hi"] == pytest.approx(hi, abs=1e-12)
+    assert gan_vs_over["d_acc_boot_lo"] >= d.min() and gan_vs_over["d_acc_boot_hi"] <= d.max()
     table = across_seeds_table(comps)
     assert table.count("\n") == 1 + 3 and "| 50 | gan:dcgan | oversample | 3 |" in table
 
@@ -92,8 +100,51 @@ def test_an_identical_gan_does_not_win(y):
     assert all(c["p_auc"] == 1.0 for c in same if c["level"] == "seed")
     assert all(c["d_acc"] == 0 for c in same)
     text = conclusions(comps)[0]
-    assert "no GAN beats oversample in test AUC" in text
-    assert "no GAN beats oversample in test accuracy" in text
+    # Zero differences in every seed: the t-test is undefined, not "no effect".
+    assert "test AUC: gan:dcgan: t-test undefined (all differences equal)" in text
+    assert "test accuracy: gan:dcgan: t-test undefined (all differences equal)" in text
+    across = next(c for c in same if c["level"] == "seeds")
+    assert np.isnan(across["p_ttest"]) and np.isnan(across["p_ttest_holm"])
+    assert "undefined (all differences equal)" in across_seeds_table(comps)
+    # Holm leaves the undefined p-values out: the other family members are adjusted as if
+    # they were the whole family.
+    family = [c[k] for c in comps if c["level"] == "seeds" for k in ("p_ttest", "p_acc_ttest")
+              if not np.isnan(c[k])]
+    smallest = min(family)
+    holm_of = {c[k]: c[k + "_holm"] for c in comps if c["level"] == "seeds"
+               for k in ("p_ttest", "p_acc_ttest")}
+    assert holm_of[smallest] == pytest.approx(min(1.0, len(family) * smallest))
+
+
+def test_a_worse_gan_is_called_significantly_worse(y):
+    comps = comparisons(_trials(y, -1.0), y)  # scores anti-correlated with the label
+    text = conclusions(comps)[0]
+    assert "test AUC: gan:dcgan significantly worse than oversample (dAUC = -" in text
+    assert "better than" not in text and "worse in 3 of 3" in text
+
+
+def test_a_close_gan_states_what_the_test_could_detect(y):
+    comps = comparisons(_trials(y, 0.35), y)  # the same signal as oversample, other noise
+    over = next(c for c in comps if c["level"] == "seeds" and c["arm"] == "gan:dcgan"
+                and c["ref"] == "oversample")
+    text = conclusions(comps)[0]
+    assert over["p_ttest_holm"] >= 0.05
+    assert "gan:dcgan not significantly different from oversample" in text
+    mdd = min_detectable_diff(3, over["sd_auc"])
+    assert over["mdd_auc"] == pytest.approx(mdd, rel=1e-12)
+    assert f"the t-test detects |dAUC| >= {mdd:.3f} with 80% power" in text
+
+
+def test_one_seed_conclusions_state_the_per_seed_tests_power(y):
+    comps = comparisons(_trials(y, 0.35, seeds=(0,)), y)
+    c = next(c for c in comps if c["arm"] == "gan:dcgan" and c["ref"] == "oversample")
+    text = conclusions(comps)[0]
+    assert "on the test set (DeLong / McNemar)" in text
+    # DeLong: (z(0.975) + z(0.8)) x the SE of the AUC difference.
+    se = abs(c["d_auc"] / stats.norm.isf(c["p_auc"] / 2))
+    assert c["mdd_auc"] == pytest.approx((1.959963984540054 + 0.8416212335729143) * se,
+                                         rel=1e-6)
+    assert f"the DeLong test detects |dAUC| >= {c['mdd_auc']:.3f}" in text
 
 
 def test_tables_and_plot(y):
@@ -106,6 +157,20 @@ def test_tables_and_plot(y):
     assert "| 50 | 0 | gan:dcgan | oversample |" in comparison_table(comparisons(trials, y))
     assert budget_plot_png(rows)[:8] == b"\x89PNG\r\n\x1a\n"
     assert across_seeds_table(comparisons(trials, y)) == ""  # one seed: nothing across seeds
+
+
+def test_a_one_budget_plot_draws_error_bars(y):
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in per_trial(_trials(y, 1.0, seeds=(0,)), y) if r["arm"] != "all-real"]
+    fig = budget_figure(rows)
+    acc_ax = fig.axes[0]
+    bars = [c for c in acc_ax.containers if c.has_yerr]
+    assert len(bars) == 3  # real, oversample, gan:dcgan: one bar each
+    gan = next(r for r in rows if r["arm"] == "gan:dcgan")
+    segments = [seg for c in bars for seg in c.lines[2][0].get_segments()]
+    assert any(np.allclose(seg[:, 1], [gan["acc_lo"], gan["acc_hi"]]) for seg in segments)
+    plt.close(fig)
 
 
 def test_several_seeds_show_the_spread_across_seeds(y):
