@@ -5,6 +5,7 @@ import csv
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 from raygan.eval.markdown import (
     across_seeds_table,
@@ -47,7 +48,12 @@ def test_per_trial_intervals_bracket_the_estimates(y):
     rows = per_trial(_trials(y, 1.0, seeds=(0,)), y)
     for r in rows:
         assert r["acc_lo"] <= r["acc"] <= r["acc_hi"] and r["auc_lo"] <= r["auc"] <= r["auc_hi"]
-        assert 0 <= r["auc_lo"] and r["auc_hi"] <= 1
+        trial = next(t for t in _trials(y, 1.0, seeds=(0,)) if t.arm == r["arm"])
+        correct = int(((trial.p >= 0.5) == y).sum())
+        assert r["acc"] == correct / len(y)
+        wilson = stats.binomtest(correct, len(y)).proportion_ci(0.95, method="wilson")
+        assert (r["acc_lo"], r["acc_hi"]) == pytest.approx((wilson.low, wilson.high), abs=1e-12)
+        assert r["auc"] == pytest.approx(roc_auc_score(y, trial.p), abs=1e-12)
 
 
 def test_a_clearly_better_gan_wins_and_is_reported(y):
