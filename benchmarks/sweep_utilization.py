@@ -4,9 +4,13 @@
 
 - utilization: the sum over child runs of (run duration x CPUs the run reserved), divided by
   (sweep wall time x cores);
-- Ray Train overhead per GAN training: the time in `TorchTrainer.fit()` beyond what a plain
-  PyTorch loop of the same family, width and batch needs for the same steps (measured here, one
-  thread, 64 px or the sweep's resolution), summed and set against the sweep's wall time.
+- Ray Train start-up and tear-down per GAN training: the wall of `TorchTrainer.fit()`
+  (`time/train_s`) minus the wall of the worker's own training loop (`time/worker_loop_s`,
+  logged by rank 0), summed; its share of the sweep's wall counts the trainings that run side by
+  side (`--cores` / CPUs per training) as sharing it;
+- raygan's loop against a plain PyTorch loop: the time in `TorchTrainer.fit()` beyond what a
+  plain loop of the same family, width and batch needs for the same steps (measured here, one
+  thread, `--plain-steps` steps), summed and set against the sweep's wall time.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ def main() -> None:
     p.add_argument("--uri", default=os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db"))
     p.add_argument("--cores", type=int, default=os.cpu_count())
     p.add_argument("--experiment", default="raygan")
+    p.add_argument("--plain-steps", type=int, default=50,
+                   help="steps of the plain-loop reference per GAN setting (50)")
     args = p.parse_args()
     torch.set_num_threads(1)
 
@@ -44,6 +50,7 @@ def main() -> None:
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     wall = (parent.info.end_time - parent.info.start_time) / 1000
     busy, overhead, per_gan = 0.0, 0.0, {}
+    startup_s, gan_cpus = 0.0, 1
     sample_s = fit_s = in_trial_s = 0.0
     plain_cache: dict[tuple, float] = {}
     for r in children:
@@ -57,7 +64,8 @@ def main() -> None:
                    prm.get("amp", "False") == "True", prm.get("diffaugment", ""),
                    prm.get("channels_last", "False") == "True")
             if key not in plain_cache:  # the same loop and settings, without Ray
-                plain_cache[key] = throughput(*key[:4], 5, amp=key[4], diffaugment=key[5],
+                plain_cache[key] = throughput(key[0], key[1], args.plain_steps, key[2], key[3],
+                                              amp=key[4], diffaugment=key[5],
                                               channels_last=key[6])
             # Early stopping: the steps the run trained, not its upper bound.
             steps = int(r.data.metrics.get("steps_trained", prm["steps"]))
@@ -67,6 +75,10 @@ def main() -> None:
             in_trial_s += dur - train_s - r.data.metrics.get("time/sample_s", 0.0)
             plain_s = steps * batch / plain_cache[key]
             overhead += max(train_s - plain_s, 0.0)
+            loop_s = r.data.metrics.get("time/worker_loop_s")
+            if loop_s is not None:
+                startup_s += train_s - loop_s
+                gan_cpus = cpus
             gaps = smoothed([m.value for m in sorted(
                 client.get_metric_history(r.info.run_id, "quality/gap"), key=lambda m: m.step)])
             steps_seen = sorted(m.step for m in client.get_metric_history(r.info.run_id,
@@ -75,6 +87,7 @@ def main() -> None:
                            None)
             per_gan[r.info.run_name] = {
                 "fit_s": round(train_s, 1), "plain_loop_s": round(plain_s, 1),
+                "worker_loop_s": round(loop_s, 1) if loop_s is not None else None,
                 "ray_img_per_s": round(steps * batch / train_s, 1),
                 "plain_img_per_s": round(plain_cache[key], 1),
                 "steps_trained": steps, "step_at_gate": at_gate,
@@ -92,6 +105,8 @@ def main() -> None:
         "utilization": round(busy / (wall * args.cores), 3),
         "machine_cpu_s (from /proc/stat)": os_cpu,
         "utilization_os": round(os_cpu / (wall * args.cores), 3) if os_cpu else None,
+        "ray_train_startup_teardown_s_total": round(startup_s, 1),
+        "ray_train_startup_share_of_wall": round(startup_s / (args.cores // gan_cpus) / wall, 3),
         "ray_train_overhead_s": round(overhead, 1),
         "gan_sampling_s_total": round(sample_s, 1),
         "classifier_fit_s_total": round(fit_s, 1),

@@ -139,8 +139,11 @@ def train_worker(config: dict[str, Any]) -> None:
                                  step=int(row["step"]))
             logged["upto"] = step
 
+    t0 = time.perf_counter()
     fit_gan(gan, images, config["seed"], start_step=start, rank=rank, world_size=world,
             history=history, on_checkpoint=on_checkpoint, probe=probe)
+    if live is not None:  # the loop's own wall: fit() beyond it is Ray Train's start and stop
+        live.metrics({"time/worker_loop_s": time.perf_counter() - t0})
 
 
 def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: TrackingContext,
