@@ -18,6 +18,7 @@ NAME_RULE = (f"letters, digits, '.', '_' and '-', not starting with '.', at most
 # --storage schemes that Ray Train/Tune reach through pyarrow's file systems; a bare path is local
 STORAGE_SCHEMES = ("file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
 RESOLUTIONS = (32, 64, 128, 224)  # px; 224 is the study's, the rest are cheaper stand-ins
+VALIDATIONS = ("budget", "study")  # see raygan/data/splits.py
 BASELINE_ARMS = ("real", "oversample", "classic", "all-real")
 GAN_ARM_PREFIX = "gan:"
 
@@ -49,6 +50,10 @@ class GANConfig:
     stop_patience: int = 0
     stop_gain: float = 0.05  # gap improvement that counts as progress (5 % of the yardstick)
     min_steps: int = 0  # never stop before this many steps
+    # ... and only once the smoothed gap is at most this (the quality gate, eval/quality.py
+    # GATE_GAP): a run that has flattened far from the real images (a collapsed or diverging
+    # GAN) keeps training up to `steps` instead of being stopped in a bad state.
+    stop_below: float = 1.5
     ema: float = 0.0  # decay of an exponential moving average of G's weights that sampling
     # uses (StyleGAN2 / FastGAN sample from one); 0 = off, e.g. 0.999 = half-life ~700 steps
     amp: bool = False  # bf16 autocast for the training step (CPU and GPU); sampling stays fp32
@@ -83,6 +88,17 @@ class SweepConfig:
     # Drop test images that re-capture a training lesion (pHash + thumbnail audit,
     # raygan/eval/leakage.py); off by default so results compare with the study's test split.
     exclude_leaks: bool = False
+    # "budget": a cell's malignant validation images are a part of its N (every 5th in the draw
+    # order, and the first two), so no real malignant image beyond the N influences anything;
+    # "study": the published study's split, val_fraction of each class carved before budgets.
+    validation: str = "budget"
+    classes: tuple[str, ...] = ()  # (negative, positive) class folders; empty = benign, malignant
+    test_fraction: float = 0.2  # share of each class carved as test where data has no test split
+    # NAME -> dataset (a folder or a .toml card) on which every classifier is tested as well
+    external: dict[str, str] = field(default_factory=dict)
+    # Keep external images that near-duplicate a training or validation image (dropped by
+    # default: the same picture in both would flatter every arm)
+    keep_external_duplicates: bool = False
     gan: GANConfig = field(default_factory=GANConfig)
     # Per-family changes to `gan`, e.g. {"cyclegan": {"width": 16}}: the families differ in cost
     # per image by 100x, so a CPU profile gives each a budget it can finish in its share of time.
@@ -118,9 +134,10 @@ class SweepConfig:
         """Inverse of `to_dict` (e.g. a `config.json` read back to resume a sweep)."""
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in d.items() if k in known}
-        for key in ("budgets", "arms", "seeds"):
+        for key in ("budgets", "arms", "seeds", "classes"):
             if key in values:
                 values[key] = tuple(values[key])
+        values.setdefault("validation", "study")  # a config from before the choice existed
         values["gan"] = GANConfig(**d.get("gan", {}))
         values["classifier"] = ClassifierConfig(**d.get("classifier", {}))
         return cls(**values)
@@ -297,6 +314,21 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
         raise RayganError(f"fill target {cfg.fill_target} must be >= 0 (0 = all real malignant)")
     if not 0.0 < cfg.val_fraction < 0.5:
         raise RayganError(f"val fraction {cfg.val_fraction} must lie in (0, 0.5)")
+    if cfg.validation not in VALIDATIONS:
+        raise RayganError(f"unknown validation {cfg.validation!r}; use one of: "
+                          f"{', '.join(VALIDATIONS)}")
+    if cfg.classes and (len(cfg.classes) != 2 or len(set(cfg.classes)) != 2
+                        or not all(cfg.classes)):
+        raise RayganError(f"classes {','.join(cfg.classes)}: name two different classes, "
+                          "NEGATIVE,POSITIVE (the second is the scarce one)")
+    if not 0.0 < cfg.test_fraction < 1.0:
+        raise RayganError(f"test fraction {cfg.test_fraction} must lie in (0, 1)")
+    for name, spec in cfg.external.items():
+        if not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME:
+            raise RayganError(f"external test name {name!r} is not a plain name; use {NAME_RULE}"
+                              ", e.g. isic=cards/isic2017.toml")
+        if not spec:
+            raise RayganError(f"external test {name} names no dataset; use NAME=DATASET")
     fields = {f.name for f in dataclasses.fields(GANConfig)}
     for fam, over in cfg.gan_overrides.items():
         family, _, budget = fam.partition("@")

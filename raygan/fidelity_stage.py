@@ -33,14 +33,18 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
     distances exactly."""
     import torch
 
-    from raygan.data import budget_subset, carve_validation
+    from raygan.data import carve_validation, cell_split
     from raygan.eval.fidelity import FeatureExtractor, cas, train_feature_extractor
     from raygan.gans import build_gan
 
     x, y_train = dataset.train.x, dataset.train.y
-    pools = carve_validation(y_train, cfg.val_fraction, cfg.split_seed)
+    groups = dataset.train.groups
+    pools = carve_validation(y_train, cfg.val_fraction, cfg.split_seed, cfg.validation, groups)
     fill = cfg.fill_target or pools.num_malignant
-    train = np.concatenate([pools.benign, pools.malignant])
+    # The feature extractor is a measuring instrument of the report (distances), never a model
+    # that a cell selects, so it trains on the study's split whatever the sweep's validation.
+    study = carve_validation(y_train, cfg.val_fraction, cfg.split_seed, "study", groups)
+    train = np.concatenate([study.benign, study.malignant])
     if extractor_file is not None and Path(extractor_file).is_file():
         state = torch.load(extractor_file, map_location="cpu", weights_only=True)
         if state["resolution"] != cfg.resolution:
@@ -50,8 +54,8 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
         if log:
             log(f"feature extractor: reused {extractor_file}")
     else:
-        extractor = train_feature_extractor(x[train], y_train[train], x[pools.val],
-                                            y_train[pools.val], seed=0, epochs=extractor_epochs)
+        extractor = train_feature_extractor(x[train], y_train[train], x[study.val],
+                                            y_train[study.val], seed=0, epochs=extractor_epochs)
         if extractor_file is not None:
             torch.save(extractor.state_dict(), extractor_file)
     fakes, budget_images, cas_scores = {}, {}, {}
@@ -59,15 +63,16 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
         gan, budget, seed = key
         model = build_gan(gan, cfg.gan_config(gan, budget), cfg.resolution, seed)
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["gan"])
-        model.set_context(x[pools.benign])
+        cell = cell_split(pools, budget, seed)  # what the GAN trained on, and its cell's val
+        model.set_context(x[cell.benign])
         # Sampling is seeded per image, so the first images are the very fill the arm used.
-        n_fid = max(1, min(fill - budget, max_images))
+        n_fid = max(1, min(fill - len(cell.malignant), max_images))
         fake = model.generate(max(n_fid, pools.num_malignant if with_cas else 0), seed)
         fakes[key] = fake[:n_fid]
-        budget_images[(budget, seed)] = x[budget_subset(pools, budget, seed)]
-        if with_cas:
-            cas_scores[key] = cas(fake[:pools.num_malignant], x[pools.benign], x[pools.val],
-                                  y_train[pools.val], dataset.test.x, y, cfg.classifier, seed)
+        budget_images[(budget, seed)] = x[cell.malignant]
+        if with_cas:  # CAS early-stops on the cell's validation images, as its arm did
+            cas_scores[key] = cas(fake[:pools.num_malignant], x[cell.benign], x[cell.val],
+                                  y_train[cell.val], dataset.test.x, y, cfg.classifier, seed)
             if log:
                 log(f"CAS {i + 1}/{len(checkpoints)}: {gan} N={budget} seed {seed}: "
                     f"AUC {cas_scores[key]['auc']:.3f}")

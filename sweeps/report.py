@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from raygan import tracking
         from raygan.config import check_name, load_config
-        from raygan.data import load_dataset
         from raygan.data.dataset import digest_of_test, fingerprint_changes
+        from raygan.data.sources import load_source
         from raygan.eval.leakage import without_leaks
         from raygan.eval.report import check_paired, write_report
 
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                               "check --name and --output")
         cfg = load_config(folder / "config.json")
         uri = tracking.resolve_uri()
-        dataset = load_dataset(args.data or cfg.data, cfg.resolution)
+        dataset = load_source(args.data or cfg.data, cfg.resolution, cfg.classes or None,
+                              cfg.test_fraction, cfg.split_seed)
         changed, _ = fingerprint_changes(cfg.data_fingerprint or dataset.fingerprint,
                                          dataset.fingerprint)
         if changed:

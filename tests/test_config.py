@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -104,3 +105,26 @@ def test_cell_overrides_apply_over_family_ones() -> None:
 def test_unknown_profile_raises() -> None:
     with pytest.raises(RayganError, match="unknown profile 'huge'"):
         profile_config("huge")
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"validation": "val"}, r"unknown validation 'val'; use one of: budget, study"),
+    ({"classes": ("nv",)}, r"name two different classes"),
+    ({"classes": ("nv", "nv")}, r"name two different classes"),
+    ({"test_fraction": 1.0}, r"test fraction 1.0 must lie in \(0, 1\)"),
+    ({"external": {"a/b": "x"}}, r"external test name 'a/b' is not a plain name"),
+    ({"external": {"isic": ""}}, r"external test isic names no dataset"),
+])
+def test_data_source_values_are_checked(changes: dict, match: str) -> None:
+    with pytest.raises(RayganError, match=match):
+        validate(_smoke(**changes), REGISTRY)
+
+
+def test_validation_is_recorded_and_old_configs_read_as_study() -> None:
+    cfg = _smoke(classes=("nv", "mel"), external={"isic": "cards/isic.toml"})
+    assert cfg.validation == "budget"
+    back = SweepConfig.from_dict(json.loads(cfg.to_json()))
+    assert back == cfg and back.classes == ("nv", "mel")
+    old = cfg.to_dict()
+    del old["validation"]  # a config.json written before the choice existed
+    assert SweepConfig.from_dict(old).validation == "study"

@@ -1,5 +1,13 @@
 """Downstream classifiers: fit and evaluate with no Ray inside."""
 
-from raygan.classifiers.cnn import FitResult, TwoBlockCNN, fit_classifier, predict_proba
+from raygan.classifiers.cnn import (
+    FitResult,
+    TwoBlockCNN,
+    classifier_state,
+    fit_classifier,
+    load_classifier,
+    predict_proba,
+)
 
-__all__ = ["FitResult", "TwoBlockCNN", "fit_classifier", "predict_proba"]
+__all__ = ["FitResult", "TwoBlockCNN", "classifier_state", "fit_classifier", "load_classifier",
+           "predict_proba"]

@@ -108,3 +108,17 @@ def fit_classifier(
             break
     model.load_state_dict(best_state)
     return FitResult(model, best_epoch, best_val, history)
+
+
+def classifier_state(model: nn.Module, resolution: int, threshold: float = 0.5) -> dict:
+    """What rebuilds a trained classifier: its weights, the input size and its validation
+    threshold; tensors and numbers only, so `torch.load(..., weights_only=True)` reads it."""
+    return {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "resolution": int(resolution), "threshold": float(threshold)}
+
+
+def load_classifier(state: dict) -> TwoBlockCNN:
+    """The classifier that `classifier_state` saved, in eval mode."""
+    model = TwoBlockCNN(int(state["resolution"]))
+    model.load_state_dict(state["model"])
+    return model.eval()

@@ -1,4 +1,5 @@
-"""Data: the Kaggle layout on disk, the decoded-array cache, splits and budgets, the grid's arms."""
+"""Data: every dataset source (Kaggle layout, class folders, dataset cards), the decoded-array
+cache, splits and budgets, the grid's arms."""
 
 from raygan.data.arms import fill_count, training_set
 from raygan.data.augment import classic_augment
@@ -11,10 +12,20 @@ from raygan.data.dataset import (
     load_dataset,
     resolve_root,
 )
-from raygan.data.splits import Pools, budget_subset, carve_validation, check_budgets
+from raygan.data.sources import external_set, load_card, load_source
+from raygan.data.splits import (
+    CellSplit,
+    Pools,
+    budget_subset,
+    carve_test,
+    carve_validation,
+    cell_split,
+    check_budgets,
+)
 
 __all__ = [
-    "CLASSES", "DEFAULT_ROOT", "KAGGLE_ID", "Dataset", "Pools", "Split", "budget_subset",
-    "carve_validation", "check_budgets", "classic_augment", "fill_count", "load_dataset",
+    "CLASSES", "DEFAULT_ROOT", "KAGGLE_ID", "CellSplit", "Dataset", "Pools", "Split",
+    "budget_subset", "carve_test", "carve_validation", "cell_split", "check_budgets",
+    "classic_augment", "external_set", "fill_count", "load_card", "load_dataset", "load_source",
     "resolve_root", "training_set",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 
 from raygan.config import GAN_ARM_PREFIX
 from raygan.data.augment import classic_augment
-from raygan.data.splits import Pools, budget_subset
+from raygan.data.splits import Pools, cell_split
 from raygan.errors import RayganError
 
 FILLING_ARMS = ("oversample", "classic")  # plus every gan:<name>
@@ -28,13 +28,18 @@ def training_set(arm: str, x_train: np.ndarray, pools: Pools, budget: int, seed:
                  fill_target: int, fake: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) that the classifier of `arm` trains on: benign (label 0), then malignant (label 1).
 
-    `budget` counts real malignant images (ignored by `all-real`); `fake` holds the GAN's
-    generated images for a `gan:*` arm, at least `fill_count` of them."""
-    benign = x_train[pools.benign]
+    `budget` counts real malignant images (ignored by `all-real`, whose budget is every real
+    malignant training image); in `budget` validation mode a part of them validates instead
+    (`cell_split`). `fake` holds the GAN's generated images for a `gan:*` arm, at least
+    `fill_count` of them."""
     if arm == "all-real":
+        budget = pools.num_malignant
+    cell = cell_split(pools, budget, seed)
+    benign = x_train[cell.benign]
+    if arm == "all-real" and pools.validation == "study":
         real = x_train[pools.malignant]
     else:
-        real = x_train[budget_subset(pools, budget, seed)]
+        real = x_train[cell.malignant]
     n_fill = fill_count(arm, len(real), fill_target)
     rng = np.random.default_rng([seed, FILL_STREAM])
     if arm in ("real", "all-real") or n_fill == 0:

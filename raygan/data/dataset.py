@@ -37,6 +37,7 @@ class Split:
     x: np.ndarray
     y: np.ndarray
     files: list[str] = field(default_factory=list)  # paths relative to the root, POSIX style
+    groups: np.ndarray | None = None  # (N,) str group id (patient, lesion) per image, or None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -51,6 +52,7 @@ class Dataset:
     train: Split
     test: Split
     fingerprint: dict[str, dict[str, Any]] = field(default_factory=dict)  # see `fingerprint`
+    classes: tuple[str, str] = CLASSES  # names of label 0 and label 1 (the scarce class)
 
 
 def resolve_root(path: str | os.PathLike | None = None) -> Path:
@@ -64,19 +66,22 @@ def resolve_root(path: str | os.PathLike | None = None) -> Path:
     return root.resolve()
 
 
-def _list_files(root: Path) -> dict[str, list[Path]]:
-    """Image files per `split/class`, sorted; the layout is checked before any decoding."""
+def _list_files(root: Path, classes: tuple[str, ...] = CLASSES, splits: tuple[str, ...] = SPLITS,
+                layout: str = LAYOUT) -> dict[str, list[Path]]:
+    """Image files per `split/class` (`class` alone where `splits` is empty), sorted; the layout
+    is checked before any decoding."""
     listing = {}
-    for split in SPLITS:
-        for cls in CLASSES:
-            folder = root / split / cls
+    for split in splits or ("",):
+        for cls in classes:
+            where = f"{split}/{cls}" if split else cls
+            folder = root / where
             if not folder.is_dir():
                 if folder.exists() or folder.is_symlink():
                     what = "a file, not a folder" if folder.exists() else "a broken link"
-                    raise RayganError(f"{split}/{cls} in {root} is {what}; expected the layout "
-                                      f"{LAYOUT}")
-                raise RayganError(f"missing folder {split}/{cls} in {root}; expected the layout "
-                                  f"{LAYOUT}")
+                    raise RayganError(f"{where} in {root} is {what}; expected the layout "
+                                      f"{layout}")
+                raise RayganError(f"missing folder {where} in {root}; expected the layout "
+                                  f"{layout}")
             try:
                 entries = sorted(folder.iterdir())
             except OSError as exc:
@@ -93,9 +98,9 @@ def _list_files(root: Path) -> dict[str, list[Path]]:
                 warnings.warn(f"skipping {len(skipped)} non-image entries in {folder} "
                               f"(e.g. {skipped[0]})", stacklevel=3)
             if not files:
-                raise RayganError(f"folder {split}/{cls} in {root} holds no images; expected "
-                                  f"{LAYOUT}")
-            listing[f"{split}/{cls}"] = files
+                raise RayganError(f"folder {where} in {root} holds no images; expected "
+                                  f"{layout}")
+            listing[where] = files
     return listing
 
 
@@ -187,8 +192,13 @@ def _decode(path: Path, resolution: int) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
 
 
-def _cache_path(root: Path, listing: dict[str, list[Path]], resolution: int) -> Path:
+def _cache_path(root: Path, listing: dict[str, list[Path]], resolution: int,
+                extra: str = "") -> Path:
+    """The cache file of these files at `resolution`; `extra` describes whatever else decides
+    the arrays (a card's labels, groups and split): empty for the Kaggle layout."""
     h = hashlib.sha256(f"v{CACHE_VERSION}|{resolution}".encode())
+    if extra:
+        h.update(f"|{extra}".encode())
     for files in listing.values():
         for p in files:
             st = p.stat()
@@ -222,20 +232,32 @@ def load_dataset(path: str | os.PathLike | None, resolution: int) -> Dataset:
     """Check the layout, then decode (or read from the cache) both splits at `resolution` px."""
     root = resolve_root(path)
     listing = _list_files(root)
-    cache = _cache_path(root, listing, resolution)
+    train, test = decode_listing(root, listing, resolution, CLASSES)
+    return Dataset(str(root), resolution, train, test, fingerprint(listing))
+
+
+def decode_listing(root: Path, listing: dict[str, list[Path]], resolution: int,
+                   classes: tuple[str, str], groups: dict[Path, str] | None = None,
+                   extra: str = "") -> tuple[Split, Split]:
+    """The train and test splits of a `split/class` listing (files under `root`), decoded at
+    `resolution` px or read from the cache; label = the class's index in `classes`."""
+    cache = _cache_path(root, listing, resolution, extra)
     arrays = _read_cache(cache)
     if arrays is None:
         arrays = {}
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             for split in SPLITS:
-                files = [p for cls in CLASSES for p in listing[f"{split}/{cls}"]]
-                labels = [i for i, cls in enumerate(CLASSES) for _ in listing[f"{split}/{cls}"]]
+                files = [p for cls in classes for p in listing[f"{split}/{cls}"]]
+                labels = [i for i, cls in enumerate(classes) for _ in listing[f"{split}/{cls}"]]
                 x = list(pool.map(lambda p: _decode(p, resolution), files))
                 arrays[f"{split}_x"] = np.stack(x)
                 arrays[f"{split}_y"] = np.asarray(labels, dtype=np.int64)
                 arrays[f"{split}_files"] = np.asarray([p.relative_to(root).as_posix()
                                                        for p in files])
+                if groups is not None:
+                    arrays[f"{split}_groups"] = np.asarray([groups[p] for p in files], dtype=str)
         _write_cache(cache, arrays)
-    splits = {s: Split(arrays[f"{s}_x"], arrays[f"{s}_y"].astype(np.int64),
-                       [str(f) for f in arrays[f"{s}_files"]]) for s in SPLITS}
-    return Dataset(str(root), resolution, splits["train"], splits["test"], fingerprint(listing))
+    return tuple(Split(arrays[f"{s}_x"], arrays[f"{s}_y"].astype(np.int64),
+                       [str(f) for f in arrays[f"{s}_files"]],
+                       arrays.get(f"{s}_groups") if groups is not None else None)
+                 for s in SPLITS)

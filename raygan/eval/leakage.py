@@ -1,5 +1,6 @@
 """Near-duplicate audit between train and test: a perceptual hash plus a small-thumbnail distance,
-and byte-identical duplicates within train."""
+and byte-identical duplicates within train; the same audit of an external test set against every
+training and validation image (collections that come from one archive share pictures)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ __all__ = [
     "MAX_HAMMING",
     "MAX_THUMB_RMS",
     "audit",
+    "audit_external",
     "exact_duplicates",
     "exclude_mask",
     "hamming",
     "phash",
     "thumb_rms",
     "thumbnails",
+    "without_external_duplicates",
 ]
 
 # Defaults chosen on skin-cancer-mvb (64 px load; 2637 train x 660 test = 1.74 M pairs), looking
@@ -104,6 +107,17 @@ def exact_duplicates(images: np.ndarray, files: Sequence[str]) -> list[tuple[int
     return pairs
 
 
+def _near_pairs(a: np.ndarray, b: np.ndarray, max_hamming: int, max_thumb_rms: float
+                ) -> list[tuple[int, int, int, float]]:
+    """(index in a, index in b, hash distance, thumbnail RMS) of every near-duplicate pair,
+    closest first."""
+    ham = hamming(phash(a), phash(b))
+    rms = thumb_rms(thumbnails(a), thumbnails(b))
+    hits = np.argwhere((ham <= max_hamming) & (rms <= max_thumb_rms))
+    order = np.lexsort((hits[:, 1], hits[:, 0], rms[hits[:, 0], hits[:, 1]]))
+    return [(int(i), int(j), int(ham[i, j]), float(rms[i, j])) for i, j in hits[order]]
+
+
 def audit(
     train_x: np.ndarray,
     test_x: np.ndarray,
@@ -124,21 +138,17 @@ def audit(
             f"file names do not match images: train {len(train_files)} vs {len(train_x)},"
             f" test {len(test_files)} vs {len(test_x)}"
         )
-    ham = hamming(phash(train_x), phash(test_x))
-    rms = thumb_rms(thumbnails(train_x), thumbnails(test_x))
-    hits = np.argwhere((ham <= max_hamming) & (rms <= max_thumb_rms))
-    order = np.lexsort((hits[:, 1], hits[:, 0], rms[hits[:, 0], hits[:, 1]]))
     pairs = [
         {
             "kind": "train-test",
             "train": train_files[i],
             "test": test_files[j],
-            "train_index": int(i),
-            "test_index": int(j),
-            "hamming": int(ham[i, j]),
-            "rms": float(rms[i, j]),
+            "train_index": i,
+            "test_index": j,
+            "hamming": h,
+            "rms": r,
         }
-        for i, j in hits[order]
+        for i, j, h, r in _near_pairs(train_x, test_x, max_hamming, max_thumb_rms)
     ]
     for i, k in exact_duplicates(train_x, train_files):
         pairs.append({
@@ -178,3 +188,47 @@ def without_leaks(dataset):
                          len(ds.test))
     files = [f for f, k in zip(ds.test.files, keep, strict=True) if k]
     return replace(ds, test=Split(ds.test.x[keep], ds.test.y[keep], files)), int((~keep).sum())
+
+
+def audit_external(
+    train_x: np.ndarray,
+    external_x: np.ndarray,
+    train_files: Sequence[str],
+    external_files: Sequence[str],
+    max_hamming: int = MAX_HAMMING,
+    max_thumb_rms: float = MAX_THUMB_RMS,
+) -> list[dict]:
+    """Near-duplicate pairs between the training split (training and validation images) and an
+    external set, closest first: {"kind": "train-external", "train", "external", "train_index",
+    "external_index", "hamming", "rms"}. The images may come at any size: both sides are
+    reduced to small grey thumbnails."""
+    train_x = _check_images(train_x, "train_x")
+    external_x = _check_images(external_x, "external_x")
+    if len(train_files) != len(train_x) or len(external_files) != len(external_x):
+        raise ValueError(
+            f"file names do not match images: train {len(train_files)} vs {len(train_x)},"
+            f" external {len(external_files)} vs {len(external_x)}"
+        )
+    return [
+        {"kind": "train-external", "train": train_files[i], "external": external_files[j],
+         "train_index": i, "external_index": j, "hamming": h, "rms": r}
+        for i, j, h, r in _near_pairs(train_x, external_x, max_hamming, max_thumb_rms)
+    ]
+
+
+def without_external_duplicates(train, external, keep_duplicates: bool = False):
+    """(the external Split without its images that near-duplicate a training or validation
+    image of the `train` Split, unless `keep_duplicates`; the duplicate pairs; how many external
+    images have a duplicate)."""
+    from dataclasses import replace
+
+    pairs = audit_external(train.x, external.x, train.files, external.files)
+    dup = np.zeros(len(external), dtype=bool)
+    dup[[p["external_index"] for p in pairs]] = True
+    if keep_duplicates or not dup.any():
+        return external, pairs, int(dup.sum())
+    keep = ~dup
+    groups = None if external.groups is None else external.groups[keep]
+    files = [f for f, k in zip(external.files, keep, strict=True) if k]
+    return (replace(external, x=external.x[keep], y=external.y[keep], files=files, groups=groups),
+            pairs, int(dup.sum()))

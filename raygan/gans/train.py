@@ -113,7 +113,10 @@ def final_quality(history: list[dict[str, float]]) -> float | None:
 
 
 def _plateaued(history: list[dict[str, float]], cfg) -> bool:
-    return plateaued(smoothed(probe_values(history)), cfg.stop_patience, cfg.stop_gain)
+    """The stop rule: flat, and flat at a gap that passes the quality gate."""
+    values = smoothed(probe_values(history))
+    return (bool(values) and values[-1] <= cfg.stop_below
+            and plateaued(values, cfg.stop_patience, cfg.stop_gain))
 
 
 def _agree(decision: bool, world_size: int) -> bool:

@@ -17,11 +17,12 @@ import ray
 import torch
 from ray import tune
 
-from raygan.classifiers import fit_classifier, predict_proba
+from raygan.classifiers import classifier_state, fit_classifier, predict_proba
 from raygan.config import GAN_ARM_PREFIX, ClassifierConfig, SweepConfig
 from raygan.data.arms import training_set
-from raygan.data.splits import Pools
-from raygan.eval.metrics import binary_metrics
+from raygan.data.splits import Pools, cell_split
+from raygan.eval.external import CLASSIFIER_FILE
+from raygan.eval.metrics import binary_metrics, youden_metrics, youden_threshold
 from raygan.eval.plots import roc_png
 from raygan.orchestrate.cluster import node_id
 from raygan.orchestrate.gan_stage import gan_key
@@ -71,7 +72,8 @@ def classifier_trial(config: dict[str, Any], *, data: dict[str, Any],
         fake = ray.get(generated[key][0])
     n_budget = pools.num_malignant if budget == ALL else budget
     x, y = training_set(arm, x_train, pools, n_budget, seed, data["fill_target"], fake)
-    x_val, y_val = x_train[pools.val], y_train[pools.val]
+    val = cell_split(pools, n_budget, seed).val  # `budget` validation: a part of the N
+    x_val, y_val = x_train[val], y_train[val]
     params = {"arm": arm, "gan": arm[len(GAN_ARM_PREFIX):] if fake is not None else "",
               "budget": budget, "seed": seed, "resolution": sweep["resolution"],
               "fill_target": data["fill_target"], "num_train": len(y),
@@ -91,18 +93,36 @@ def classifier_trial(config: dict[str, Any], *, data: dict[str, Any],
 
         fit = fit_classifier(ccfg, x, y, x_val, y_val, seed, device=device, on_epoch=on_epoch)
         p_test = predict_proba(fit.model, x_test, device=device)
-        test = binary_metrics(y_test, p_test)
+        p_val = predict_proba(fit.model, x_val, device=device)
+        test = {**binary_metrics(y_test, p_test), **youden_metrics(y_val, p_val, y_test, p_test)}
+        ext = {}
+        for ext_name, (x_ref, y_ref) in data.get("external", {}).items():
+            x_ext, y_ext = ray.get([x_ref, y_ref])
+            p_ext = predict_proba(fit.model, x_ext, device=device)
+            metrics = {**binary_metrics(y_ext, p_ext),
+                       **youden_metrics(y_val, p_val, y_ext, p_ext)}
+            ext.update({f"ext/{ext_name}/{k}": v for k, v in metrics.items()
+                        if k != "youden/threshold"})
+            run.artifact(_npy(p_ext), f"ext_{ext_name}_p_malignant.npy")
         final = {
-            **{f"test/{k}": v for k, v in test.items()},
+            **{f"test/{k}": v for k, v in test.items()}, **ext,
             **{f"val/{k}": v for k, v in fit.best_val.items()},
             "best_epoch": fit.best_epoch, "time/fit_s": time.perf_counter() - t0,
         }
         run.metrics(final)
         run.artifact(roc_png(y_test, p_test, run_name(arm, budget, seed)), "roc.png")
-        buf = io.BytesIO()
-        np.save(buf, np.asarray(p_test, np.float32))  # per-image scores, for paired tests
-        run.artifact(buf.getvalue(), "test_p_malignant.npy")
+        run.artifact(_npy(p_test), "test_p_malignant.npy")  # per-image scores, paired tests
+        buf = io.BytesIO()  # the trained classifier, to test it on new data without retraining
+        torch.save(classifier_state(fit.model, sweep["resolution"],
+                                    youden_threshold(y_val, p_val)), buf)
+        run.artifact(buf.getvalue(), CLASSIFIER_FILE)
         tune.report({**final, "done_training": 1})
+
+
+def _npy(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(a, np.float32))
+    return buf.getvalue()
 
 
 def result_row(run) -> dict[str, Any]:
@@ -112,7 +132,7 @@ def result_row(run) -> dict[str, Any]:
                            "budget": budget if budget == ALL else int(budget),
                            "seed": int(run.data.params["seed"])}
     row.update({k: v for k, v in run.data.metrics.items()
-                if k.startswith(("test/", "val/", "time/")) or k == "best_epoch"})
+                if k.startswith(("test/", "val/", "time/", "ext/")) or k == "best_epoch"})
     return row
 
 
@@ -143,6 +163,7 @@ def run_classifier_stage(cfg: SweepConfig, data_refs: dict[str, Any], generated:
             row["error"] = str(r.error).strip().splitlines()[-1][:300]
         else:
             row.update({k: v for k, v in (r.metrics or {}).items()
-                        if k.startswith(("test/", "val/", "time/")) or k == "best_epoch"})
+                        if k.startswith(("test/", "val/", "time/", "ext/"))
+                        or k == "best_epoch"})
         rows.append(row)
     return rows

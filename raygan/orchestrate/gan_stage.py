@@ -24,7 +24,7 @@ from ray.train.torch import TorchTrainer
 
 from raygan.config import ClassifierConfig, GANConfig, SweepConfig
 from raygan.data.arms import fill_count
-from raygan.data.splits import Pools, budget_subset
+from raygan.data.splits import Pools, cell_split
 from raygan.eval.plots import grid_png
 from raygan.eval.quality import QualityProbe, verdict
 from raygan.gans import build_gan, fit_gan
@@ -155,14 +155,15 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
                           "classifier": ClassifierConfig(**sweep["classifier"])})
     gcfg = scfg.gan_config(gan_name, budget)
     key = gan_key(gan_name, budget, seed)
-    n_fill = fill_count(f"gan:{gan_name}", budget, data["fill_target"])
     pools: Pools = data["pools"]
     x_train = ray.get(data["x_train"])
-    real = x_train[budget_subset(pools, budget, seed)]
+    cell_idx = cell_split(pools, budget, seed)  # `budget` validation: the N less its val part
+    real = x_train[cell_idx.malignant]
+    n_fill = fill_count(f"gan:{gan_name}", len(real), data["fill_target"])
     images_ref = ray.put(real)  # the trial outlives its trainer, so it may own the subset
     # Benign training images, for families that translate from them (cyclegan) or pair them
     # for super-resolution; never validation or test images.
-    context = x_train[pools.benign]
+    context = x_train[cell_idx.benign]
     if cell.get("done_run"):  # a resumed sweep: this GAN finished before the interruption
         fake = _sample_finished(tracking, cell["done_run"], gan_name, gcfg, scfg.resolution,
                                 seed, context, n_fill)
@@ -171,7 +172,8 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
         return
     context_ref = ray.put(context)
     params = {"arm": f"gan:{gan_name}", "gan": gan_name, "budget": budget, "seed": seed,
-              "resolution": scfg.resolution, "num_fill": n_fill, **dataclasses.asdict(gcfg)}
+              "resolution": scfg.resolution, "num_fill": n_fill, "num_real": len(real),
+              **dataclasses.asdict(gcfg)}
     tags = {"raygan.kind": "gan", "raygan.arm": f"gan:{gan_name}", "raygan.gan": gan_name,
             "raygan.budget": str(budget), "raygan.seed": str(seed),
             "raygan.node": ray.get_runtime_context().get_node_id()}

@@ -7,7 +7,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,11 @@ import ray
 
 from raygan import tracking
 from raygan.config import SweepConfig, check_name, load_config, validate
-from raygan.data import Dataset, Pools, carve_validation, check_budgets, load_dataset
+from raygan.data import Dataset, Pools, Split, carve_validation, check_budgets
 from raygan.data.dataset import digest_of_test, fingerprint_changes
+from raygan.data.sources import external_set, load_source
 from raygan.errors import RayganError
-from raygan.eval.leakage import without_leaks
+from raygan.eval.leakage import without_external_duplicates, without_leaks
 from raygan.eval.table import markdown, rows_csv
 from raygan.files import write_atomic
 from raygan.gans import REGISTRY
@@ -56,6 +57,8 @@ class Prepared:
     tracking_uri: str
     out_dir: Path
     resume: bool = False  # continue the interrupted sweep of the same name
+    external: dict[str, Split] = field(default_factory=dict)  # NAME -> external test set
+    external_duplicates: dict[str, int] = field(default_factory=dict)  # NAME -> images dropped
 
 
 @dataclass
@@ -171,7 +174,8 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     tracking.check_writable(uri)
     check_reachable(resolve_address(cfg.address))
     t0 = time.perf_counter()
-    dataset = load_dataset(cfg.data, cfg.resolution)
+    dataset = load_source(cfg.data or None, cfg.resolution, cfg.classes or None,
+                          cfg.test_fraction, cfg.split_seed)
     if resume:
         _check_same_data(cfg, dataset, log)
     cfg = replace(cfg, data=dataset.root, data_fingerprint=dataset.fingerprint)
@@ -181,14 +185,22 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
         dataset, n_dropped = without_leaks(dataset)
         log(f"leakage audit: {n_dropped} test images re-capture a training lesion and are "
             f"excluded ({len(dataset.test)} test images left)")
-    pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed)
+    external, duplicates = {}, {}
+    for name, spec in cfg.external.items():  # audited against every training/validation image
+        ext, _, duplicates[name] = without_external_duplicates(
+            dataset.train, external_set(spec, cfg.resolution), cfg.keep_external_duplicates)
+        external[name] = ext
+        log(f"external test {name}: {len(ext)} images from {spec}; {duplicates[name]} duplicate "
+            f"a training image and are {'kept' if cfg.keep_external_duplicates else 'dropped'}")
+    pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed, cfg.validation,
+                             dataset.train.groups)
     fill_target = cfg.fill_target or pools.num_malignant
     check_budgets(pools, cfg.budgets if any(a != "all-real" for a in cfg.arms) else (),
                   fill_target)
     if not resume and (out_dir / CONFIG_FILE).exists():
         raise RayganError(f"a sweep named {cfg.sweep_name!r} already exists in {out_dir}; add "
                           "--resume to continue it, or pick another --name")
-    return Prepared(cfg, dataset, pools, fill_target, uri, out_dir, resume)
+    return Prepared(cfg, dataset, pools, fill_target, uri, out_dir, resume, external, duplicates)
 
 
 def run_sweep(prep: Prepared, log: Callable[[str], None] = print) -> SweepResult:
@@ -219,7 +231,9 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
         log(f"resuming sweep {cfg.sweep_name}: {len(done)} finished runs are kept")
     else:
         parent = tracking.start_parent(prep.tracking_uri, experiment_id, cfg.sweep_name,
-                                       {**cfg.to_dict(), "fill_target_resolved": prep.fill_target},
+                                       {**cfg.to_dict(), "fill_target_resolved": prep.fill_target,
+                                        **{f"external_duplicates.{n}": k
+                                           for n, k in prep.external_duplicates.items()}},
                                        data_tags)
     trained = {gan_key(g, b, s): done[gan_run_name(g, b, s)].info.run_id
                for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds
@@ -237,7 +251,9 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC) -> Swe
         ds = prep.dataset
         data_refs = {"x_train": ray.put(ds.train.x), "y_train": ray.put(ds.train.y),
                      "x_test": ray.put(ds.test.x), "y_test": ray.put(ds.test.y),
-                     "pools": prep.pools, "fill_target": prep.fill_target}
+                     "pools": prep.pools, "fill_target": prep.fill_target,
+                     "external": {n: (ray.put(e.x), ray.put(e.y))
+                                  for n, e in prep.external.items()}}
         hub = ImageHub.remote()
         clock["put"] = time.perf_counter()
         n_gan, n_clf = num_trials(cfg)

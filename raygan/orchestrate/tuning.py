@@ -28,7 +28,7 @@ from raygan import tracking
 from raygan.classifiers import fit_classifier
 from raygan.config import SweepConfig
 from raygan.data.arms import fill_count, training_set
-from raygan.data.splits import budget_subset
+from raygan.data.splits import cell_split
 from raygan.errors import RayganError
 from raygan.files import write_atomic
 from raygan.gans import build_gan, fit_gan
@@ -78,15 +78,17 @@ def tuning_trial(config: dict[str, Any], *, data: dict[str, Any], sweep: dict[st
     pools = data["pools"]
     x_train, y_train = ray.get([data["x_train"], data["y_train"]])
     gan = build_gan(name, gcfg, scfg.resolution, seed, device)
-    gan.set_context(x_train[pools.benign])
-    fit_gan(gan, x_train[budget_subset(pools, budget, seed)], seed)
-    fake = gan.generate(max(fill_count(f"gan:{name}", budget, data["fill_target"]), 1), seed)
+    cell_idx = cell_split(pools, budget, seed)
+    gan.set_context(x_train[cell_idx.benign])
+    fit_gan(gan, x_train[cell_idx.malignant], seed)
+    n_fill = fill_count(f"gan:{name}", len(cell_idx.malignant), data["fill_target"])
+    fake = gan.generate(max(n_fill, 1), seed)
     x, y = training_set(f"gan:{name}", x_train, pools, budget, seed, data["fill_target"], fake)
 
     def on_epoch(epoch: int, row: dict[str, float]) -> None:
         tune.report({METRIC: row[METRIC], "val/acc": row["val/acc"]})
 
-    fit_classifier(scfg.classifier, x, y, x_train[pools.val], y_train[pools.val], seed,
+    fit_classifier(scfg.classifier, x, y, x_train[cell_idx.val], y_train[cell_idx.val], seed,
                    device=device, on_epoch=on_epoch)
 
 

@@ -1,10 +1,12 @@
 """The 2-block CNN learns a separable task, is deterministic per seed, and keeps its best epoch."""
 
 import numpy as np
+import pytest
 import torch
 
 from raygan.classifiers import TwoBlockCNN, fit_classifier, predict_proba
 from raygan.config import ClassifierConfig
+from raygan.errors import RayganError
 from raygan.eval.metrics import binary_metrics
 
 
@@ -48,3 +50,41 @@ def test_early_stopping_stops_after_patience():
 def test_every_resolution_builds():
     for r in (32, 64, 128, 224):
         assert TwoBlockCNN(r)(torch.zeros(1, 3, r, r)).shape == (1, 2)
+
+
+def test_saved_classifier_reloads_and_tests_on_new_data(tmp_path):
+    """A trial's classifier.pt round trip through MLflow: same predictions, same metrics."""
+    import io
+
+    from raygan import tracking
+    from raygan.classifiers import classifier_state
+    from raygan.config import ClassifierConfig
+    from raygan.data import Split
+    from raygan.eval.external import CLASSIFIER_FILE, evaluate_trial
+    from raygan.eval.metrics import binary_metrics
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 3, 16, 16), dtype=np.uint8)
+    y = np.arange(40) % 2
+    x[y == 1, 0] = 255  # learnable: a red channel
+    fit = fit_classifier(ClassifierConfig(epochs=2, patience=2, batch_size=8), x, y, x, y, 0)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    exp = tracking.setup(uri, "roundtrip")
+    parent = tracking.start_parent(uri, exp, "s", {}, {})
+    ctx = tracking.TrackingContext(uri, exp, parent, "s")
+    with tracking.child_run(ctx, "real-n10-s0", {}, {}) as run:
+        buf = io.BytesIO()
+        torch.save(classifier_state(fit.model, 16, threshold=0.4), buf)
+        run.artifact(buf.getvalue(), CLASSIFIER_FILE)
+    new = Split(rng.integers(0, 256, (12, 3, 16, 16), dtype=np.uint8), np.arange(12) % 2)
+    metrics, p = evaluate_trial(uri, run.run_id, new)
+    assert np.allclose(p, predict_proba(fit.model, new.x), atol=1e-6)
+    assert metrics["auc"] == binary_metrics(new.y, p)["auc"]
+    assert metrics["youden/threshold"] == pytest.approx(0.4)
+    assert metrics["youden/acc"] == binary_metrics(new.y, p, 0.4)["acc"]
+    with pytest.raises(RayganError, match="trained at 16 px"):
+        evaluate_trial(uri, run.run_id, Split(np.zeros((2, 3, 32, 32), np.uint8), np.arange(2)))
+    with tracking.child_run(ctx, "old", {}, {}) as old:
+        pass
+    with pytest.raises(RayganError, match="holds no classifier.pt"):
+        evaluate_trial(uri, old.run_id, new)

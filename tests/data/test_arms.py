@@ -14,7 +14,7 @@ def setup():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (N_B + N_M, 3, RES, RES), dtype=np.uint8)
     y = np.array([0] * N_B + [1] * N_M)
-    return x, carve_validation(y, 0.2, 0)
+    return x, carve_validation(y, 0.2, 0, "study")
 
 
 def _rows(a: np.ndarray) -> set[bytes]:
@@ -70,3 +70,19 @@ def test_classic_augment_keeps_content():
     img = np.full((4, 3, 32, 32), 120, np.uint8)
     out = classic_augment(img, np.random.default_rng(0)).astype(float)
     assert out.min() > 60 and out.max() < 200
+
+
+@pytest.mark.parametrize("arm", ["real", "oversample", "classic", "all-real"])
+def test_budget_validation_trains_on_the_n_less_its_validation_part(setup, arm):
+    from raygan.data.splits import cell_split
+
+    x_train, study = setup
+    y = np.array([0] * N_B + [1] * N_M)
+    pools = carve_validation(y, 0.2, 0, "budget")
+    budget = pools.num_malignant if arm == "all-real" else 20
+    cell = cell_split(pools, budget, 1)
+    x, y_arm = training_set(arm, x_train, pools, 20, 1, pools.num_malignant)
+    real = _rows(x[y_arm == 1]) & _rows(x_train[y == 1])
+    assert real == _rows(x_train[cell.malignant])  # no validation image trains
+    assert not real & _rows(x_train[cell.val])
+    assert (y_arm == 0).sum() == len(cell.benign)

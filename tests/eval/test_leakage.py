@@ -9,6 +9,8 @@ from pathlib import PurePosixPath
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
@@ -166,3 +168,57 @@ def test_real_dataset_audit():
     assert frozenset({"train/malignant/768.jpg", "train/malignant/769.jpg"}) in dups
     mask = exclude_mask(pairs, len(ds.test))
     assert 0 < mask.sum() < 0.1 * len(ds.test)
+
+
+def test_external_audit_drops_planted_duplicates(planted):
+    from raygan.data import Split
+    from raygan.eval.leakage import audit_external, without_external_duplicates
+
+    train, test, train_files, test_files = planted
+    # The external copies come at another size, as a second collection's would.
+    big = F.interpolate(torch.from_numpy(test).float(), size=(96, 96), mode="bilinear")
+    external = Split(big.round().clamp(0, 255).to(torch.uint8).numpy(), np.arange(12) % 2,
+                     test_files, np.array([f"p{j}" for j in range(12)]))
+    pairs = audit_external(train, external.x, train_files, external.files)
+    assert {(p["train_index"], p["external_index"]) for p in pairs} == {(4, 2), (17, 7), (9, 11)}
+    assert all(p["kind"] == "train-external" for p in pairs)
+    kept, pairs, n = without_external_duplicates(Split(train, np.zeros(30, int), train_files),
+                                                 external)
+    assert n == 3 and len(kept) == 9 and len(pairs) == 3
+    assert kept.files == [f for j, f in enumerate(test_files) if j not in (2, 7, 11)]
+    assert kept.groups.tolist() == [f"p{j}" for j in range(12) if j not in (2, 7, 11)]
+    assert np.array_equal(kept.y, np.delete(external.y, [2, 7, 11]))
+    same, _, n_kept = without_external_duplicates(
+        Split(train, np.zeros(30, int), train_files), external, keep_duplicates=True)
+    assert n_kept == 3 and same is external
+
+
+@pytest.mark.skipif(not (os.environ.get("RAYGAN_DATA") and os.environ.get("RAYGAN_EXTERNAL")),
+                    reason="RAYGAN_DATA and RAYGAN_EXTERNAL are not both set")
+def test_real_external_set_shares_pictures_with_training(tmp_path):
+    from pathlib import Path
+
+    from raygan.data.sources import external_set, load_source
+    from raygan.eval.leakage import without_external_duplicates
+
+    ext_root = Path(os.environ["RAYGAN_EXTERNAL"])
+    card = tmp_path / "isic2017.toml"
+    card.write_text(f'images = "{ext_root / "images"}"\nlabels = "{ext_root / "labels.csv"}"\n'
+                    'id = "image_id"\nlabel = "melanoma"\npositive = ["1.0"]\n')
+    ds = load_source(os.environ["RAYGAN_DATA"], 64)
+    ext = external_set(card, 64)
+    kept, pairs, n = without_external_duplicates(ds.train, ext)
+    assert 20 <= n < 0.2 * len(ext) and len(kept) == len(ext) - n  # 56 on 2026-12-01
+    assert not {p["external"] for p in pairs} & set(kept.files)
+
+    def pixels(path: Path) -> np.ndarray:  # the original files, both at one size
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB").resize((128, 128), Image.Resampling.BILINEAR),
+                              dtype=float)
+
+    data = Path(os.environ["RAYGAN_DATA"])
+    for p in pairs[:5]:  # the closest pairs are one picture: pixels agree to ~1-2 of 255
+        train_px, ext_px = pixels(data / p["train"]), pixels(ext_root / "images" / p["external"])
+        other = pixels(data / ds.train.files[(p["train_index"] + 7) % len(ds.train)])
+        assert np.abs(train_px - ext_px).mean() < 4.0 < 20.0 < np.abs(other - ext_px).mean()
+        assert ds.train.y[p["train_index"]] == 1 == ext.y[p["external_index"]]

@@ -93,3 +93,36 @@ def test_single_class_gives_nan_auc(label: int) -> None:
 def test_empty_input_is_nan() -> None:
     m = binary_metrics(np.array([], dtype=int), np.array([]))
     assert all(math.isnan(v) for v in m.values())
+
+
+def test_youden_threshold_maximises_j_on_validation():
+    from raygan.eval.metrics import youden_threshold
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.3).astype(int)
+    p = np.clip(rng.normal(0.35 + 0.3 * y, 0.15), 0, 1)
+    t = youden_threshold(y, p)
+
+    def j(threshold):
+        m = binary_metrics(y, p, threshold)
+        return m["sensitivity"] + m["specificity"] - 1
+
+    best = max(j(c) for c in np.unique(p))  # brute force over every candidate threshold
+    assert j(t) == pytest.approx(best) and j(t) > j(0.5)
+    assert youden_threshold(np.zeros(5), np.linspace(0, 1, 5)) == 0.5  # one class: the default
+
+
+def test_youden_metrics_are_named_apart_and_follow_prevalence_less():
+    from raygan.eval.metrics import youden_metrics
+
+    rng = np.random.default_rng(1)
+    y_val = (rng.random(400) < 0.5).astype(int)
+    p_val = np.clip(rng.normal(0.6 + 0.25 * y_val, 0.1), 0, 1)  # miscalibrated: all above 0.5
+    y_test = (rng.random(400) < 0.18).astype(int)  # another prevalence
+    p_test = np.clip(rng.normal(0.6 + 0.25 * y_test, 0.1), 0, 1)
+    m = youden_metrics(y_val, p_val, y_test, p_test)
+    assert set(m) == {f"youden/{k}" for k in KEYS - {"auc"}} | {"youden/threshold"}
+    t = m["youden/threshold"]
+    assert 0.6 < t < 0.85
+    assert m["youden/acc"] == pytest.approx(binary_metrics(y_test, p_test, t)["acc"])
+    assert m["youden/balanced_acc"] > binary_metrics(y_test, p_test)["balanced_acc"] + 0.2

@@ -61,6 +61,18 @@ def test_no_stop_before_min_steps_or_without_patience():
     assert history[-1]["step"] == 40 and "stopped_early" not in history[-1]
 
 
+def test_a_flat_run_above_the_gate_trains_on():
+    from raygan.eval.quality import GATE_GAP
+
+    assert GANConfig().stop_below == GATE_GAP  # the stop rule and the gate agree by default
+    gan = build_gan("dcgan", _cfg(stop_patience=1), 32, seed=0)
+    history = fit_gan(gan, _real(), seed=0, probe=lambda g: {"quality/gap": 3.0})
+    assert history[-1]["step"] == 40 and "stopped_early" not in history[-1]
+    gan = build_gan("dcgan", _cfg(stop_patience=1, stop_below=3.0), 32, seed=0)
+    history = fit_gan(gan, _real(), seed=0, probe=lambda g: {"quality/gap": 3.0})
+    assert history[-1]["step"] == 10 and history[-1]["stopped_early"] == 1.0
+
+
 def test_nan_probe_values_never_stop_training():
     gan = build_gan("dcgan", _cfg(stop_patience=1), 32, seed=0)
     history = fit_gan(gan, _real(), seed=0, probe=lambda g: {"quality/gap": float("nan")})

@@ -1,0 +1,46 @@
+"""A finished sweep's classifiers on a new test set, without retraining: each classifier trial
+stores its weights (`classifier.pt`), which load with `torch.load(..., weights_only=True)`."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from raygan.classifiers import load_classifier, predict_proba
+from raygan.data.dataset import Split
+from raygan.errors import RayganError
+from raygan.eval.metrics import binary_metrics, metrics_at
+
+CLASSIFIER_FILE = "classifier.pt"  # artifact of a classifier run: weights, resolution, threshold
+
+
+def trial_classifier(uri: str, run_id: str) -> tuple[nn.Module, dict]:
+    """The classifier a finished trial trained (eval mode), and its saved state (resolution,
+    validation threshold), from the run's `classifier.pt` artifact."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    if CLASSIFIER_FILE not in {a.path for a in client.list_artifacts(run_id)}:
+        name = client.get_run(run_id).info.run_name
+        raise RayganError(f"classifier run {name} ({run_id}) holds no {CLASSIFIER_FILE}: an older"
+                          " raygan trained it without saving weights; run the sweep again to "
+                          "test it on new data")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = client.download_artifacts(run_id, CLASSIFIER_FILE, tmp)
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    return load_classifier(state), state
+
+
+def evaluate_trial(uri: str, run_id: str, test: Split) -> tuple[dict[str, float], np.ndarray]:
+    """(metrics at 0.5 and at the trial's validation Youden threshold, P(malignant) per image)
+    of a finished classifier trial on the images of `test`."""
+    model, state = trial_classifier(uri, run_id)
+    if test.x.shape[-1] != state["resolution"]:
+        raise RayganError(f"the test set is at {test.x.shape[-1]} px, the classifier was trained "
+                          f"at {state['resolution']} px; load the test set at that resolution")
+    p = predict_proba(model, test.x)
+    return {**binary_metrics(test.y, p), **metrics_at(test.y, p, state["threshold"])}, p
