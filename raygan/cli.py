@@ -354,7 +354,7 @@ def _report(args: argparse.Namespace) -> int:
         if args.fidelity:
             import tempfile
 
-            from raygan.eval.report import sweep_fidelity
+            from raygan.fidelity_stage import sweep_fidelity
 
             with tempfile.TemporaryDirectory() as tmp:
                 ckpts = tracking.gan_checkpoints(uri, cfg.experiment, args.name, tmp)

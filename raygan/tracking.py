@@ -232,7 +232,7 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
     digest must carry `test_data` (when given) and the same digest as the others."""
     import numpy as np
 
-    from raygan.eval.report import Trial
+    from raygan.eval.numbers import Trial
 
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
@@ -373,3 +373,70 @@ def sweep_gates(uri: str, experiment: str, sweep: str
         history = client.get_metric_history(g["run_id"], "quality/gap")
         curves[(g["arm"], g["budget"], g["seed"])] = sorted((m.step, m.value) for m in history)
     return gates, curves
+
+
+# The sweep's results on its parent run: these per-trial metrics, averaged over seeds.
+SUMMARY_METRICS = ("test/auc", "test/acc", "test/balanced_acc")
+RESULTS_TABLE = "results_table.json"  # the parent run's MLflow table (`log_table`), per cell
+
+
+def arm_slug(arm: str) -> str:
+    """An arm as a metric-name part: `gan:dcgan` -> `gan_dcgan` (no ':' in metric names)."""
+    return arm.replace(":", "_")
+
+
+def summary_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Per arm and budget, the mean over seeds of each SUMMARY_METRICS entry of the finished
+    trials, as `test_auc.gan_dcgan.n50`, and their SD as `test_auc.gan_dcgan.n50.sd` when more
+    than one seed finished; `all-real` has budget `all` (`test_auc.all-real.all`)."""
+    import numpy as np
+
+    cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if not r.get("error"):
+            budget = "all" if r["budget"] == "all" else f"n{r['budget']}"
+            cells.setdefault((arm_slug(r["arm"]), budget), []).append(r)
+    out = {}
+    for (arm, budget), rs in sorted(cells.items()):
+        for metric in SUMMARY_METRICS:
+            values = [float(r[metric]) for r in rs if metric in r]
+            if not values:
+                continue
+            name = f"{metric.replace('/', '_')}.{arm}.{budget}"
+            out[name] = float(np.mean(values))
+            if len(values) > 1:
+                out[f"{name}.sd"] = float(np.std(values, ddof=1))
+    return out
+
+
+def results_table(rows: list[dict[str, Any]]) -> dict[str, list]:
+    """One row per arm and budget (finished seeds, mean and SD of SUMMARY_METRICS, failed
+    trials), as the columns MLflow's `log_table` takes."""
+    import numpy as np
+
+    cells: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    for r in rows:
+        cells.setdefault((r["arm"], r["budget"]), []).append(r)
+    cols: dict[str, list] = {"arm": [], "budget": [], "seeds": [], "failed": []}
+    for metric in SUMMARY_METRICS:
+        cols[metric.replace("/", "_")], cols[metric.replace("/", "_") + "_sd"] = [], []
+    for (arm, budget), rs in cells.items():
+        ok = [r for r in rs if not r.get("error")]
+        cols["arm"].append(arm)
+        cols["budget"].append(str(budget))
+        cols["seeds"].append(len(ok))
+        cols["failed"].append(len(rs) - len(ok))
+        for metric in SUMMARY_METRICS:
+            values = [float(r[metric]) for r in ok if metric in r]
+            key = metric.replace("/", "_")
+            cols[key].append(float(np.mean(values)) if values else None)
+            cols[key + "_sd"].append(float(np.std(values, ddof=1)) if len(values) > 1 else None)
+    return cols
+
+
+def log_results(uri: str, run_id: str, rows: list[dict[str, Any]]) -> None:
+    """Put the sweep's results on its parent run: `summary_metrics` as metrics (columns of the
+    runs table in the MLflow UI) and `results_table` as the table artifact RESULTS_TABLE."""
+    client = MlflowClient(uri)
+    ChildRun(client, run_id).metrics(summary_metrics(rows))
+    client.log_table(run_id, results_table(rows), RESULTS_TABLE)

@@ -13,7 +13,7 @@ from raygan import cli
 from raygan.data import load_dataset
 from raygan.data.dataset import digest_of_test, fingerprint_changes
 from raygan.errors import RayganError
-from raygan.eval.report import Trial, check_paired
+from raygan.eval.numbers import Trial, check_paired
 
 
 def _one_error(capsys, code: int) -> str:

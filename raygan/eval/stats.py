@@ -5,15 +5,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 __all__ = [
     "bootstrap_mean_ci",
     "delong_auc_ci",
+    "delong_diff_se",
     "delong_test",
     "holm",
     "mcnemar_test",
+    "min_detectable_diff",
+    "normal_min_detectable",
     "paired_tests",
+    "t_mean_ci",
     "wilson_ci",
 ]
 
@@ -49,23 +53,15 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
 
 
 def wilson_ci(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval (lo, hi) for a binomial proportion such as accuracy."""
+    """Wilson score interval (lo, hi) for a binomial proportion such as accuracy
+    (`scipy.stats.binomtest(...).proportion_ci(method="wilson")`)."""
     alpha = _check_alpha(alpha)
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
     if not 0 <= successes <= n:
         raise ValueError(f"successes must be in [0, n={n}], got {successes}")
-    z = stats.norm.ppf(1.0 - alpha / 2.0)
-    p_hat = successes / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    center = (p_hat + z2 / (2.0 * n)) / denom
-    half = z * math.sqrt(p_hat * (1.0 - p_hat) / n + z2 / (4.0 * n * n)) / denom
-    # At 0 or n successes the exact bound is 0 or 1; pin it so rounding cannot leave
-    # it a hair off (or outside [0, 1]).
-    lo = 0.0 if successes == 0 else max(0.0, center - half)
-    hi = 1.0 if successes == n else min(1.0, center + half)
-    return float(lo), float(hi)
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(1.0 - alpha, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def _split_by_label(y_true, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +143,14 @@ def delong_test(y_true, score_a, score_b) -> tuple[float, float, float]:
     return diff, float(z), min(1.0, p)
 
 
+def delong_diff_se(y_true, score_a, score_b) -> float:
+    """DeLong standard error of auc_a - auc_b on one test set (0 when both rank alike)."""
+    _, v10, v01 = _delong_components(y_true, _scores_matrix(score_a, score_b))
+    m, n = v10.shape[1], v01.shape[1]
+    var = np.var(v10[0] - v10[1], ddof=1) / m + np.var(v01[0] - v01[1], ddof=1) / n
+    return math.sqrt(max(float(var), 0.0))
+
+
 def mcnemar_test(y_true, pred_a, pred_b, exact: bool | None = None) -> tuple[int, int, float]:
     """McNemar test on discordant pairs: (b = only A correct, c = only B correct, p)."""
     y = np.asarray(y_true)
@@ -175,7 +179,12 @@ def mcnemar_test(y_true, pred_a, pred_b, exact: bool | None = None) -> tuple[int
 
 
 def paired_tests(a, b) -> dict:
-    """Paired per-seed comparison of a - b: mean_diff, wilcoxon_p, ttest_p and n."""
+    """Paired per-seed comparison of a - b: mean_diff, sd_diff, wilcoxon_p, ttest_p and n.
+
+    A p-value is NaN where its test is undefined: fewer than two pairs; the t-test when every
+    difference is the same (zero variance: t is 0/0 or infinite, and scipy's p of 0 for three
+    equal non-zero differences is an artefact, not evidence); Wilcoxon when every difference is
+    zero (it drops zero differences and has nothing left)."""
     xa = _as_1d(a, "a")
     xb = _as_1d(b, "b")
     if xa.shape != xb.shape:
@@ -185,16 +194,61 @@ def paired_tests(a, b) -> dict:
     diffs = xa - xb
     n = int(diffs.size)
     mean_diff = float(diffs.mean()) if n else math.nan
+    sd_diff = float(diffs.std(ddof=1)) if n > 1 else math.nan
+    out = {"mean_diff": mean_diff, "sd_diff": sd_diff, "wilcoxon_p": math.nan,
+           "ttest_p": math.nan, "n": n}
     if n < 2:
-        # Neither test is defined for fewer than two pairs.
-        return {"mean_diff": mean_diff, "wilcoxon_p": math.nan, "ttest_p": math.nan, "n": n}
-    if np.all(diffs == 0.0):
-        # scipy warns (Wilcoxon) or returns NaN (t-test) here; identical results mean
-        # no evidence of a difference, so p = 1.
-        return {"mean_diff": mean_diff, "wilcoxon_p": 1.0, "ttest_p": 1.0, "n": n}
-    wilcoxon_p = float(stats.wilcoxon(xa, xb).pvalue)
-    ttest_p = float(stats.ttest_rel(xa, xb).pvalue)
-    return {"mean_diff": mean_diff, "wilcoxon_p": wilcoxon_p, "ttest_p": ttest_p, "n": n}
+        return out
+    if np.any(diffs != 0.0):
+        out["wilcoxon_p"] = float(stats.wilcoxon(xa, xb).pvalue)
+    if np.any(diffs != diffs[0]):
+        out["ttest_p"] = float(stats.ttest_rel(xa, xb).pvalue)
+    return out
+
+
+def t_mean_ci(diffs, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Student-t confidence interval of the mean (mean, lo, hi): mean +- t(1 - alpha/2, n - 1)
+    x SD / sqrt(n). Unlike the percentile bootstrap it keeps its coverage with few values (with
+    3 seeds the bootstrap interval is about the min-max of the three and covers ~75 %)."""
+    alpha = _check_alpha(alpha)
+    x = _as_1d(diffs, "diffs")
+    _check_finite(x, "diffs")
+    if x.size < 2:
+        raise ValueError(f"a t-interval needs at least 2 values, got {x.size}")
+    mean = float(x.mean())
+    half = float(stats.t.ppf(1.0 - alpha / 2.0, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return mean, mean - half, mean + half
+
+
+def min_detectable_diff(n: int, sd: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest true mean difference a two-sided paired t-test on `n` pairs with difference SD
+    `sd` detects with probability `power` at level `alpha` (noncentral t); NaN for n < 2."""
+    alpha = _check_alpha(alpha)
+    if not 0.0 < power < 1.0:
+        raise ValueError(f"power must be in (0, 1), got {power}")
+    if n < 2 or not math.isfinite(sd):
+        return math.nan
+    if sd == 0.0:
+        return 0.0
+    df = n - 1
+    crit = stats.t.ppf(1.0 - alpha / 2.0, df)
+
+    def shortfall(effect: float) -> float:  # effect in SD units
+        nc = effect * math.sqrt(n)
+        # The lower tail as the upper tail of -nc: nct.cdf returns NaN far in its tail.
+        return float(stats.nct.sf(crit, df, nc) + stats.nct.sf(crit, df, -nc)) - power
+
+    hi = 1.0
+    while shortfall(hi) < 0.0:
+        hi *= 2.0
+    return float(optimize.brentq(shortfall, 0.0, hi, xtol=1e-12)) * sd
+
+
+def normal_min_detectable(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest difference a two-sided z-test with standard error `se` detects with probability
+    `power` (normal approximation: (z(1 - alpha/2) + z(power)) x se)."""
+    alpha = _check_alpha(alpha)
+    return float((stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)) * se)
 
 
 def bootstrap_mean_ci(

@@ -287,6 +287,7 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
         client = tracking.MlflowClient(prep.tracking_uri)
         for name in ("results.md", "results.csv", "config.json"):
             client.log_artifact(parent, str(prep.out_dir / name))
+        tracking.log_results(prep.tracking_uri, parent, rows)
         clock["results"] = time.perf_counter()
         stages = dict(zip(("ray_start", "data_put", "gan_stage", "classifier_stage",
                            "results"), np.diff(list(clock.values())), strict=True))

@@ -4,18 +4,22 @@ import csv
 
 import numpy as np
 import pytest
+from scipy import stats
+from sklearn.metrics import roc_auc_score
 
-from raygan.eval.report import (
-    Trial,
+from raygan.eval.markdown import (
     across_seeds_table,
-    budget_plot_png,
     comparison_table,
-    comparisons,
     conclusions,
-    per_trial,
+    fidelity_correlation_table,
+    fidelity_table,
     study_table,
     summary_table,
 )
+from raygan.eval.numbers import Trial, comparisons, fidelity_correlations, fidelity_rows, per_trial
+from raygan.eval.plots import budget_figure, budget_plot_png
+from raygan.eval.report import write_report
+from raygan.eval.stats import min_detectable_diff
 
 N = 400
 
@@ -44,7 +48,12 @@ def test_per_trial_intervals_bracket_the_estimates(y):
     rows = per_trial(_trials(y, 1.0, seeds=(0,)), y)
     for r in rows:
         assert r["acc_lo"] <= r["acc"] <= r["acc_hi"] and r["auc_lo"] <= r["auc"] <= r["auc_hi"]
-        assert 0 <= r["auc_lo"] and r["auc_hi"] <= 1
+        trial = next(t for t in _trials(y, 1.0, seeds=(0,)) if t.arm == r["arm"])
+        correct = int(((trial.p >= 0.5) == y).sum())
+        assert r["acc"] == correct / len(y)
+        wilson = stats.binomtest(correct, len(y)).proportion_ci(0.95, method="wilson")
+        assert (r["acc_lo"], r["acc_hi"]) == pytest.approx((wilson.low, wilson.high), abs=1e-12)
+        assert r["auc"] == pytest.approx(roc_auc_score(y, trial.p), abs=1e-12)
 
 
 def test_a_clearly_better_gan_wins_and_is_reported(y):
@@ -74,8 +83,14 @@ def test_a_clearly_better_gan_wins_and_is_reported(y):
         assert c[k + "_holm"] == pytest.approx(min(1.0, len(family) * c[k]))
     text = conclusions(comps)
     assert len(text) == 1
-    assert "gan:dcgan beat oversample in test AUC" in text[0]
-    assert "gan:dcgan beat oversample in test accuracy" in text[0]
+    assert "test AUC: gan:dcgan significantly better than oversample" in text[0]
+    assert "test accuracy: gan:dcgan significantly better than oversample" in text[0]
+    # The across-seed interval is Student's t on the three per-seed differences.
+    d = np.array([c["d_acc"] for c in per_seed])
+    lo, hi = stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d))
+    assert gan_vs_over["d_acc_lo"] == pytest.approx(lo, abs=1e-12)
+    assert gan_vs_over["d_acc_hi"] == pytest.approx(hi, abs=1e-12)
+    assert gan_vs_over["d_acc_boot_lo"] >= d.min() and gan_vs_over["d_acc_boot_hi"] <= d.max()
     table = across_seeds_table(comps)
     assert table.count("\n") == 1 + 3 and "| 50 | gan:dcgan | oversample | 3 |" in table
 
@@ -91,8 +106,51 @@ def test_an_identical_gan_does_not_win(y):
     assert all(c["p_auc"] == 1.0 for c in same if c["level"] == "seed")
     assert all(c["d_acc"] == 0 for c in same)
     text = conclusions(comps)[0]
-    assert "no GAN beats oversample in test AUC" in text
-    assert "no GAN beats oversample in test accuracy" in text
+    # Zero differences in every seed: the t-test is undefined, not "no effect".
+    assert "test AUC: gan:dcgan: t-test undefined (all differences equal)" in text
+    assert "test accuracy: gan:dcgan: t-test undefined (all differences equal)" in text
+    across = next(c for c in same if c["level"] == "seeds")
+    assert np.isnan(across["p_ttest"]) and np.isnan(across["p_ttest_holm"])
+    assert "undefined (all differences equal)" in across_seeds_table(comps)
+    # Holm leaves the undefined p-values out: the other family members are adjusted as if
+    # they were the whole family.
+    family = [c[k] for c in comps if c["level"] == "seeds" for k in ("p_ttest", "p_acc_ttest")
+              if not np.isnan(c[k])]
+    smallest = min(family)
+    holm_of = {c[k]: c[k + "_holm"] for c in comps if c["level"] == "seeds"
+               for k in ("p_ttest", "p_acc_ttest")}
+    assert holm_of[smallest] == pytest.approx(min(1.0, len(family) * smallest))
+
+
+def test_a_worse_gan_is_called_significantly_worse(y):
+    comps = comparisons(_trials(y, -1.0), y)  # scores anti-correlated with the label
+    text = conclusions(comps)[0]
+    assert "test AUC: gan:dcgan significantly worse than oversample (dAUC = -" in text
+    assert "better than" not in text and "worse in 3 of 3" in text
+
+
+def test_a_close_gan_states_what_the_test_could_detect(y):
+    comps = comparisons(_trials(y, 0.35), y)  # the same signal as oversample, other noise
+    over = next(c for c in comps if c["level"] == "seeds" and c["arm"] == "gan:dcgan"
+                and c["ref"] == "oversample")
+    text = conclusions(comps)[0]
+    assert over["p_ttest_holm"] >= 0.05
+    assert "gan:dcgan not significantly different from oversample" in text
+    mdd = min_detectable_diff(3, over["sd_auc"])
+    assert over["mdd_auc"] == pytest.approx(mdd, rel=1e-12)
+    assert f"the t-test detects |dAUC| >= {mdd:.3f} with 80% power" in text
+
+
+def test_one_seed_conclusions_state_the_per_seed_tests_power(y):
+    comps = comparisons(_trials(y, 0.35, seeds=(0,)), y)
+    c = next(c for c in comps if c["arm"] == "gan:dcgan" and c["ref"] == "oversample")
+    text = conclusions(comps)[0]
+    assert "on the test set (DeLong / McNemar)" in text
+    # DeLong: (z(0.975) + z(0.8)) x the SE of the AUC difference.
+    se = abs(c["d_auc"] / stats.norm.isf(c["p_auc"] / 2))
+    assert c["mdd_auc"] == pytest.approx((1.959963984540054 + 0.8416212335729143) * se,
+                                         rel=1e-6)
+    assert f"the DeLong test detects |dAUC| >= {c['mdd_auc']:.3f}" in text
 
 
 def test_tables_and_plot(y):
@@ -107,6 +165,20 @@ def test_tables_and_plot(y):
     assert across_seeds_table(comparisons(trials, y)) == ""  # one seed: nothing across seeds
 
 
+def test_a_one_budget_plot_draws_error_bars(y):
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in per_trial(_trials(y, 1.0, seeds=(0,)), y) if r["arm"] != "all-real"]
+    fig = budget_figure(rows)
+    acc_ax = fig.axes[0]
+    bars = [c for c in acc_ax.containers if c.has_yerr]
+    assert len(bars) == 3  # real, oversample, gan:dcgan: one bar each
+    gan = next(r for r in rows if r["arm"] == "gan:dcgan")
+    segments = [seg for c in bars for seg in c.lines[2][0].get_segments()]
+    assert any(np.allclose(seg[:, 1], [gan["acc_lo"], gan["acc_hi"]]) for seg in segments)
+    plt.close(fig)
+
+
 def test_several_seeds_show_the_spread_across_seeds(y):
     trials = _trials(y, 1.0)
     rows = per_trial(trials, y)
@@ -118,8 +190,6 @@ def test_several_seeds_show_the_spread_across_seeds(y):
 
 
 def test_write_report_with_several_seeds(y, tmp_path):
-    from raygan.eval.report import write_report
-
     paths = write_report(_trials(y, 2.0), y, tmp_path, "three seeds")
     md = (tmp_path / "report.md").read_text()
     assert "## Across seeds" in md and "| 50 | gan:dcgan | oversample | 3 |" in md
@@ -141,8 +211,6 @@ class _ColourStats:
 
 
 def test_fidelity_rows_rank_copies_above_noise():
-    from raygan.eval.report import fidelity_rows, fidelity_table
-
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:16, :16]
     base = np.stack([np.stack([(yy * 8 + c * 40 + k) % 256 for c in range(3)])
@@ -166,8 +234,6 @@ def _fidelity(budget, fd, kid, cas_auc, test_auc):
 
 
 def test_fidelity_correlations_are_spearman_rank_correlations():
-    from raygan.eval.report import fidelity_correlation_table, fidelity_correlations
-
     auc = [0.5, 0.6, 0.7, 0.8]
     rows = _fidelity(50, [1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0], [0.9, 0.8, 0.7, 0.6], auc)
     rows += _fidelity(200, [1.0, 2.0], [1.0, 2.0], [0.7, 0.8], [0.6, 0.7])  # 2 runs: no rho
@@ -183,8 +249,6 @@ def test_fidelity_correlations_are_spearman_rank_correlations():
 
 
 def test_write_report_with_cas(y, tmp_path):
-    from raygan.eval.report import fidelity_table, write_report
-
     trials = _trials(y, 1.0)
     rows = _fidelity(50, [3.0, 1.0, 2.0], [0.3, 0.1, 0.2], [0.61, 0.72, 0.65], [0.6, 0.7, 0.65])
     assert "| gan:dcgan | 50 | 1 | 1.00 | 0.1000 | 0.0% | 0.720 | 0.700 |" in fidelity_table(rows)
@@ -207,8 +271,6 @@ def _gate(seed, gap, verdict, steps=300):
 
 
 def test_report_names_the_runs_that_failed_the_quality_gate(y, tmp_path):
-    from raygan.eval.report import write_report
-
     gates = [_gate(0, 0.4, "yes"), _gate(1, 2.5, "no", 400), _gate(2, 0.6, "yes")]
     curves = {("gan:dcgan", 50, s): [(100, 3.0), (200, 1.0 + s), (300, 0.4)] for s in range(3)}
     paths = write_report(_trials(y, 2.0), y, tmp_path, "gate", gates=gates, curves=curves)

@@ -13,7 +13,10 @@ from raygan.eval.stats import (
     delong_test,
     holm,
     mcnemar_test,
+    min_detectable_diff,
+    normal_min_detectable,
     paired_tests,
+    t_mean_ci,
     wilson_ci,
 )
 
@@ -245,7 +248,9 @@ def test_paired_tests_matches_scipy():
 
 def test_paired_tests_degenerate_inputs():
     same = paired_tests([0.7, 0.8, 0.9], [0.7, 0.8, 0.9])
-    assert same == {"mean_diff": 0.0, "wilcoxon_p": 1.0, "ttest_p": 1.0, "n": 3}
+    assert same["mean_diff"] == 0.0 and same["sd_diff"] == 0.0 and same["n"] == 3
+    # Zero differences: t is 0/0 and Wilcoxon drops every pair; both undefined, not p = 1.
+    assert math.isnan(same["ttest_p"]) and math.isnan(same["wilcoxon_p"])
     one = paired_tests([0.9], [0.8])
     assert one["n"] == 1 and one["mean_diff"] == pytest.approx(0.1)
     assert math.isnan(one["wilcoxon_p"]) and math.isnan(one["ttest_p"])
@@ -254,6 +259,59 @@ def test_paired_tests_degenerate_inputs():
     assert math.isnan(empty["wilcoxon_p"]) and math.isnan(empty["ttest_p"])
     with pytest.raises(ValueError):
         paired_tests([1.0, 2.0], [1.0])
+
+
+def test_paired_t_test_of_equal_nonzero_differences_is_undefined():
+    a = [0.75, 0.5, 0.875]
+    b = [x - 0.125 for x in a]  # dyadic, so every difference is exactly 0.125
+    assert stats.ttest_rel(a, b).pvalue == 0.0  # scipy's artefact that raygan must not report
+    res = paired_tests(a, b)
+    assert math.isnan(res["ttest_p"]) and res["sd_diff"] == 0.0
+    # Wilcoxon is defined here (all three ranks positive: p = 2 / 2**3).
+    assert res["wilcoxon_p"] == pytest.approx(0.25, abs=1e-12)
+    assert res["mean_diff"] == 0.125
+
+
+@pytest.mark.parametrize(("n", "alpha"), [(2, 0.05), (3, 0.05), (5, 0.1), (12, 0.01)])
+def test_t_mean_ci_matches_scipy(n, alpha):
+    d = np.random.default_rng(n).normal(0.01, 0.03, size=n)
+    mean, lo, hi = t_mean_ci(d, alpha)
+    ref_lo, ref_hi = stats.t.interval(1 - alpha, n - 1, loc=d.mean(), scale=stats.sem(d))
+    assert mean == pytest.approx(d.mean(), abs=1e-15)
+    assert lo == pytest.approx(ref_lo, abs=1e-12) and hi == pytest.approx(ref_hi, abs=1e-12)
+    with pytest.raises(ValueError):
+        t_mean_ci([0.1])
+
+
+def test_t_interval_covers_where_the_three_seed_bootstrap_does_not():
+    # 2000 simulated studies of 3 seeds each, true mean 0: the t-interval covers ~95 %, the
+    # percentile bootstrap (about the min-max of three values) ~75 %.
+    rng = np.random.default_rng(0)
+    samples = rng.normal(0.0, 1.0, size=(2000, 3))
+    t_cover = np.mean([lo <= 0.0 <= hi for _, lo, hi in map(t_mean_ci, samples)])
+    boot_cover = np.mean([lo <= 0.0 <= hi for _, lo, hi in (
+        bootstrap_mean_ci(s, n_boot=200, seed=i) for i, s in enumerate(samples))])
+    assert abs(t_cover - 0.95) < 0.02
+    assert boot_cover < 0.8
+
+
+def test_min_detectable_diff_has_the_stated_power():
+    n, sd = 5, 0.03
+    mdd = min_detectable_diff(n, sd)
+    crit = stats.t.ppf(0.975, n - 1)
+    nc = mdd / sd * math.sqrt(n)
+    assert stats.nct.sf(crit, n - 1, nc) + stats.nct.cdf(-crit, n - 1, nc) == pytest.approx(
+        0.8, abs=1e-9)
+    # Monte Carlo: a true difference of mdd is found by scipy's t-test in ~80 % of studies.
+    rng = np.random.default_rng(1)
+    d = rng.normal(mdd, sd, size=(20000, n))
+    hits = np.mean(stats.ttest_1samp(d, 0.0, axis=1).pvalue < 0.05)
+    assert abs(hits - 0.8) < 0.015
+    # Many pairs: the noncentral t approaches the normal formula.
+    big = min_detectable_diff(4000, 1.0)
+    assert big == pytest.approx(normal_min_detectable(1 / math.sqrt(4000)), rel=1e-3)
+    assert min_detectable_diff(3, sd) > min_detectable_diff(10, sd)  # fewer seeds, less power
+    assert math.isnan(min_detectable_diff(1, sd)) and min_detectable_diff(4, 0.0) == 0.0
 
 
 # ---------------------------------------------------------------- bootstrap

@@ -1,0 +1,84 @@
+"""The report's fidelity stage: rebuild each GAN of a finished sweep from its checkpoint,
+resample its fill, and measure it (domain FD, KID, near-copies, and optionally CAS, which
+trains one classifier per GAN run). It trains models, so it lives outside `raygan.eval`, which
+only computes on what it is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from raygan.errors import RayganError
+from raygan.eval.metrics import binary_metrics
+from raygan.eval.numbers import Trial, fidelity_rows
+
+
+def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
+                   trials: list[Trial], y: np.ndarray, max_images: int = 500,
+                   extractor_epochs: int = 10, with_cas: bool = False,
+                   log=None, extractor_file=None) -> list[dict[str, Any]]:
+    """`fidelity_rows` for a finished sweep: each GAN is rebuilt from its checkpoint file and
+    resamples (up to `max_images` of) the very fill its arm trained on.
+
+    With `with_cas`, each row also gets the GAN's Classification Accuracy Score: the sweep's
+    classifier (same config, the run's seed) trained on real benign training images plus as
+    many generated malignant images as there are real malignant training images, so the class
+    ratio is the `all-real` arm's and that arm's test AUC is the score of real images.
+
+    The feature extractor is trained once per sweep and kept in `extractor_file` (when given):
+    its training is not bit-for-bit repeatable on CPU (it varies with the thread count, and
+    was seen to vary with machine load), so a report written again reuses it and repeats the
+    distances exactly."""
+    import torch
+
+    from raygan.data import carve_validation, cell_split
+    from raygan.eval.fidelity import FeatureExtractor, cas, train_feature_extractor
+    from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint
+
+    x, y_train = dataset.train.x, dataset.train.y
+    groups = dataset.train.groups
+    pools = carve_validation(y_train, cfg.val_fraction, cfg.split_seed, cfg.validation, groups)
+    fill = cfg.fill_target or pools.num_malignant
+    # The feature extractor is a measuring instrument of the report (distances), never a model
+    # that a cell selects, so it trains on the study's split whatever the sweep's validation.
+    study = carve_validation(y_train, cfg.val_fraction, cfg.split_seed, "study", groups)
+    train = np.concatenate([study.benign, study.malignant])
+    if extractor_file is not None and Path(extractor_file).is_file():
+        state = torch.load(extractor_file, map_location="cpu", weights_only=True)
+        if state["resolution"] != cfg.resolution:
+            raise RayganError(f"{extractor_file} was trained at {state['resolution']} px, the "
+                             f"sweep runs at {cfg.resolution} px; delete it to train a new one")
+        extractor = FeatureExtractor.from_state_dict(state)
+        if log:
+            log(f"feature extractor: reused {extractor_file}")
+    else:
+        extractor = train_feature_extractor(x[train], y_train[train], x[study.val],
+                                            y_train[study.val], seed=0, epochs=extractor_epochs)
+        if extractor_file is not None:
+            torch.save(extractor.state_dict(), extractor_file)
+    fakes, budget_images, cas_scores = {}, {}, {}
+    for i, (key, path) in enumerate(sorted(checkpoints.items())):
+        gan, budget, seed = key
+        cell = cell_split(pools, budget, seed)  # what the GAN trained on, and its cell's val
+        # Sampling is seeded per image, so the first images are the very fill the arm used.
+        n_fid = max(1, min(fill - len(cell.malignant), max_images))
+        fake = sample_checkpoint(gan, cfg.gan_config(gan, budget), cfg.resolution, seed,
+                                 load_checkpoint(path), x[cell.benign],
+                                 max(n_fid, pools.num_malignant if with_cas else 0))
+        fakes[key] = fake[:n_fid]
+        budget_images[(budget, seed)] = x[cell.malignant]
+        if with_cas:  # CAS early-stops on the cell's validation images, as its arm did
+            cas_scores[key] = cas(fake[:pools.num_malignant], x[cell.benign], x[cell.val],
+                                  y_train[cell.val], dataset.test.x, y, cfg.classifier, seed)
+            if log:
+                log(f"CAS {i + 1}/{len(checkpoints)}: {gan} N={budget} seed {seed}: "
+                    f"AUC {cas_scores[key]['auc']:.3f}")
+    test_auc = {(t.arm, t.budget, t.seed): binary_metrics(y, t.p)["auc"] for t in trials}
+    rows = fidelity_rows(fakes, x[pools.malignant], budget_images, extractor, test_auc)
+    for r in rows:
+        score = cas_scores.get((r["arm"].removeprefix("gan:"), r["budget"], r["seed"]))
+        if score:
+            r["cas_auc"], r["cas_acc"] = score["auc"], score["acc"]
+    return rows

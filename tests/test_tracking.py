@@ -1,0 +1,80 @@
+"""The sweep's parent run carries its results, on a real MLflow sqlite store."""
+
+import math
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from raygan import tracking
+
+# (arm, budget, seed) -> (test/auc, test/acc) of a finished classifier run
+SCORES = {("gan:dcgan", 50, 0): (0.71, 0.60), ("gan:dcgan", 50, 1): (0.75, 0.64),
+          ("gan:dcgan", 50, 2): (0.80, 0.65), ("oversample", 50, 0): (0.70, 0.70),
+          ("oversample", 50, 1): (0.72, 0.68), ("oversample", 50, 2): (0.74, 0.69),
+          ("all-real", "all", 0): (0.90, 0.83)}
+
+
+@pytest.fixture()
+def sweep(tmp_path):
+    """A parent run with one finished child run per SCORES entry, and the rows read back."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    exp = tracking.setup(uri, "raygan")
+    parent = tracking.start_parent(uri, exp, "s", {"profile": "smoke"})
+    ctx = tracking.TrackingContext(uri, exp, parent, "s")
+    for (arm, budget, seed), (auc, acc) in SCORES.items():
+        name = tracking.run_name(arm, budget, seed)
+        params = {"arm": arm, "budget": budget, "seed": seed}
+        with tracking.child_run(ctx, name, params, {"raygan.kind": "classifier"}) as child:
+            child.metrics({"test/auc": auc, "test/acc": acc, "test/balanced_acc": acc})
+    client = MlflowClient(uri)
+    rows = []
+    for run in client.search_runs([exp], f"tags.`mlflow.parentRunId` = '{parent}'"):
+        p = run.data.params
+        budget = p["budget"] if p["budget"] == "all" else int(p["budget"])
+        rows.append({"arm": p["arm"], "budget": budget, "seed": int(p["seed"]),
+                     **run.data.metrics})
+    rows.append({"arm": "gan:pggan", "budget": 50, "seed": 0, "error": "GAN training failed"})
+    return uri, exp, parent, rows
+
+
+def test_parent_run_carries_the_results_as_metrics_and_a_table(sweep):
+    uri, exp, parent, rows = sweep
+    tracking.log_results(uri, parent, rows)
+    client = MlflowClient(uri)
+    metrics = client.get_run(parent).data.metrics
+    dcgan_auc = [SCORES[("gan:dcgan", 50, s)][0] for s in range(3)]
+    assert metrics["test_auc.gan_dcgan.n50"] == pytest.approx(np.mean(dcgan_auc), abs=1e-12)
+    assert metrics["test_auc.gan_dcgan.n50.sd"] == pytest.approx(np.std(dcgan_auc, ddof=1),
+                                                                 abs=1e-12)
+    assert metrics["test_acc.oversample.n50"] == pytest.approx(0.69, abs=1e-12)
+    assert metrics["test_auc.all-real.all"] == pytest.approx(0.90)
+    assert "test_auc.all-real.all.sd" not in metrics  # one seed: no spread to state
+    assert not any("pggan" in k for k in metrics)  # a failed trial has no score
+    assert len(metrics) == 3 * 2 * 2 + 3  # (auc, acc, balanced) x 2 arms x (mean, sd) + all-real
+    # The names work in MLflow's run search, so a view can sort the sweeps by them.
+    found = client.search_runs([exp], 'metrics."test_auc.gan_dcgan.n50" > 0.75')
+    assert [r.info.run_id for r in found] == [parent]
+
+    table = client.load_table(exp, tracking.RESULTS_TABLE, run_ids=[parent])
+    by_arm = table.set_index("arm")
+    assert by_arm.loc["gan:dcgan", "test_auc"] == pytest.approx(np.mean(dcgan_auc))
+    assert by_arm.loc["gan:dcgan", "seeds"] == 3 and by_arm.loc["gan:pggan", "failed"] == 1
+    assert by_arm.loc["gan:pggan", "seeds"] == 0
+    assert by_arm.loc["all-real", "budget"] == "all"
+    assert by_arm.loc["all-real", "test_auc_sd"] is None or math.isnan(
+        by_arm.loc["all-real", "test_auc_sd"])
+
+
+def test_summary_metric_names_are_legal_for_every_arm():
+    from mlflow.utils.validation import _validate_metric_name
+
+    from raygan.config import ALL_ARMS
+
+    rows = [{"arm": a, "budget": "all" if a == "all-real" else 20, "seed": s, "test/auc": 0.5,
+             "test/acc": 0.5} for a in ALL_ARMS for s in (0, 1)]
+    names = tracking.summary_metrics(rows)
+    assert len(names) == len(ALL_ARMS) * 2 * 2
+    for name in names:
+        _validate_metric_name(name)
+        assert ":" not in name
