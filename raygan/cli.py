@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import sys
 from collections.abc import Callable
@@ -24,14 +23,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
+from raygan.artifacts import BEST_FILE, CONFIG_FILE, EXTRACTOR_FILE, MANIFEST_FILE, REPORT_DIR
+from raygan.cell import Cell
 from raygan.config import NAME_RULE, PROFILES, profile_config
 from raygan.errors import RayganError
 
-# The fidelity section's feature extractor, trained on the first --fidelity report of a sweep
-# and reused by every later one, so that the distances of two reports of one sweep agree.
-EXTRACTOR_FILE = "fidelity_extractor.pt"
-MANIFEST_FILE = "manifest.csv"  # written by `raygan generate` beside the PNGs
-GAN_RUN = re.compile(r"train:(?P<gan>[a-z0-9_]+)-n(?P<budget>\d+)-s(?P<seed>\d+)")
 RUN_DOC = """Run the grid: every arm x budget x seed; GANs on Ray Train, classifiers on Ray Tune.
 
     raygan run --profile smoke          # minutes, CPU (= python sweeps/full_grid.py ...)
@@ -285,7 +281,7 @@ def _tune(args: argparse.Namespace, rerun: str) -> int:
     prep = None
     try:
         from raygan.orchestrate import prepare
-        from raygan.orchestrate.tuning import BEST_FILE, run_tuning
+        from raygan.orchestrate.tuning import run_tuning
 
         if args.num_samples < 1:
             raise RayganError(f"--num-samples {args.num_samples} must be at least 1")
@@ -338,10 +334,10 @@ def _sweep_folder(name: str, output: str):
 
     check_name(name)
     folder = Path(output).resolve() / name
-    if not (folder / "config.json").is_file():
+    if not (folder / CONFIG_FILE).is_file():
         raise RayganError(f"no sweep {name!r} in {folder.parent} (config.json missing); "
                           "check the sweep's name and --output")
-    return folder, load_config(folder / "config.json")
+    return folder, load_config(folder / CONFIG_FILE)
 
 
 def _sweep_data(cfg, name: str, data: str | None):
@@ -397,9 +393,9 @@ def _report(args: argparse.Namespace) -> int:
         verdicts = {(g["arm"], g["budget"], g["seed"]): g["converged"] for g in gates}
         for row in fidelity or []:
             row["converged"] = verdicts.get((row["arm"], row["budget"], row["seed"]), "unknown")
-        paths = write_report(trials, y, folder / "report", args.name, grids, fidelity=fidelity,
+        paths = write_report(trials, y, folder / REPORT_DIR, args.name, grids, fidelity=fidelity,
                              gates=gates, curves=curves)
-        tracking.log_files(uri, cfg.experiment, args.name, paths, "report")
+        tracking.log_files(uri, cfg.experiment, args.name, paths, REPORT_DIR)
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -421,6 +417,18 @@ def generate_parser(prog: str | None = None) -> Parser:
     return p
 
 
+def _gan_training(run: str) -> Cell:
+    """The cell of a GAN training's run name (`train:<gan>-n<budget>-s<seed>`)."""
+    try:
+        cell = Cell.from_run_name(run)
+    except RayganError:
+        cell = None
+    if cell is None or not cell.is_gan or cell.gan_run_name != run:
+        raise RayganError(f"--run {run!r} is not a GAN training's name; use "
+                          "train:<gan>-n<budget>-s<seed>, e.g. train:dcgan-n50-s0")
+    return cell
+
+
 def _generate(args: argparse.Namespace) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
@@ -431,14 +439,11 @@ def _generate(args: argparse.Namespace) -> int:
         from PIL import Image
 
         from raygan import tracking
-        from raygan.data import carve_validation, cell_split, fill_count
+        from raygan.data import carve_validation, cell_split
         from raygan.gans.checkpoint import latent_seeds, load_checkpoint, sample_checkpoint
 
-        match = GAN_RUN.fullmatch(args.run)
-        if match is None:
-            raise RayganError(f"--run {args.run!r} is not a GAN training's name; use "
-                              "train:<gan>-n<budget>-s<seed>, e.g. train:dcgan-n50-s0")
-        gan, budget, seed = match["gan"], int(match["budget"]), int(match["seed"])
+        cell = _gan_training(args.run)
+        gan, budget, seed = cell.gan, cell.budget, cell.seed
         if args.count is not None and args.count < 1:
             raise RayganError(f"--count must be at least 1, got {args.count}")
         out = Path(args.out)
@@ -453,9 +458,8 @@ def _generate(args: argparse.Namespace) -> int:
         dataset = _sweep_data(cfg, args.sweep, args.data)
         pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed,
                                  cfg.validation, dataset.train.groups)
-        cell = cell_split(pools, budget, seed)  # the GAN's real images and benign context
-        n_fill = fill_count(f"gan:{gan}", len(cell.malignant),
-                            cfg.fill_target or pools.num_malignant)
+        split = cell_split(pools, budget, seed)  # the GAN's real images and benign context
+        n_fill = cell.fill_count(len(split.malignant), pools.fill_target(cfg.fill_target))
         count = args.count or n_fill
         if not count:
             raise RayganError(f"cell {args.run!r} has no fill (its budget reaches the fill "
@@ -465,7 +469,7 @@ def _generate(args: argparse.Namespace) -> int:
                                            args.run, tmp)
             state = load_checkpoint(path)
         images = sample_checkpoint(gan, cfg.gan_config(gan, budget), cfg.resolution, seed,
-                                   state, dataset.train.x[cell.benign], count)
+                                   state, dataset.train.x[split.benign], count)
         out.mkdir(parents=True, exist_ok=True)
         rows = []
         for i, (img, z) in enumerate(zip(images, latent_seeds(seed, count), strict=True)):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raygan.cell import ALL_REAL, GAN_ARM_PREFIX
 from raygan.errors import RayganError
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # no separators, quotes, leading dot
@@ -19,8 +20,7 @@ NAME_RULE = (f"letters, digits, '.', '_' and '-', not starting with '.', at most
 STORAGE_SCHEMES = ("file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
 RESOLUTIONS = (32, 64, 128, 224)  # px; 224 is the study's, the rest are cheaper stand-ins
 VALIDATIONS = ("budget", "study")  # see raygan/data/splits.py
-BASELINE_ARMS = ("real", "oversample", "classic", "all-real")
-GAN_ARM_PREFIX = "gan:"
+BASELINE_ARMS = ("real", "oversample", "classic", ALL_REAL)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from raygan.cell import Cell
 from raygan.errors import RayganError
-from raygan.eval.metrics import binary_metrics
 from raygan.eval.numbers import Trial, fidelity_rows
+from raygan.metrics import binary_metrics
 
 
-def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
+def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
                    trials: list[Trial], y: np.ndarray, max_images: int = 500,
                    extractor_epochs: int = 10, with_cas: bool = False,
                    log=None, extractor_file=None) -> list[dict[str, Any]]:
@@ -40,7 +41,7 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
     x, y_train = dataset.train.x, dataset.train.y
     groups = dataset.train.groups
     pools = carve_validation(y_train, cfg.val_fraction, cfg.split_seed, cfg.validation, groups)
-    fill = cfg.fill_target or pools.num_malignant
+    fill_target = pools.fill_target(cfg.fill_target)
     # The feature extractor is a measuring instrument of the report (distances), never a model
     # that a cell selects, so it trains on the study's split whatever the sweep's validation.
     study = carve_validation(y_train, cfg.val_fraction, cfg.split_seed, "study", groups)
@@ -59,19 +60,21 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[tuple[str, int, int], str],
         if extractor_file is not None:
             torch.save(extractor.state_dict(), extractor_file)
     fakes, budget_images, cas_scores = {}, {}, {}
-    for i, (key, path) in enumerate(sorted(checkpoints.items())):
-        gan, budget, seed = key
-        cell = cell_split(pools, budget, seed)  # what the GAN trained on, and its cell's val
+    cells = sorted(checkpoints, key=lambda c: (c.gan, c.budget, c.seed))
+    for i, cell in enumerate(cells):
+        gan, budget, seed = cell.gan, cell.budget, cell.seed
+        key = (gan, budget, seed)
+        split = cell_split(pools, budget, seed)  # what the GAN trained on, and its cell's val
         # Sampling is seeded per image, so the first images are the very fill the arm used.
-        n_fid = max(1, min(fill - len(cell.malignant), max_images))
+        n_fid = max(1, min(cell.fill_count(len(split.malignant), fill_target), max_images))
         fake = sample_checkpoint(gan, cfg.gan_config(gan, budget), cfg.resolution, seed,
-                                 load_checkpoint(path), x[cell.benign],
+                                 load_checkpoint(checkpoints[cell]), x[split.benign],
                                  max(n_fid, pools.num_malignant if with_cas else 0))
         fakes[key] = fake[:n_fid]
-        budget_images[(budget, seed)] = x[cell.malignant]
+        budget_images[(budget, seed)] = x[split.malignant]
         if with_cas:  # CAS early-stops on the cell's validation images, as its arm did
-            cas_scores[key] = cas(fake[:pools.num_malignant], x[cell.benign], x[cell.val],
-                                  y_train[cell.val], dataset.test.x, y, cfg.classifier, seed)
+            cas_scores[key] = cas(fake[:pools.num_malignant], x[split.benign], x[split.val],
+                                  y_train[split.val], dataset.test.x, y, cfg.classifier, seed)
             if log:
                 log(f"CAS {i + 1}/{len(checkpoints)}: {gan} N={budget} seed {seed}: "
                     f"AUC {cas_scores[key]['auc']:.3f}")

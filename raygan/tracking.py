@@ -18,11 +18,15 @@ import mlflow
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
+from raygan.artifacts import GAN_CHECKPOINT, RESULTS_TABLE, SAMPLES_DIR, SAMPLES_PNG, TEST_PROBS
+from raygan.cell import ALL, KIND_CLASSIFIER, KIND_GAN, Cell
 from raygan.errors import RayganError
 
 DEFAULT_URI = "sqlite:///mlflow.db"  # in the working directory; MLFLOW_TRACKING_URI overrides
 TEST_DATA_TAG = "raygan.test_data"  # digest of the test split's file names and sizes
 SERVER_TIMEOUT_S = 5.0  # how long the pre-flight check waits for an http(s) tracking server
+# MLflow's search filter for the finished GAN trainings (of one parent run, once ANDed with it)
+FINISHED_GANS = f"tags.`raygan.kind` = '{KIND_GAN}' and attributes.status = 'FINISHED'"
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,6 @@ def resolve_uri(uri: str | None = None) -> str:
     if "://" not in uri:  # a bare folder: the deprecated file store; keep it absolute
         uri = str(Path(uri).resolve())
     return uri
-
-
-def run_name(arm: str, budget: int | str, seed: int) -> str:
-    """`{arm}-n{budget}-s{seed}`, the one naming scheme of every run."""
-    return f"{arm}-n{budget}-s{seed}"
 
 
 def check_writable(uri: str) -> None:
@@ -243,7 +242,7 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
         raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
     runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
                               " and attributes.status = 'FINISHED'", max_results=50000)
-    classifiers = [r for r in runs if r.data.tags.get("raygan.kind") == "classifier"]
+    classifiers = [r for r in runs if r.data.tags.get("raygan.kind") == KIND_CLASSIFIER]
     _check_test_data(sweep, classifiers, test_data)
     names = Counter(r.info.run_name for r in classifiers)
     twice = sorted(n for n, k in names.items() if k > 1)
@@ -253,24 +252,28 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
             f"parent run ({len(twice)} cells repeat): two processes ran it at once; delete the "
             "extra runs in MLflow, or run the sweep again under a new --name")
     trials, grids = [], {}
-    gans = [r for r in runs if r.data.tags.get("raygan.kind") == "gan"]
-    first_seed = min((int(r.data.params["seed"]) for r in gans), default=0)
-    largest: dict[str, tuple[int, str]] = {}  # arm -> (budget, run id), on the first seed
-    for run in gans:
-        p = run.data.params
-        if int(p["seed"]) == first_seed and int(p["budget"]) > largest.get(p["arm"], (0, ""))[0]:
-            largest[p["arm"]] = (int(p["budget"]), run.info.run_id)
+    gans = [(run_cell(r), r.info.run_id) for r in runs
+            if r.data.tags.get("raygan.kind") == KIND_GAN]
+    first_seed = min((cell.seed for cell, _ in gans), default=0)
+    largest: dict[str, tuple[Cell, str]] = {}  # arm -> (cell, run id) of its largest budget
+    for cell, run_id in gans:
+        if cell.seed == first_seed and (cell.arm not in largest
+                                        or cell.budget > largest[cell.arm][0].budget):
+            largest[cell.arm] = (cell, run_id)
     with tempfile.TemporaryDirectory() as tmp:
-        for run in runs:
-            p = run.data.params
-            if run.data.tags.get("raygan.kind") == "classifier":
-                path = client.download_artifacts(run.info.run_id, "test_p_malignant.npy", tmp)
-                budget = p["budget"] if p["budget"] == "all" else int(p["budget"])
-                trials.append(Trial(p["arm"], budget, int(p["seed"]), np.load(path)))
-        for arm, (budget, run_id) in largest.items():
-            path = client.download_artifacts(run_id, "samples.png", f"{tmp}/{run_id}")
-            grids[f"{arm}-n{budget}"] = Path(path).read_bytes()
+        for run in classifiers:
+            cell = run_cell(run)
+            path = client.download_artifacts(run.info.run_id, TEST_PROBS, tmp)
+            trials.append(Trial(cell.arm, cell.budget, cell.seed, np.load(path)))
+        for cell, run_id in largest.values():
+            path = client.download_artifacts(run_id, SAMPLES_PNG, f"{tmp}/{run_id}")
+            grids[f"{cell.arm}-n{cell.budget}"] = Path(path).read_bytes()
     return trials, grids
+
+
+def run_cell(run: Any) -> Cell:
+    """The cell of a finished GAN training or classifier run, from its MLflow params."""
+    return Cell.from_params(run.data.params)
 
 
 def _check_test_data(sweep: str, runs: list, expected: str) -> None:
@@ -291,64 +294,64 @@ def log_files(uri: str, experiment: str, sweep: str, paths: list, folder: str) -
     client = MlflowClient(uri)
     parent = find_parent(uri, client.get_experiment_by_name(experiment).experiment_id, sweep)
     for path in map(Path, paths):
-        sub = f"{folder}/samples" if path.parent.name == "samples" else folder
+        sub = f"{folder}/{SAMPLES_DIR}" if path.parent.name == SAMPLES_DIR else folder
         client.log_artifact(parent, str(path), sub)
 
 
-def gan_checkpoints(uri: str, experiment: str, sweep: str, dest: str
-                    ) -> dict[tuple[str, int, int], str]:
-    """Local copies of the `gan.pt` artifact of each finished GAN training of a sweep, keyed by
-    (gan, budget, seed); trainings logged without one are left out."""
+def gan_checkpoints(uri: str, experiment: str, sweep: str, dest: str) -> dict[Cell, str]:
+    """Local copies of the checkpoint artifact of each finished GAN training of a sweep, by
+    cell; trainings logged without one are left out."""
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
     parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
     if parent is None:
         raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
-    runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}' and "
-                              "tags.`raygan.kind` = 'gan' and attributes.status = 'FINISHED'",
+    runs = client.search_runs([exp.experiment_id],
+                              f"tags.`mlflow.parentRunId` = '{parent}' and {FINISHED_GANS}",
                               max_results=50000)
     out = {}
     for run in runs:
-        p = run.data.params
-        if "gan.pt" not in {a.path for a in client.list_artifacts(run.info.run_id)}:
+        if GAN_CHECKPOINT not in {a.path for a in client.list_artifacts(run.info.run_id)}:
             continue
         folder = Path(dest) / run.info.run_id
         folder.mkdir(parents=True, exist_ok=True)
-        out[(p["gan"], int(p["budget"]), int(p["seed"]))] = client.download_artifacts(
-            run.info.run_id, "gan.pt", str(folder))
+        out[run_cell(run)] = client.download_artifacts(run.info.run_id, GAN_CHECKPOINT,
+                                                       str(folder))
     return out
 
 
 def gan_checkpoint(uri: str, experiment: str, sweep: str, run_name: str, dest: str) -> str:
-    """Local copy of the `gan.pt` artifact of the finished GAN training `run_name` of a sweep."""
+    """Local copy of the checkpoint artifact of the finished GAN training `run_name` of a
+    sweep."""
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
     parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
     if parent is None:
         raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
-    runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}' and "
-                              "tags.`raygan.kind` = 'gan' and attributes.status = 'FINISHED'",
+    runs = client.search_runs([exp.experiment_id],
+                              f"tags.`mlflow.parentRunId` = '{parent}' and {FINISHED_GANS}",
                               max_results=50000)
     run = next((r for r in runs if r.info.run_name == run_name), None)
     if run is None:
         names = sorted(r.info.run_name for r in runs)
         raise RayganError(f"sweep {sweep!r} has no finished GAN training {run_name!r}; it has "
                           f"{', '.join(names) or 'none'}")
-    if "gan.pt" not in {a.path for a in client.list_artifacts(run.info.run_id)}:
-        raise RayganError(f"GAN training {run_name!r} of sweep {sweep!r} has no gan.pt artifact")
-    return client.download_artifacts(run.info.run_id, "gan.pt", dest)
+    if GAN_CHECKPOINT not in {a.path for a in client.list_artifacts(run.info.run_id)}:
+        raise RayganError(f"GAN training {run_name!r} of sweep {sweep!r} has no "
+                          f"{GAN_CHECKPOINT} artifact")
+    return client.download_artifacts(run.info.run_id, GAN_CHECKPOINT, dest)
 
 
 def gan_gates(uri: str, experiment_id: str, parent_run_id: str) -> list[dict[str, Any]]:
     """The quality-gate verdict of every finished GAN training under a parent run: family,
     budget, seed, steps trained, whether it stopped early, final gap and `converged`."""
     runs = MlflowClient(uri).search_runs(
-        [experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}' and "
-        "tags.`raygan.kind` = 'gan' and attributes.status = 'FINISHED'", max_results=50000)
+        [experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}' and {FINISHED_GANS}",
+        max_results=50000)
     out = []
     for run in runs:
-        p, m = run.data.params, run.data.metrics
-        out.append({"arm": f"gan:{p['gan']}", "budget": int(p["budget"]), "seed": int(p["seed"]),
+        p, m, cell = run.data.params, run.data.metrics, run_cell(run)
+        out.append({"arm": cell.arm, "budget": cell.budget, "seed": cell.seed,
                     "steps": int(m.get("steps_trained", p.get("steps", 0))),
                     "max_steps": int(p.get("steps", 0)),
                     "stopped_early": bool(m.get("stopped_early", 0.0)),
@@ -377,7 +380,6 @@ def sweep_gates(uri: str, experiment: str, sweep: str
 
 # The sweep's results on its parent run: these per-trial metrics, averaged over seeds.
 SUMMARY_METRICS = ("test/auc", "test/acc", "test/balanced_acc")
-RESULTS_TABLE = "results_table.json"  # the parent run's MLflow table (`log_table`), per cell
 
 
 def arm_slug(arm: str) -> str:
@@ -394,7 +396,7 @@ def summary_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
     cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         if not r.get("error"):
-            budget = "all" if r["budget"] == "all" else f"n{r['budget']}"
+            budget = ALL if r["budget"] == ALL else f"n{r['budget']}"
             cells.setdefault((arm_slug(r["arm"]), budget), []).append(r)
     out = {}
     for (arm, budget), rs in sorted(cells.items()):

@@ -7,6 +7,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from raygan import tracking
+from raygan.cell import Cell
 
 # (arm, budget, seed) -> (test/auc, test/acc) of a finished classifier run
 SCORES = {("gan:dcgan", 50, 0): (0.71, 0.60), ("gan:dcgan", 50, 1): (0.75, 0.64),
@@ -23,16 +24,15 @@ def sweep(tmp_path):
     parent = tracking.start_parent(uri, exp, "s", {"profile": "smoke"})
     ctx = tracking.TrackingContext(uri, exp, parent, "s")
     for (arm, budget, seed), (auc, acc) in SCORES.items():
-        name = tracking.run_name(arm, budget, seed)
-        params = {"arm": arm, "budget": budget, "seed": seed}
+        cell = Cell(arm, budget, seed)
+        name, params = cell.run_name, cell.params
         with tracking.child_run(ctx, name, params, {"raygan.kind": "classifier"}) as child:
             child.metrics({"test/auc": auc, "test/acc": acc, "test/balanced_acc": acc})
     client = MlflowClient(uri)
     rows = []
     for run in client.search_runs([exp], f"tags.`mlflow.parentRunId` = '{parent}'"):
-        p = run.data.params
-        budget = p["budget"] if p["budget"] == "all" else int(p["budget"])
-        rows.append({"arm": p["arm"], "budget": budget, "seed": int(p["seed"]),
+        cell = tracking.run_cell(run)
+        rows.append({"arm": cell.arm, "budget": cell.budget, "seed": cell.seed,
                      **run.data.metrics})
     rows.append({"arm": "gan:pggan", "budget": 50, "seed": 0, "error": "GAN training failed"})
     return uri, exp, parent, rows

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from raygan.config import ClassifierConfig
-from raygan.eval.metrics import binary_metrics
-from raygan.gans.base import to_float
+from raygan.images import to_float
+from raygan.metrics import binary_metrics
 
 
 class TwoBlockCNN(nn.Module):

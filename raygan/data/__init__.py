@@ -1,7 +1,7 @@
 """Data: every dataset source (Kaggle layout, class folders, dataset cards), the decoded-array
 cache, splits and budgets, the grid's arms."""
 
-from raygan.data.arms import fill_count, training_set
+from raygan.data.arms import training_set
 from raygan.data.augment import classic_augment
 from raygan.data.dataset import (
     CLASSES,
@@ -26,6 +26,6 @@ from raygan.data.splits import (
 __all__ = [
     "CLASSES", "DEFAULT_ROOT", "KAGGLE_ID", "CellSplit", "Dataset", "Pools", "Split",
     "budget_subset", "carve_test", "carve_validation", "cell_split", "check_budgets",
-    "classic_augment", "external_set", "fill_count", "load_card", "load_dataset", "load_source",
+    "classic_augment", "external_set", "load_card", "load_dataset", "load_source",
     "resolve_root", "training_set",
 ]

@@ -8,47 +8,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from raygan.config import GAN_ARM_PREFIX
+from raygan.cell import ALL_REAL, Cell
 from raygan.data.augment import classic_augment
 from raygan.data.splits import Pools, cell_split
 from raygan.errors import RayganError
 
-FILLING_ARMS = ("oversample", "classic")  # plus every gan:<name>
 FILL_STREAM = 0xF111  # second word of the fill RNG seed, apart from the budget draw
 
 
-def fill_count(arm: str, budget: int, fill_target: int) -> int:
-    """Synthetic or duplicated malignant images that `arm` adds to its N real ones."""
-    if arm in FILLING_ARMS or arm.startswith(GAN_ARM_PREFIX):
-        return max(0, fill_target - budget)
-    return 0
+def training_set(cell: Cell, x_train: np.ndarray, pools: Pools, fill_target: int,
+                 fake: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) that the classifier of `cell` trains on: benign (label 0), then malignant (label 1).
 
-
-def training_set(arm: str, x_train: np.ndarray, pools: Pools, budget: int, seed: int,
-                 fill_target: int, fake: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) that the classifier of `arm` trains on: benign (label 0), then malignant (label 1).
-
-    `budget` counts real malignant images (ignored by `all-real`, whose budget is every real
-    malignant training image); in `budget` validation mode a part of them validates instead
+    The cell's budget counts real malignant images (ignored by `all-real`, whose budget is every
+    real malignant training image); in `budget` validation mode a part of them validates instead
     (`cell_split`). `fake` holds the GAN's generated images for a `gan:*` arm, at least
-    `fill_count` of them."""
-    if arm == "all-real":
-        budget = pools.num_malignant
-    cell = cell_split(pools, budget, seed)
-    benign = x_train[cell.benign]
-    if arm == "all-real" and pools.validation == "study":
+    `Cell.fill_count` of them."""
+    arm, seed = cell.arm, cell.seed
+    budget = pools.num_malignant if arm == ALL_REAL else cell.budget
+    split = cell_split(pools, budget, seed)
+    benign = x_train[split.benign]
+    if arm == ALL_REAL and pools.validation == "study":
         real = x_train[pools.malignant]
     else:
-        real = x_train[cell.malignant]
-    n_fill = fill_count(arm, len(real), fill_target)
+        real = x_train[split.malignant]
+    n_fill = cell.fill_count(len(real), fill_target)
     rng = np.random.default_rng([seed, FILL_STREAM])
-    if arm in ("real", "all-real") or n_fill == 0:
+    if arm in ("real", ALL_REAL) or n_fill == 0:
         extra = real[:0]
     elif arm == "oversample":
         extra = real[rng.integers(0, len(real), n_fill)]
     elif arm == "classic":
         extra = classic_augment(real[rng.integers(0, len(real), n_fill)], rng)
-    elif arm.startswith(GAN_ARM_PREFIX):
+    elif cell.is_gan:
         if fake is None or len(fake) < n_fill:
             have = 0 if fake is None else len(fake)
             raise RayganError(f"arm {arm} needs {n_fill} generated images, got {have}")

@@ -48,6 +48,11 @@ class Pools:
     def num_malignant(self) -> int:
         return len(self.malignant)
 
+    def fill_target(self, requested: int) -> int:
+        """The malignant count that filling arms fill up to: `requested` (a sweep's
+        `fill_target`), where 0 means every real malignant training image."""
+        return requested or self.num_malignant
+
 
 @dataclass(frozen=True)
 class CellSplit:

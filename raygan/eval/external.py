@@ -10,12 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from raygan.artifacts import CLASSIFIER_FILE
 from raygan.classifiers import load_classifier, predict_proba
 from raygan.data.dataset import Split
 from raygan.errors import RayganError
-from raygan.eval.metrics import binary_metrics, metrics_at
-
-CLASSIFIER_FILE = "classifier.pt"  # artifact of a classifier run: weights, resolution, threshold
+from raygan.metrics import binary_metrics, metrics_at
 
 
 def trial_classifier(uri: str, run_id: str) -> tuple[nn.Module, dict]:

@@ -9,13 +9,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy import linalg
 
 from raygan.classifiers.cnn import TwoBlockCNN, fit_classifier, predict_proba
 from raygan.config import ClassifierConfig
-from raygan.eval.metrics import binary_metrics
-from raygan.gans.base import to_float
+from raygan.images import resize, to_float
+from raygan.metrics import binary_metrics
 
 __all__ = [
     "NEAR_COPY_RMS",
@@ -248,11 +247,7 @@ class _TensorImages(torch.utils.data.Dataset):
 def _flat_unit(images: np.ndarray, size: int) -> np.ndarray:
     """(n, 3 * size * size) float64 in [0, 1], resized with antialiasing."""
     t = torch.from_numpy(images).double().div_(255.0)
-    if images.shape[-2:] != (size, size):
-        t = F.interpolate(
-            t, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )
-    return t.reshape(len(images), -1).numpy()
+    return resize(t, size).reshape(len(images), -1).numpy()
 
 
 def _nearest(

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.fft import dctn
+
+from raygan.images import resize
 
 __all__ = [
     "MAX_HAMMING",
@@ -56,11 +57,7 @@ def _grey(images: np.ndarray, size: int) -> np.ndarray:
     """(n, size, size) float32 grey thumbnails of uint8 NCHW images, resized with antialiasing."""
     x = _check_images(images, "images")
     grey = torch.from_numpy(np.tensordot(_LUMA, x.astype(np.float32), axes=([0], [1])))[:, None]
-    if x.shape[-2:] != (size, size):
-        grey = F.interpolate(
-            grey, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )
-    return grey[:, 0].numpy()
+    return resize(grey, size)[:, 0].numpy()
 
 
 def phash(images: np.ndarray) -> np.ndarray:

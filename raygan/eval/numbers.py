@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from raygan.errors import RayganError
-from raygan.eval.metrics import binary_metrics
 from raygan.eval.stats import (
     bootstrap_mean_ci,
     delong_auc_ci,
@@ -29,6 +28,7 @@ from raygan.eval.stats import (
     t_mean_ci,
     wilson_ci,
 )
+from raygan.metrics import binary_metrics
 
 REFERENCES = ("real", "oversample")  # every other arm is compared with these
 ALPHA = 0.05  # family-wise error rate of each Holm family below

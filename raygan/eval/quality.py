@@ -35,7 +35,8 @@ import torch
 from torch import nn
 
 from raygan.eval.fidelity import frechet_distance, kid
-from raygan.gans.base import GAN, to_float
+from raygan.gans.base import GAN
+from raygan.images import to_float
 
 FEATURE_SEED = 1234  # fixes the random extractor's weights: every probe everywhere uses these
 PROBE_SEED = 9_999_999  # the sampling seed of probe images: disjoint from any fill's images

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from raygan.artifacts import REPORT_FILE, SAMPLES_DIR
 from raygan.eval.convergence import GATE_TEXT, convergence_png, gate_conclusion, gate_table
 from raygan.eval.markdown import (
     HOLM_TEXT,
@@ -122,13 +123,13 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     if grids:
         md += ["## Samples", ""]
         for name, png in sorted(grids.items()):
-            path = out / "samples" / f"{name.replace(':', '_')}.png"
+            path = out / SAMPLES_DIR / f"{name.replace(':', '_')}.png"
             path.write_bytes(png)
             paths.append(path)
-            md += [f"**{name}**", "", f"![{name}](samples/{path.name})", ""]
+            md += [f"**{name}**", "", f"![{name}]({SAMPLES_DIR}/{path.name})", ""]
     if notes:
         md += ["## Notes", "", *[f"- {n}" for n in notes], ""]
-    report = out / "report.md"
+    report = out / REPORT_FILE
     report.write_text("\n".join(md))
     return [report, *paths]
 

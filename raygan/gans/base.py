@@ -9,11 +9,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from raygan.config import GANConfig
 from raygan.gans.diffaugment import diff_augment
+from raygan.gans.layers import unwrap
+from raygan.gans.sr import SuperResolver
+from raygan.images import resize, to_uint8
 
 REGISTRY: dict[str, type[GAN]] = {}
 SAMPLE_CHUNK = 64  # images per generator call when sampling; fixed so pixels never depend on n
@@ -32,24 +34,9 @@ def build_gan(name: str, cfg: GANConfig, resolution: int, seed: int, device: str
     return REGISTRY[name](cfg, resolution, seed, device)
 
 
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 NCHW in [0, 255] -> float32 in [-1, 1] (the only range models see)."""
-    return images.float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """float in [-1, 1] -> uint8 NCHW, the format at every boundary."""
-    return images.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
-
-
 def latent_seed(seed: int, index: int) -> int:
     """The RNG seed of image `index` under `seed`: one stream per image, whatever the batching."""
     return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def unwrap(module: nn.Module) -> nn.Module:
-    """The bare module inside a DDP wrapper (or the module itself)."""
-    return module.module if hasattr(module, "module") else module
 
 
 class GAN:
@@ -81,8 +68,6 @@ class GAN:
             torch.manual_seed(seed)  # weights depend on the seed alone, not on global RNG state
             nets = self.build()
             if self.upscaled:
-                from raygan.gans.sr import SuperResolver
-
                 self.sr = SuperResolver(cfg, self.gen_resolution)
                 nets.update(self.sr.build())
             self.nets: dict[str, nn.Module] = {k: m.to(device) for k, m in nets.items()}
@@ -142,8 +127,7 @@ class GAN:
             if not self.upscaled:
                 losses = self.train_step(real, gen)
             else:
-                low = F.interpolate(real, scale_factor=0.5, mode="bilinear", antialias=True,
-                                    align_corners=False)
+                low = resize(real, self.gen_resolution)
                 losses = self.train_step(low, gen)
                 losses.update(self.sr.train_step(self.nets, self.opts, low, real, gen))
         if self.G_ema is not None:

@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from raygan.artifacts import GAN_CHECKPOINT
 from raygan.config import GANConfig
 from raygan.gans.base import GAN, build_gan, latent_seed
-
-CKPT_FILE = "gan.pt"  # the checkpoint's file name, in Ray Train checkpoints and MLflow artifacts
 
 
 def save_checkpoint(folder: Path, state: dict[str, Any], step: int,
                     history: list[dict[str, float]]) -> Path:
-    """Write a GAN's `state_dict()`, its step and its metric history to `folder/gan.pt`."""
-    path = Path(folder) / CKPT_FILE
+    """Write a GAN's `state_dict()`, its step and its metric history to `folder/gan.pt`
+    (GAN_CHECKPOINT: the same name in Ray Train checkpoints and MLflow artifacts)."""
+    path = Path(folder) / GAN_CHECKPOINT
     torch.save({"gan": state, "step": step, "history": history}, path)
     return path
 
@@ -33,7 +33,7 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
     """A checkpoint written by `save_checkpoint`, from its file or from the folder holding it."""
     path = Path(path)
     if path.is_dir():
-        path = path / CKPT_FILE
+        path = path / GAN_CHECKPOINT
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -49,7 +49,7 @@ def from_checkpoint(name: str, gcfg: GANConfig, resolution: int, seed: int,
 def sample_checkpoint(name: str, gcfg: GANConfig, resolution: int, seed: int,
                       checkpoint: dict[str, Any], context: np.ndarray, count: int) -> np.ndarray:
     """Images 0 .. count-1 (uint8 NCHW) of a cell's trained GAN: a cell's fill is the first
-    `fill_count` of them, its sample grid the first `num_grid_images`."""
+    `Cell.fill_count` of them, its sample grid the first `num_grid_images`."""
     gan = from_checkpoint(name, gcfg, resolution, seed, checkpoint, context)
     # generate(0) cannot know the output size of a family that upscales: take it from one image.
     return gan.generate(count, seed) if count else gan.generate(1, seed)[:0]

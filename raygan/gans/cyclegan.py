@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.functional import interpolate
 
 from raygan.config import GANConfig
-from raygan.gans.base import GAN, register, to_float
+from raygan.gans.base import GAN, register
+from raygan.images import resize, to_float
 
 POOL_SIZE = 50  # generated images kept per direction for the D updates (the paper's 50)
 LAMBDA_CYCLE = 10.0  # weight of the L1 cycle loss (paper)
@@ -146,10 +146,8 @@ class CycleGAN(GAN):
     def _sources(self, idx: torch.Tensor) -> torch.Tensor:
         """Context images `idx` as floats in [-1, 1] at the generator's resolution."""
         x = to_float(self._context()[idx])
-        r = self.gen_resolution
-        if x.shape[-1] != r:  # e.g. full-size context for a model that trains at half size
-            x = interpolate(x, size=(r, r), mode="bilinear", antialias=True, align_corners=False)
-        return x
+        # e.g. full-size context for a model that trains at half size
+        return resize(x, self.gen_resolution)
 
     def generator_input(self, rngs: list[torch.Generator]) -> torch.Tensor:
         n = len(self._context())

@@ -9,15 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from raygan.gans.base import GAN, register
-
-
-def base_size(resolution: int) -> int:
-    """Side of the first feature map: 4 for powers of two, 7 for 224 (= 7 x 32)."""
-    for s in (4, 7):
-        n = resolution // s
-        if resolution % s == 0 and n & (n - 1) == 0 and n >= 2:
-            return s
-    raise ValueError(f"resolution {resolution} is neither 4 * 2^k nor 7 * 2^k")
+from raygan.gans.layers import base_size
 
 
 def _init(m: nn.Module) -> None:

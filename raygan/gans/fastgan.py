@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from raygan.gans.base import GAN, register
-from raygan.gans.dcgan import base_size
+from raygan.gans.layers import base_size
 
 MAX_MULT = 8  # channels are width * 2^depth, capped at width * MAX_MULT (as in dcgan.py)
 SLE_GAP = 4  # stages between an SLE's source and target: the paper's 4 -> 64, 8 -> 128 px

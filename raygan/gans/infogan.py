@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from raygan.gans.base import GAN, register
-from raygan.gans.dcgan import Discriminator, Generator, base_size
+from raygan.gans.dcgan import Discriminator, Generator
+from raygan.gans.layers import base_size
 
 NUM_CATEGORIES = 10  # one categorical code with 10 values (the paper's MNIST digit code)
 NUM_CONT = 2  # continuous codes, uniform in [-1, 1]

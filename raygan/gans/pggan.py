@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from raygan.config import GANConfig
-from raygan.gans.base import GAN, register, unwrap
-from raygan.gans.dcgan import base_size
+from raygan.gans.base import GAN, register
+from raygan.gans.layers import base_size, unwrap
 
 GP_WEIGHT = 10.0  # lambda of the gradient penalty (WGAN-GP paper)
 DRIFT = 1e-3  # epsilon_drift: keeps D(real) near 0 (PGGAN paper, appendix A.1)

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from raygan.config import GANConfig
-from raygan.gans.base import unwrap
 from raygan.gans.diffaugment import diff_augment
+from raygan.gans.layers import unwrap
 
 RES_SCALE = 0.2  # ESRGAN's residual scaling: keeps a deep trunk without batch norm stable
 W_L1 = 1.0  # pixel loss weight (ESRGAN: 1e-2 beside a VGG perceptual loss we cannot load here)

@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from raygan.gans.base import GAN, to_float
+from raygan.gans.base import GAN
+from raygan.images import to_float
 
 # (steps done, loss history so far) -> None; called every `checkpoint_every` steps and at the end
 CheckpointFn = Callable[[int, list[dict[str, float]]], None]

@@ -17,33 +17,33 @@ import ray
 import torch
 from ray import tune
 
+from raygan.artifacts import CLASSIFIER_FILE, ROC_PNG, TEST_PROBS, external_probs
+from raygan.cell import ALL, ALL_REAL, KIND_CLASSIFIER, Cell
 from raygan.classifiers import classifier_state, fit_classifier, predict_proba
-from raygan.config import GAN_ARM_PREFIX, ClassifierConfig, SweepConfig
+from raygan.config import ClassifierConfig, SweepConfig
 from raygan.data.arms import training_set
-from raygan.data.splits import Pools, cell_split
-from raygan.eval.external import CLASSIFIER_FILE
-from raygan.eval.metrics import binary_metrics, youden_metrics, youden_threshold
+from raygan.data.splits import cell_split
 from raygan.eval.plots import roc_png
+from raygan.metrics import binary_metrics, youden_metrics, youden_threshold
 from raygan.orchestrate.cluster import node_id
-from raygan.orchestrate.gan_stage import gan_key
+from raygan.orchestrate.handoff import SweepData
 from raygan.orchestrate.memory import classifier_trial_bytes
 from raygan.orchestrate.progress import Progress, classifier_summary, tune_verbosity
-from raygan.tracking import TrackingContext, child_run, run_name
+from raygan.tracking import TrackingContext, child_run
 
-ALL = "all"  # the budget label of the all-real arm
 FAIL_HOOK = "RAYGAN_FAIL_TRIALS"  # test hook: comma-separated run names whose trial raises
 
 
-def grid_cells(cfg: SweepConfig) -> list[dict[str, Any]]:
+def grid_cells(cfg: SweepConfig) -> list[Cell]:
     """Every (arm, budget, seed) cell; `all-real` runs once per seed with budget 'all'."""
     cells = []
     for seed in cfg.seeds:
         for budget in cfg.budgets:
             for arm in cfg.arms:
-                if arm != "all-real":
-                    cells.append({"arm": arm, "budget": budget, "seed": seed})
-        if "all-real" in cfg.arms:
-            cells.append({"arm": "all-real", "budget": ALL, "seed": seed})
+                if arm != ALL_REAL:
+                    cells.append(Cell(arm, budget, seed))
+        if ALL_REAL in cfg.arms:
+            cells.append(Cell(ALL_REAL, ALL, seed))
     return cells
 
 
@@ -53,36 +53,32 @@ def trial_resources(ccfg: ClassifierConfig, resolution: int) -> dict[str, float]
     return {"CPU": ccfg.cpus, "memory": memory, **({"GPU": 1} if ccfg.use_gpu else {})}
 
 
-def classifier_trial(config: dict[str, Any], *, data: dict[str, Any],
+def classifier_trial(config: dict[str, Any], *, data: SweepData,
                      generated: dict[str, list], tracking: TrackingContext,
-                     sweep: dict[str, Any]) -> None:
+                     sweep: SweepConfig) -> None:
     """Tune function trainable: build the arm's training set, fit the CNN, test once, log."""
-    cell = config["cell"]
-    arm, budget, seed = cell["arm"], cell["budget"], cell["seed"]
-    ccfg = ClassifierConfig(**sweep["classifier"])
+    cell = Cell(**config["cell"])
+    ccfg = sweep.classifier
     torch.set_num_threads(ccfg.cpus)
     device = "cuda" if ccfg.use_gpu and torch.cuda.is_available() else "cpu"
-    pools: Pools = data["pools"]
+    pools = data.pools
     x_train, y_train, x_test, y_test = ray.get(
-        [data["x_train"], data["y_train"], data["x_test"], data["y_test"]])
+        [data.x_train, data.y_train, data.x_test, data.y_test])
     fake = None
-    if arm.startswith(GAN_ARM_PREFIX):
-        key = gan_key(arm[len(GAN_ARM_PREFIX):], budget, seed)
-        if key not in generated:
-            raise RuntimeError(f"no generated images for {key}: its GAN training failed")
-        fake = ray.get(generated[key][0])
-    n_budget = pools.num_malignant if budget == ALL else budget
-    x, y = training_set(arm, x_train, pools, n_budget, seed, data["fill_target"], fake)
-    val = cell_split(pools, n_budget, seed).val  # `budget` validation: a part of the N
+    if cell.is_gan:
+        if cell.gan_key not in generated:
+            raise RuntimeError(f"no generated images for {cell.gan_key}: its GAN training failed")
+        fake = ray.get(generated[cell.gan_key][0])
+    x, y = training_set(cell, x_train, pools, data.fill_target, fake)
+    n_budget = pools.num_malignant if cell.budget == ALL else cell.budget
+    val = cell_split(pools, n_budget, cell.seed).val  # `budget` validation: a part of the N
     x_val, y_val = x_train[val], y_train[val]
-    params = {"arm": arm, "gan": arm[len(GAN_ARM_PREFIX):] if fake is not None else "",
-              "budget": budget, "seed": seed, "resolution": sweep["resolution"],
-              "fill_target": data["fill_target"], "num_train": len(y),
+    params = {**cell.params, "resolution": sweep.resolution,
+              "fill_target": data.fill_target, "num_train": len(y),
               "num_malignant": int(y.sum()), "num_benign": int((y == 0).sum()),
               **{f"clf.{k}": v for k, v in dataclasses.asdict(ccfg).items()}}
-    tags = {"raygan.kind": "classifier", "raygan.arm": arm, "raygan.budget": str(budget),
-            "raygan.seed": str(seed), "raygan.node": node_id()}
-    name = run_name(arm, budget, seed)
+    tags = {**cell.tags(KIND_CLASSIFIER), "raygan.node": node_id()}
+    name = cell.run_name
     with child_run(tracking, name, params, tags) as run:
         if name in os.environ.get(FAIL_HOOK, "").split(","):
             raise RuntimeError(f"failure injected through {FAIL_HOOK}")
@@ -92,29 +88,30 @@ def classifier_trial(config: dict[str, Any], *, data: dict[str, Any],
             run.metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
             tune.report({**row, "done_training": 0})
 
-        fit = fit_classifier(ccfg, x, y, x_val, y_val, seed, device=device, on_epoch=on_epoch)
+        fit = fit_classifier(ccfg, x, y, x_val, y_val, cell.seed, device=device,
+                             on_epoch=on_epoch)
         p_test = predict_proba(fit.model, x_test, device=device)
         p_val = predict_proba(fit.model, x_val, device=device)
         test = {**binary_metrics(y_test, p_test), **youden_metrics(y_val, p_val, y_test, p_test)}
         ext = {}
-        for ext_name, (x_ref, y_ref) in data.get("external", {}).items():
+        for ext_name, (x_ref, y_ref) in data.external.items():
             x_ext, y_ext = ray.get([x_ref, y_ref])
             p_ext = predict_proba(fit.model, x_ext, device=device)
             metrics = {**binary_metrics(y_ext, p_ext),
                        **youden_metrics(y_val, p_val, y_ext, p_ext)}
             ext.update({f"ext/{ext_name}/{k}": v for k, v in metrics.items()
                         if k != "youden/threshold"})
-            run.artifact(_npy(p_ext), f"ext_{ext_name}_p_malignant.npy")
+            run.artifact(_npy(p_ext), external_probs(ext_name))
         final = {
             **{f"test/{k}": v for k, v in test.items()}, **ext,
             **{f"val/{k}": v for k, v in fit.best_val.items()},
             "best_epoch": fit.best_epoch, "time/fit_s": time.perf_counter() - t0,
         }
         run.metrics(final)
-        run.artifact(roc_png(y_test, p_test, run_name(arm, budget, seed)), "roc.png")
-        run.artifact(_npy(p_test), "test_p_malignant.npy")  # per-image scores, paired tests
+        run.artifact(roc_png(y_test, p_test, name), ROC_PNG)
+        run.artifact(_npy(p_test), TEST_PROBS)  # per-image scores, paired tests
         buf = io.BytesIO()  # the trained classifier, to test it on new data without retraining
-        torch.save(classifier_state(fit.model, sweep["resolution"],
+        torch.save(classifier_state(fit.model, sweep.resolution,
                                     youden_threshold(y_val, p_val)), buf)
         run.artifact(buf.getvalue(), CLASSIFIER_FILE)
         tune.report({**final, "done_training": 1})
@@ -126,47 +123,44 @@ def _npy(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def result_row(run) -> dict[str, Any]:
-    """The results-table row of a finished classifier run, read back from MLflow."""
-    budget = run.data.params["budget"]
-    row: dict[str, Any] = {"arm": run.data.params["arm"],
-                           "budget": budget if budget == ALL else int(budget),
-                           "seed": int(run.data.params["seed"])}
-    row.update({k: v for k, v in run.data.metrics.items()
+def result_row(cell: Cell, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The results-table row of a classifier trial: its cell and its final metrics (a finished
+    run read back from MLflow after an interruption gives `tracking.run_cell` and its metrics)."""
+    row: dict[str, Any] = {"arm": cell.arm, "budget": cell.budget, "seed": cell.seed}
+    row.update({k: v for k, v in metrics.items()
                 if k.startswith(("test/", "val/", "time/", "ext/")) or k == "best_epoch"})
     return row
 
 
-def run_classifier_stage(cfg: SweepConfig, data_refs: dict[str, Any], generated: dict[str, list],
+def run_classifier_stage(cfg: SweepConfig, data: SweepData, generated: dict[str, list],
                          tracking: TrackingContext, storage: str,
                          skip: frozenset[str] = frozenset(),
                          verbose: bool = True) -> list[dict[str, Any]]:
     """Run every grid cell but those named in `skip` (finished before an interruption);
     returns one row per cell run, with its test metrics or its error."""
-    cells = [c for c in grid_cells(cfg) if run_name(c["arm"], c["budget"], c["seed"]) not in skip]
+    cells = [c for c in grid_cells(cfg) if c.run_name not in skip]
     if not cells:
         return []
     trainable = tune.with_resources(
-        tune.with_parameters(classifier_trial, data=data_refs, generated=generated,
-                             tracking=tracking, sweep=cfg.to_dict()),
+        tune.with_parameters(classifier_trial, data=data, generated=generated,
+                             tracking=tracking, sweep=cfg),
         trial_resources(cfg.classifier, cfg.resolution),
     )
     tuner = tune.Tuner(
         trainable,
-        param_space={"cell": tune.grid_search(cells)},
+        # Tune's search space takes plain values: each cell crosses as a dict, once.
+        param_space={"cell": tune.grid_search([dataclasses.asdict(c) for c in cells])},
         run_config=tune.RunConfig(name=f"{tracking.sweep}-classifiers", storage_path=storage,
                                   verbose=tune_verbosity(verbose),
                                   callbacks=[Progress(len(cells), classifier_summary)]),
     )
     rows = []
     for r in tuner.fit():
-        cell = r.config["cell"]
-        row: dict[str, Any] = dict(cell)
+        cell = Cell(**r.config["cell"])
         if r.error is not None:
+            row = result_row(cell, {})
             row["error"] = str(r.error).strip().splitlines()[-1][:300]
         else:
-            row.update({k: v for k, v in (r.metrics or {}).items()
-                        if k.startswith(("test/", "val/", "time/", "ext/"))
-                        or k == "best_epoch"})
+            row = result_row(cell, r.metrics or {})
         rows.append(row)
     return rows

@@ -22,17 +22,19 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.train.torch import TorchTrainer
 
-from raygan.config import ClassifierConfig, GANConfig, SweepConfig
-from raygan.data.arms import fill_count
-from raygan.data.splits import Pools, cell_split
+from raygan.artifacts import GAN_CHECKPOINT, SAMPLES_PNG
+from raygan.cell import KIND_GAN, Cell
+from raygan.config import GANConfig, SweepConfig
+from raygan.data.splits import cell_split
 from raygan.eval.plots import grid_png
 from raygan.eval.quality import QualityProbe, verdict
 from raygan.gans import build_gan, fit_gan
-from raygan.gans.checkpoint import CKPT_FILE, load_checkpoint, sample_checkpoint, save_checkpoint
+from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint, save_checkpoint
 from raygan.gans.train import final_quality
+from raygan.orchestrate.handoff import SweepData
 from raygan.orchestrate.memory import gan_worker_bytes
-from raygan.orchestrate.progress import Progress, gan_summary, tune_verbosity
-from raygan.tracking import ChildRun, TrackingContext, child_run, run_name
+from raygan.orchestrate.progress import Progress, gan_label, gan_summary, tune_verbosity
+from raygan.tracking import ChildRun, TrackingContext, child_run
 
 KILL_HOOK = "RAYGAN_KILL_WORKER_AFTER_STEP"  # test hook: rank 0 dies once past this step
 DRIVER_MEMORY = 256 * 1024**2  # bytes reserved by each GAN trial's driving process
@@ -53,16 +55,6 @@ class ImageHub:
     def refs_of(self, keys: list[str]) -> dict[str, list[ray.ObjectRef]]:
         # Each ref travels wrapped in a list, so the caller receives the ref, not the array.
         return {k: [self.refs[k]] for k in keys if k in self.refs}
-
-
-def gan_key(gan: str, budget: int, seed: int) -> str:
-    """Key of one generated dataset: the name of the classifier arm that consumes it."""
-    return run_name(f"gan:{gan}", budget, seed)
-
-
-def gan_run_name(gan: str, budget: int, seed: int) -> str:
-    """MLflow name of one GAN training, apart from its classifier run `gan:<name>-n..-s..`."""
-    return run_name(f"train:{gan}", budget, seed)
 
 
 def worker_resources(gcfg: GANConfig, gan: str, resolution: int) -> dict[str, float]:
@@ -139,53 +131,48 @@ def train_worker(config: dict[str, Any]) -> None:
         live.metrics({"time/worker_loop_s": time.perf_counter() - t0})
 
 
-def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: TrackingContext,
-              sweep: dict[str, Any], storage: str) -> None:
-    """Tune function trainable: train one GAN with Ray Train, sample its fill, log to MLflow."""
-    cell = config["cell"]
-    gan_name, budget, seed = cell["gan"], cell["budget"], cell["seed"]
-    scfg = SweepConfig(**{**sweep, "gan": GANConfig(**sweep["gan"]),
-                          "classifier": ClassifierConfig(**sweep["classifier"])})
-    gcfg = scfg.gan_config(gan_name, budget)
-    key = gan_key(gan_name, budget, seed)
-    pools: Pools = data["pools"]
-    x_train = ray.get(data["x_train"])
-    cell_idx = cell_split(pools, budget, seed)  # `budget` validation: the N less its val part
-    real = x_train[cell_idx.malignant]
-    n_fill = fill_count(f"gan:{gan_name}", len(real), data["fill_target"])
+def gan_trial(config: dict[str, Any], *, data: SweepData, hub, tracking: TrackingContext,
+              sweep: SweepConfig, storage: str, finished: dict[str, str]) -> None:
+    """Tune function trainable: train one GAN with Ray Train, sample its fill, log to MLflow.
+
+    `finished` maps the key of a GAN trained before an interruption to its MLflow run id."""
+    cell = Cell(**config["cell"])
+    gan_name, budget, seed = cell.gan, cell.budget, cell.seed
+    gcfg = sweep.gan_config(gan_name, budget)
+    x_train = ray.get(data.x_train)
+    split = cell_split(data.pools, budget, seed)  # `budget` validation: the N less its val part
+    real = x_train[split.malignant]
+    n_fill = cell.fill_count(len(real), data.fill_target)
     images_ref = ray.put(real)  # the trial outlives its trainer, so it may own the subset
     # Benign training images, for families that translate from them (cyclegan) or pair them
     # for super-resolution; never validation or test images.
-    context = x_train[cell_idx.benign]
-    if cell.get("done_run"):  # a resumed sweep: this GAN finished before the interruption
-        fake = _sample_finished(tracking, cell["done_run"], gan_name, gcfg, scfg.resolution,
-                                seed, context, n_fill)
-        ray.get(hub.store.remote(key, fake))
+    context = x_train[split.benign]
+    if cell.gan_key in finished:  # a resumed sweep: this GAN finished before the interruption
+        fake = _sample_finished(tracking, finished[cell.gan_key], gan_name, gcfg,
+                                sweep.resolution, seed, context, n_fill)
+        ray.get(hub.store.remote(cell.gan_key, fake))
         tune.report({"num_generated": len(fake), "reused": 1})
         return
     context_ref = ray.put(context)
-    params = {"arm": f"gan:{gan_name}", "gan": gan_name, "budget": budget, "seed": seed,
-              "resolution": scfg.resolution, "num_fill": n_fill, "num_real": len(real),
-              **dataclasses.asdict(gcfg)}
-    tags = {"raygan.kind": "gan", "raygan.arm": f"gan:{gan_name}", "raygan.gan": gan_name,
-            "raygan.budget": str(budget), "raygan.seed": str(seed),
-            "raygan.node": ray.get_runtime_context().get_node_id()}
-    with child_run(tracking, gan_run_name(gan_name, budget, seed), params, tags) as run:
+    params = {**cell.params, "resolution": sweep.resolution, "num_fill": n_fill,
+              "num_real": len(real), **dataclasses.asdict(gcfg)}
+    tags = {**cell.tags(KIND_GAN), "raygan.node": ray.get_runtime_context().get_node_id()}
+    with child_run(tracking, cell.gan_run_name, params, tags) as run:
         t0 = time.perf_counter()
         trainer = TorchTrainer(
             train_worker,
             train_loop_config={
                 "gan": gan_name, "gan_cfg": dataclasses.asdict(gcfg), "seed": seed,
-                "resolution": scfg.resolution, "images": [images_ref], "context": [context_ref],
+                "resolution": sweep.resolution, "images": [images_ref], "context": [context_ref],
                 "threads": gcfg.cpus_per_worker, "tracking_uri": tracking.uri,
                 "run_id": run.run_id,
             },
             scaling_config=ray.train.ScalingConfig(
                 num_workers=gcfg.num_workers, use_gpu=gcfg.use_gpu,
-                resources_per_worker=worker_resources(gcfg, gan_name, scfg.resolution),
+                resources_per_worker=worker_resources(gcfg, gan_name, sweep.resolution),
             ),
             run_config=ray.train.RunConfig(
-                name=f"{tracking.sweep}-{key.replace(':', '_')}", storage_path=storage,
+                name=f"{tracking.sweep}-{cell.gan_key.replace(':', '_')}", storage_path=storage,
                 failure_config=ray.train.FailureConfig(max_failures=2),
                 checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
             ),
@@ -195,11 +182,11 @@ def gan_trial(config: dict[str, Any], *, data: dict[str, Any], hub, tracking: Tr
         with result.checkpoint.as_directory() as folder:
             state = load_checkpoint(folder)
         t1 = time.perf_counter()
-        fake = sample_checkpoint(gan_name, gcfg, scfg.resolution, seed, state, context,
-                                 max(n_fill, scfg.num_grid_images))
+        fake = sample_checkpoint(gan_name, gcfg, sweep.resolution, seed, state, context,
+                                 max(n_fill, sweep.num_grid_images))
         sample_s = time.perf_counter() - t1
-        ray.get(hub.store.remote(key, fake[:n_fill]))
-        run.artifact(grid_png(fake[: scfg.num_grid_images]), "samples.png")
+        ray.get(hub.store.remote(cell.gan_key, fake[:n_fill]))
+        run.artifact(grid_png(fake[: sweep.num_grid_images]), SAMPLES_PNG)
         with tempfile.TemporaryDirectory() as tmp:  # the trained GAN, to resample or resume
             run.file(save_checkpoint(Path(tmp), state["gan"], int(state["step"]),
                                      state["history"]))
@@ -223,27 +210,30 @@ def _sample_finished(tracking: TrackingContext, run_id: str, gan_name: str, gcfg
     from mlflow.tracking import MlflowClient
 
     with tempfile.TemporaryDirectory() as tmp:
-        state = load_checkpoint(MlflowClient(tracking.uri).download_artifacts(run_id, CKPT_FILE,
-                                                                              tmp))
+        state = load_checkpoint(MlflowClient(tracking.uri).download_artifacts(
+            run_id, GAN_CHECKPOINT, tmp))
     return sample_checkpoint(gan_name, gcfg, resolution, seed, state, context, n_fill)
 
 
-def run_gan_stage(cfg: SweepConfig, data_refs: dict[str, Any], hub, tracking: TrackingContext,
+def gan_cells(cfg: SweepConfig) -> list[Cell]:
+    """The cell of every GAN training of the sweep: each family x budget x seed."""
+    return [Cell.of_gan(g, b, s) for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds]
+
+
+def run_gan_stage(cfg: SweepConfig, data: SweepData, hub, tracking: TrackingContext,
                   storage: str, cluster_cpus: float,
                   finished: dict[str, str] | None = None, verbose: bool = True) -> dict[str, str]:
     """Train every (GAN, budget, seed) of the sweep; returns the error of each failed key.
 
     `finished` maps the key of a GAN trained before an interruption to its MLflow run id: that
     GAN is not trained again, its images are resampled from the run's checkpoint artifact."""
-    finished = finished or {}
-    cells = [{"gan": g, "budget": b, "seed": s, "done_run": finished.get(gan_key(g, b, s), "")}
-             for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds]
+    cells = gan_cells(cfg)
     if not cells:
         return {}
     per_job = max(c.num_workers * c.cpus_per_worker for c in map(cfg.gan_config, cfg.gan_names))
     trainable = tune.with_resources(
-        tune.with_parameters(gan_trial, data=data_refs, hub=hub, tracking=tracking,
-                             sweep=cfg.to_dict(), storage=storage),
+        tune.with_parameters(gan_trial, data=data, hub=hub, tracking=tracking, sweep=cfg,
+                             storage=storage, finished=finished or {}),
         # The trial only drives its TorchTrainer, whose workers hold the cores. A fractional CPU
         # here would strand the rest of a core (2 - 0.02 CPUs fit one 1-CPU worker, not two),
         # so the trial asks for a little memory instead, which every node has.
@@ -251,16 +241,16 @@ def run_gan_stage(cfg: SweepConfig, data_refs: dict[str, Any], hub, tracking: Tr
     )
     tuner = tune.Tuner(
         trainable,
-        param_space={"cell": tune.grid_search(cells)},
+        # Tune's search space takes plain values: each cell crosses as a dict, once.
+        param_space={"cell": tune.grid_search([dataclasses.asdict(c) for c in cells])},
         tune_config=tune.TuneConfig(max_concurrent_trials=max(1, int(cluster_cpus // per_job))),
         run_config=tune.RunConfig(name=f"{tracking.sweep}-gans", storage_path=storage,
                                   verbose=tune_verbosity(verbose),
-                                  callbacks=[Progress(len(cells), gan_summary)]),
+                                  callbacks=[Progress(len(cells), gan_summary, gan_label)]),
     )
     results = tuner.fit()
     failed = {}
     for r in results:
-        c = r.config["cell"]
         if r.error is not None:
-            failed[gan_key(c["gan"], c["budget"], c["seed"])] = str(r.error).splitlines()[0]
+            failed[Cell(**r.config["cell"]).gan_key] = str(r.error).splitlines()[0]
     return failed

@@ -17,10 +17,9 @@ import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from raygan.artifacts import LOCK_FILE
 from raygan.errors import RayganError
 from raygan.files import write_atomic
-
-LOCK_FILE = "sweep.lock"  # in runs/<name>/, next to config.json
 
 
 def _start_ticks(pid: int) -> int | None:

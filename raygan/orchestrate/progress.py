@@ -15,6 +15,8 @@ from typing import Any
 
 from ray.tune import Callback
 
+from raygan.cell import Cell
+
 
 def quiet_ray(verbose: bool) -> dict[str, Any]:
     """The `ray.init` keywords of a quiet run (or, with -v, of Ray's usual chatty one): the
@@ -43,10 +45,14 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def cell_label(cell: dict[str, Any]) -> str:
-    """A trial's cell as people read it: `gan:dcgan n=50 seed=0`."""
-    arm = cell.get("arm") or f"train {cell['gan']}"
-    return f"{arm} n={cell['budget']} seed={cell['seed']}"
+def classifier_label(cell: Cell) -> str:
+    """A classifier trial's cell as people read it: `gan:dcgan n=50 seed=0`."""
+    return f"{cell.arm} n={cell.budget} seed={cell.seed}"
+
+
+def gan_label(cell: Cell) -> str:
+    """A GAN training's cell as people read it: `train dcgan n=50 seed=0`."""
+    return f"train {cell.gan} n={cell.budget} seed={cell.seed}"
 
 
 def gan_summary(result: dict[str, Any]) -> str:
@@ -70,11 +76,13 @@ class Progress(Callback):
     """A Tune callback that prints one line per finished or failed trial of a stage:
     `gan:dcgan n=50 seed=0: AUC 0.91 (37 s)  [3/8 done, 2 min 10 s elapsed, ~3 min 40 s left]`."""
 
-    def __init__(self, total: int, summary: Callable[[dict[str, Any]], str]) -> None:
+    def __init__(self, total: int, summary: Callable[[dict[str, Any]], str],
+                 label: Callable[[Cell], str] = classifier_label) -> None:
         # Tune pickles its callbacks with the experiment's state: plain data and module-level
         # functions only (no `print` or other callables passed in).
         self.total = total  # trials this stage runs
         self.summary = summary  # the outcome of a finished trial, from its last result
+        self.label = label  # the trial's cell, as its line names it
         self.done = 0
         self.start = time.monotonic()
         self.began: dict[str, float] = {}  # trial id -> when it started
@@ -89,7 +97,7 @@ class Progress(Callback):
         elapsed = now - self.start
         left = elapsed / self.done * (self.total - self.done)
         eta = f", ~{_clock(left)} left" if self.done < self.total else ""
-        print(f"{cell_label(trial.config['cell'])}: {outcome} ({took:.0f} s)  "
+        print(f"{self.label(Cell(**trial.config['cell']))}: {outcome} ({took:.0f} s)  "
                  f"[{self.done}/{self.total} done, {_clock(elapsed)} elapsed{eta}]", flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:

@@ -15,6 +15,8 @@ import numpy as np
 import ray
 
 from raygan import tracking
+from raygan.artifacts import CONFIG_FILE, RESULTS_CSV, RESULTS_JSON, RESULTS_MD
+from raygan.cell import KIND_CLASSIFIER, Cell
 from raygan.config import SweepConfig, check_name, load_config, validate
 from raygan.data import Dataset, Pools, Split, carve_validation, check_budgets
 from raygan.data.dataset import digest_of_test, fingerprint_changes
@@ -34,16 +36,13 @@ from raygan.orchestrate.cluster import Job, check_fits, check_reachable, connect
 from raygan.orchestrate.gan_stage import (
     DRIVER_MEMORY,
     ImageHub,
-    gan_key,
-    gan_run_name,
+    gan_cells,
     run_gan_stage,
     worker_resources,
 )
+from raygan.orchestrate.handoff import SweepData
 from raygan.orchestrate.interrupt import CtrlC
 from raygan.orchestrate.lock import check_free, hold
-from raygan.tracking import run_name
-
-CONFIG_FILE = "config.json"
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def machine_cpu_s() -> float | None:
 
 def num_trials(cfg: SweepConfig) -> tuple[int, int]:
     """(GAN trainings, classifier trials) that the sweep will run."""
-    return len(cfg.gan_names) * len(cfg.budgets) * len(cfg.seeds), len(grid_cells(cfg))
+    return len(gan_cells(cfg)), len(grid_cells(cfg))
 
 
 GPU_FIX = "add --no-gpu to train on CPUs, or join a cluster with GPUs (--address)"
@@ -194,7 +193,7 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
             f"a training image and are {'kept' if cfg.keep_external_duplicates else 'dropped'}")
     pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed, cfg.validation,
                              dataset.train.groups)
-    fill_target = cfg.fill_target or pools.num_malignant
+    fill_target = pools.fill_target(cfg.fill_target)
     check_budgets(pools, cfg.budgets if any(a != "all-real" for a in cfg.arms) else (),
                   fill_target)
     if not resume and (out_dir / CONFIG_FILE).exists():
@@ -237,11 +236,10 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
                                         **{f"external_duplicates.{n}": k
                                            for n, k in prep.external_duplicates.items()}},
                                        data_tags)
-    trained = {gan_key(g, b, s): done[gan_run_name(g, b, s)].info.run_id
-               for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds
-               if gan_run_name(g, b, s) in done}
-    kept = [result_row(run) for name, run in done.items()
-            if run.data.tags.get("raygan.kind") == "classifier"]
+    trained = {c.gan_key: done[c.gan_run_name].info.run_id for c in gan_cells(cfg)
+               if c.gan_run_name in done}
+    kept = [result_row(tracking.run_cell(run), run.data.metrics) for run in done.values()
+            if run.data.tags.get("raygan.kind") == KIND_CLASSIFIER]
     ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name,
                                    data_tags)
     status = "FAILED"
@@ -250,42 +248,36 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
         storage = cfg.storage or str(prep.out_dir / "ray")
         log(f"ray: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; "
             f"storage {storage}; MLflow {prep.tracking_uri} (parent run {parent})")
-        ds = prep.dataset
-        data_refs = {"x_train": ray.put(ds.train.x), "y_train": ray.put(ds.train.y),
-                     "x_test": ray.put(ds.test.x), "y_test": ray.put(ds.test.y),
-                     "pools": prep.pools, "fill_target": prep.fill_target,
-                     "external": {n: (ray.put(e.x), ray.put(e.y))
-                                  for n, e in prep.external.items()}}
+        data = SweepData.put(prep.dataset, prep.pools, prep.fill_target, prep.external)
         hub = ImageHub.remote()
         clock["put"] = time.perf_counter()
         n_gan, n_clf = num_trials(cfg)
         log(f"stage 1/2: {n_gan} GAN trainings")
-        failed = run_gan_stage(cfg, data_refs, hub, ctx, storage, resources.get("CPU", 1),
+        failed = run_gan_stage(cfg, data, hub, ctx, storage, resources.get("CPU", 1),
                                finished=trained, verbose=verbose)
         ctrl_c.check()
-        keys = [gan_key(g, b, s) for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds]
-        generated = ray.get(hub.refs_of.remote(keys))
+        generated = ray.get(hub.refs_of.remote([c.gan_key for c in gan_cells(cfg)]))
         clock["gans"] = time.perf_counter()
         log(f"stage 2/2: {n_clf - len(kept)} classifier trials"
             + (f" ({len(kept)} finished before)" if kept else ""))
-        rows = kept + run_classifier_stage(cfg, data_refs, generated, ctx, storage,
+        rows = kept + run_classifier_stage(cfg, data, generated, ctx, storage,
                                            skip=frozenset(done), verbose=verbose)
         ctrl_c.check()
         clock["classifiers"] = time.perf_counter()
-        gates = {run_name(g["arm"], g["budget"], g["seed"]): g
+        gates = {Cell(g["arm"], g["budget"], g["seed"]): g
                  for g in tracking.gan_gates(prep.tracking_uri, experiment_id, parent)}
         for row in rows:
-            key = gan_key(row["arm"][4:], row["budget"], row["seed"])
-            if row["arm"].startswith("gan:") and key in failed:
-                row["error"] = f"GAN training failed: {failed[key]}"
-            if key in gates:
-                row["gan_gap"], row["gan_converged"] = gates[key]["gap"], gates[key]["converged"]
+            cell = Cell(row["arm"], row["budget"], row["seed"])
+            if cell.is_gan and cell.gan_key in failed:
+                row["error"] = f"GAN training failed: {failed[cell.gan_key]}"
+            if cell in gates:
+                row["gan_gap"], row["gan_converged"] = gates[cell]["gap"], gates[cell]["converged"]
         table = markdown(rows)
-        (prep.out_dir / "results.md").write_text(table)
-        (prep.out_dir / "results.csv").write_text(rows_csv(rows))
-        (prep.out_dir / "results.json").write_text(json.dumps(rows, indent=1, default=str))
+        (prep.out_dir / RESULTS_MD).write_text(table)
+        (prep.out_dir / RESULTS_CSV).write_text(rows_csv(rows))
+        (prep.out_dir / RESULTS_JSON).write_text(json.dumps(rows, indent=1, default=str))
         client = tracking.MlflowClient(prep.tracking_uri)
-        for name in ("results.md", "results.csv", "config.json"):
+        for name in (RESULTS_MD, RESULTS_CSV, CONFIG_FILE):
             client.log_artifact(parent, str(prep.out_dir / name))
         tracking.log_results(prep.tracking_uri, parent, rows)
         clock["results"] = time.perf_counter()

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import ray
 import torch
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
@@ -25,21 +24,23 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from raygan import tracking
+from raygan.artifacts import BEST_FILE, CONFIG_FILE, TRIALS_CSV
+from raygan.cell import Cell
 from raygan.classifiers import fit_classifier
 from raygan.config import SweepConfig
-from raygan.data.arms import fill_count, training_set
+from raygan.data.arms import training_set
 from raygan.data.splits import cell_split
 from raygan.errors import RayganError
 from raygan.files import write_atomic
 from raygan.gans import build_gan, fit_gan
 from raygan.orchestrate.cluster import connect
+from raygan.orchestrate.handoff import SweepData
 from raygan.orchestrate.interrupt import CtrlC
 from raygan.orchestrate.lock import hold
 from raygan.orchestrate.memory import MIB, PROCESS_MIB, classifier_trial_bytes, gan_worker_bytes
 from raygan.orchestrate.progress import tune_verbosity
-from raygan.orchestrate.sweep import CONFIG_FILE, Prepared
+from raygan.orchestrate.sweep import Prepared
 
-BEST_FILE = "best_gan_configs.json"  # {"<gan>@<budget>": {"batch_size": .., "steps": ..}}
 BATCH_SIZES = (8, 16, 32, 64, 128)  # candidates; those above the profile's batch x 2 are dropped
 METRIC = "val/auc"
 # TPE proposes at random until this many trials have reported, then from a model of the results.
@@ -67,40 +68,38 @@ def make_searcher(seed: int) -> Searcher:
     return ConcurrencyLimiter(OptunaSearch(sampler=sampler), max_concurrent=MAX_CONCURRENT)
 
 
-def tuning_trial(config: dict[str, Any], *, data: dict[str, Any], sweep: dict[str, Any],
-                 cell: dict[str, Any]) -> None:
+def tuning_trial(config: dict[str, Any], *, data: SweepData, sweep: SweepConfig,
+                 cell: Cell) -> None:
     """Train the GAN with the proposed settings, fill, train the classifier; report val AUC."""
-    scfg = SweepConfig.from_dict(sweep)
-    name, budget, seed = cell["gan"], cell["budget"], cell["seed"]
-    gcfg = dataclasses.replace(scfg.gan_config(name, budget), num_workers=1,
+    budget, seed = cell.budget, cell.seed
+    gcfg = dataclasses.replace(sweep.gan_config(cell.gan, budget), num_workers=1,
                                batch_size=int(config["batch_size"]), steps=int(config["steps"]))
     torch.set_num_threads(gcfg.cpus_per_worker)
     device = "cuda" if gcfg.use_gpu and torch.cuda.is_available() else "cpu"
-    pools = data["pools"]
-    x_train, y_train = ray.get([data["x_train"], data["y_train"]])
-    gan = build_gan(name, gcfg, scfg.resolution, seed, device)
-    cell_idx = cell_split(pools, budget, seed)
-    gan.set_context(x_train[cell_idx.benign])
-    fit_gan(gan, x_train[cell_idx.malignant], seed)
-    n_fill = fill_count(f"gan:{name}", len(cell_idx.malignant), data["fill_target"])
+    x_train, y_train = data.train()
+    gan = build_gan(cell.gan, gcfg, sweep.resolution, seed, device)
+    split = cell_split(data.pools, budget, seed)
+    gan.set_context(x_train[split.benign])
+    fit_gan(gan, x_train[split.malignant], seed)
+    n_fill = cell.fill_count(len(split.malignant), data.fill_target)
     fake = gan.generate(max(n_fill, 1), seed)
-    x, y = training_set(f"gan:{name}", x_train, pools, budget, seed, data["fill_target"], fake)
+    x, y = training_set(cell, x_train, data.pools, data.fill_target, fake)
 
     def on_epoch(epoch: int, row: dict[str, float]) -> None:
         tune.report({METRIC: row[METRIC], "val/acc": row["val/acc"]})
 
-    fit_classifier(scfg.classifier, x, y, x_train[cell_idx.val], y_train[cell_idx.val], seed,
+    fit_classifier(sweep.classifier, x, y, x_train[split.val], y_train[split.val], seed,
                    device=device, on_epoch=on_epoch)
 
 
-def _tune_cell(prep: Prepared, cell: dict[str, Any], data: dict[str, Any], storage: str,
+def _tune_cell(prep: Prepared, cell: Cell, data: SweepData, storage: str,
                num_samples: int, resources: dict[str, float],
                verbose: bool = True) -> tune.ResultGrid:
     cfg = prep.cfg
-    base = cfg.gan_config(cell["gan"], cell["budget"])
+    base = cfg.gan_config(cell.gan, cell.budget)
     trainable = tune.with_resources(
-        tune.with_parameters(tuning_trial, data=data, sweep=cfg.to_dict(), cell=cell), resources)
-    name = f"{cfg.sweep_name}-tune-{cell['gan']}-n{cell['budget']}"
+        tune.with_parameters(tuning_trial, data=data, sweep=cfg, cell=cell), resources)
+    name = f"{cfg.sweep_name}-tune-{cell.gan}-n{cell.budget}"
     path = Path(storage) / name
     if tune.Tuner.can_restore(str(path)):  # an interrupted tuning run continues
         tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
@@ -110,7 +109,7 @@ def _tune_cell(prep: Prepared, cell: dict[str, Any], data: dict[str, Any], stora
             param_space=search_space(base.steps, base.batch_size),
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode="max", num_samples=num_samples,
-                search_alg=make_searcher(cell["seed"]),
+                search_alg=make_searcher(cell.seed),
                 scheduler=ASHAScheduler(max_t=cfg.classifier.epochs, grace_period=2,
                                         reduction_factor=2)),
             run_config=tune.RunConfig(name=name, storage_path=storage,
@@ -168,9 +167,7 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
     status = "FAILED"
     try:
         storage = cfg.storage or str(prep.out_dir / "ray")
-        ds = prep.dataset
-        data = {"x_train": ray.put(ds.train.x), "y_train": ray.put(ds.train.y),
-                "pools": prep.pools, "fill_target": prep.fill_target}
+        data = SweepData.put(prep.dataset, prep.pools, prep.fill_target, with_test=False)
         use_gpu = cfg.gan.use_gpu and total.get("GPU", 0) > 0
         seed = cfg.seeds[0]
         for gan in cfg.gan_names:
@@ -184,13 +181,13 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
             resources = {"cpu": gcfg.cpus_per_worker, "gpu": 1 if use_gpu else 0,
                          "memory": memory}
             for budget in cfg.budgets:
-                key, run = f"{gan}@{budget}", f"tune:{gan}-n{budget}-s{seed}"
+                cell = Cell.of_gan(gan, budget, seed)
+                key, run = f"{gan}@{budget}", cell.tune_run_name
                 if run in done and key in best:
                     log(f"{key}: tuned before: {best[key]}")
                     continue
                 log(f"tuning {key}: {num_samples} Optuna trials")
-                grid = _tune_cell(prep, {"gan": gan, "budget": budget, "seed": seed}, data,
-                                  storage, num_samples, resources, verbose)
+                grid = _tune_cell(prep, cell, data, storage, num_samples, resources, verbose)
                 result = grid.get_best_result(metric=METRIC, mode="max", scope="all")
                 best[key] = {k: int(result.config[k]) for k in ("batch_size", "steps")}
                 write_atomic(best_path, json.dumps(best, indent=1))  # kept if a later cell fails
@@ -201,7 +198,7 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
                 tags = {"raygan.kind": "tuning", "raygan.gan": gan, "raygan.budget": str(budget)}
                 with tracking.child_run(ctx, run, params, tags) as child:
                     child.metrics({f"best/{METRIC}": score, "num_trials": len(frame)})
-                    child.artifact(frame.to_csv(index=False).encode(), "trials.csv")
+                    child.artifact(frame.to_csv(index=False).encode(), TRIALS_CSV)
                 log(f"{key}: best {best[key]} (val AUC {score:.3f})")
                 ctrl_c.check()  # Ctrl-C during the cell: stop here, this cell is kept
         client = tracking.MlflowClient(prep.tracking_uri)

@@ -7,7 +7,7 @@ import torch
 from raygan.classifiers import TwoBlockCNN, fit_classifier, predict_proba
 from raygan.config import ClassifierConfig
 from raygan.errors import RayganError
-from raygan.eval.metrics import binary_metrics
+from raygan.metrics import binary_metrics
 
 
 def _toy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +60,9 @@ def test_saved_classifier_reloads_and_tests_on_new_data(tmp_path):
     from raygan.classifiers import classifier_state
     from raygan.config import ClassifierConfig
     from raygan.data import Split
-    from raygan.eval.external import CLASSIFIER_FILE, evaluate_trial
-    from raygan.eval.metrics import binary_metrics
+    from raygan.artifacts import CLASSIFIER_FILE
+    from raygan.eval.external import evaluate_trial
+    from raygan.metrics import binary_metrics
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (40, 3, 16, 16), dtype=np.uint8)

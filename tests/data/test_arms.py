@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from raygan.data import budget_subset, carve_validation, classic_augment, fill_count, training_set
+from raygan.cell import ALL, Cell
+from raygan.data import budget_subset, carve_validation, classic_augment, training_set
 from raygan.errors import RayganError
 
 N_B, N_M, RES = 60, 50, 16
@@ -21,12 +22,17 @@ def _rows(a: np.ndarray) -> set[bytes]:
     return {r.tobytes() for r in a}
 
 
+def _cell(arm: str, budget: int, seed: int) -> Cell:
+    """The grid's cell of `arm` at `budget` (all-real's budget is 'all')."""
+    return Cell(arm, ALL if arm == "all-real" else budget, seed)
+
+
 @pytest.mark.parametrize("arm", ["real", "oversample", "classic", "gan:dcgan", "all-real"])
 def test_sizes_and_labels(setup, arm):
     x_train, pools = setup
     budget, target = 10, pools.num_malignant
     fake = np.full((target, 3, RES, RES), 7, np.uint8)
-    x, y = training_set(arm, x_train, pools, budget, 0, target, fake)
+    x, y = training_set(_cell(arm, budget, 0), x_train, pools, target, fake)
     n_mal = {"real": budget, "all-real": pools.num_malignant}.get(arm, target)
     assert len(x) == len(y) == len(pools.benign) + n_mal
     assert (y == 1).sum() == n_mal and x.dtype == np.uint8 and x.shape[1:] == (3, RES, RES)
@@ -43,16 +49,11 @@ def test_sizes_and_labels(setup, arm):
         assert len(_rows(x[y == 1]) - _rows(real)) > 0.9 * (target - budget)
 
 
-def test_fill_count():
-    assert fill_count("oversample", 50, 1017) == 967
-    assert fill_count("gan:pggan", 1017, 1017) == 0
-    assert fill_count("real", 50, 1017) == 0 and fill_count("all-real", 50, 1017) == 0
-
-
 def test_gan_arm_needs_enough_generated_images(setup):
     x_train, pools = setup
     with pytest.raises(RayganError, match="needs 30 generated images, got 5"):
-        training_set("gan:dcgan", x_train, pools, 10, 0, 40, np.zeros((5, 3, RES, RES), np.uint8))
+        training_set(Cell("gan:dcgan", 10, 0), x_train, pools, 40,
+                     np.zeros((5, 3, RES, RES), np.uint8))
 
 
 def test_classic_augment_is_seeded_and_changes_images(setup):
@@ -81,7 +82,7 @@ def test_budget_validation_trains_on_the_n_less_its_validation_part(setup, arm):
     pools = carve_validation(y, 0.2, 0, "budget")
     budget = pools.num_malignant if arm == "all-real" else 20
     cell = cell_split(pools, budget, 1)
-    x, y_arm = training_set(arm, x_train, pools, 20, 1, pools.num_malignant)
+    x, y_arm = training_set(_cell(arm, 20, 1), x_train, pools, pools.num_malignant)
     real = _rows(x[y_arm == 1]) & _rows(x_train[y == 1])
     assert real == _rows(x_train[cell.malignant])  # no validation image trains
     assert not real & _rows(x_train[cell.val])

@@ -24,7 +24,7 @@ from raygan.eval.fidelity import (
     real_nn_baseline,
     train_feature_extractor,
 )
-from raygan.eval.metrics import binary_metrics
+from raygan.metrics import binary_metrics
 
 
 def _toy(n: int, seed: int, size: int = 16) -> tuple[np.ndarray, np.ndarray]:

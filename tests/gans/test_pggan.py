@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from raygan.config import GANConfig
-from raygan.gans import build_gan, fit_gan, to_float
+from raygan.gans import build_gan, fit_gan
+from raygan.images import to_float
 from raygan.gans.pggan import (
     EqualConv2d,
     EqualLinear,

@@ -1,4 +1,4 @@
-"""raygan.eval.metrics.binary_metrics against scikit-learn and a hand-worked case."""
+"""raygan.metrics.binary_metrics against scikit-learn and a hand-worked case."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from raygan.eval.metrics import binary_metrics
+from raygan.metrics import binary_metrics
 
 KEYS = {"acc", "auc", "auc_hard", "sensitivity", "specificity", "balanced_acc"}
 
@@ -96,7 +96,7 @@ def test_empty_input_is_nan() -> None:
 
 
 def test_youden_threshold_maximises_j_on_validation():
-    from raygan.eval.metrics import youden_threshold
+    from raygan.metrics import youden_threshold
 
     rng = np.random.default_rng(0)
     y = (rng.random(300) < 0.3).astype(int)
@@ -113,7 +113,7 @@ def test_youden_threshold_maximises_j_on_validation():
 
 
 def test_youden_metrics_are_named_apart_and_follow_prevalence_less():
-    from raygan.eval.metrics import youden_metrics
+    from raygan.metrics import youden_metrics
 
     rng = np.random.default_rng(1)
     y_val = (rng.random(400) < 0.5).astype(int)

@@ -1,0 +1,122 @@
+"""One cell of the grid: (arm, budget, seed), and everything that is named or counted from it.
+
+A cell crosses Ray Tune, MLflow and the report. Its run names, the key of its generated images,
+its MLflow params and tags, and the size of its fill are defined here alone, and a run read back
+from MLflow becomes a `Cell` again through `from_run_name`, `from_tags` or `from_params`, so no
+other module formats or parses `-n<budget>-s<seed>`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from raygan.errors import RayganError
+
+GAN_ARM_PREFIX = "gan:"  # `gan:<family>` arms fill with a GAN's images
+ALL = "all"  # the budget of the all-real arm: every real malignant training image
+ALL_REAL = "all-real"  # the arm that trains on every real malignant image
+FILLING_ARMS = ("oversample", "classic")  # plus every gan:<family>: they fill up to the target
+GAN_RUN_PREFIX = "train:"  # a GAN training's run name: train:<family>-n<budget>-s<seed>
+TUNE_RUN_PREFIX = "tune:"  # a tuned cell's run name: tune:<family>-n<budget>-s<seed>
+KIND_GAN, KIND_CLASSIFIER = "gan", "classifier"  # `raygan.kind` of a cell's runs
+RUN_NAME = re.compile(r"(?P<prefix>train:|tune:)?(?P<arm>(?:gan:)?\w+(?:-\w+)*?)"
+                      r"-n(?P<budget>\d+|all)-s(?P<seed>\d+)")
+
+
+def parse_budget(value: Any) -> int | str:
+    """A budget as MLflow or a run name holds it (`'50'`, `'all'`) -> 50 or 'all'."""
+    return ALL if str(value) == ALL else int(value)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (arm, budget, seed) of the grid; a GAN training is the cell of its `gan:<family>` arm."""
+
+    arm: str  # `real`, `oversample`, `classic`, `all-real` or `gan:<family>`
+    budget: int | str  # real malignant training images kept; 'all' for the all-real arm
+    seed: int  # redraws the budget subset and re-initializes every model of the cell
+
+    @classmethod
+    def of_gan(cls, gan: str, budget: int, seed: int) -> Cell:
+        """The cell of GAN family `gan` (arm `gan:<gan>`)."""
+        return cls(GAN_ARM_PREFIX + gan, budget, seed)
+
+    @property
+    def is_gan(self) -> bool:
+        """Whether the arm fills with a GAN's images."""
+        return self.arm.startswith(GAN_ARM_PREFIX)
+
+    @property
+    def gan(self) -> str:
+        """The GAN family of a `gan:*` arm; '' for every other arm."""
+        return self.arm[len(GAN_ARM_PREFIX):] if self.is_gan else ""
+
+    @property
+    def run_name(self) -> str:
+        """`{arm}-n{budget}-s{seed}`: the classifier run's MLflow name."""
+        return f"{self.arm}-n{self.budget}-s{self.seed}"
+
+    @property
+    def gan_key(self) -> str:
+        """The key of the cell's generated images: its classifier run's name."""
+        self._need_gan("has no generated images")
+        return self.run_name
+
+    @property
+    def gan_run_name(self) -> str:
+        """`train:{gan}-n{budget}-s{seed}`: the MLflow name of the cell's GAN training."""
+        self._need_gan("trains no GAN")
+        return f"{GAN_RUN_PREFIX}{self.gan}-n{self.budget}-s{self.seed}"
+
+    @property
+    def tune_run_name(self) -> str:
+        """`tune:{gan}-n{budget}-s{seed}`: the MLflow name of the cell's GAN tuning."""
+        self._need_gan("tunes no GAN")
+        return f"{TUNE_RUN_PREFIX}{self.gan}-n{self.budget}-s{self.seed}"
+
+    def fill_count(self, num_real: int, fill_target: int) -> int:
+        """Synthetic or duplicated malignant images that the arm adds to its `num_real` real
+        training images: up to `fill_target` for the filling arms, none for the others."""
+        if self.arm in FILLING_ARMS or self.is_gan:
+            return max(0, fill_target - num_real)
+        return 0
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The cell's MLflow params (`gan` is '' for a non-GAN arm)."""
+        return {"arm": self.arm, "gan": self.gan, "budget": self.budget, "seed": self.seed}
+
+    def tags(self, kind: str) -> dict[str, str]:
+        """The cell's MLflow tags on a run of `kind` (KIND_GAN runs also name the family)."""
+        gan = {"raygan.gan": self.gan} if kind == KIND_GAN else {}
+        return {"raygan.kind": kind, "raygan.arm": self.arm, **gan,
+                "raygan.budget": str(self.budget), "raygan.seed": str(self.seed)}
+
+    @classmethod
+    def from_run_name(cls, name: str) -> Cell:
+        """The cell of a run name: a classifier's `{arm}-n..-s..`, a GAN training's
+        `train:{gan}-n..-s..` or a tuning's `tune:{gan}-n..-s..`."""
+        match = RUN_NAME.fullmatch(name)
+        if match is None:
+            raise RayganError(f"{name!r} is not a run name of a cell; runs are named "
+                              "<arm>-n<budget>-s<seed>, e.g. gan:dcgan-n50-s0, "
+                              "train:dcgan-n50-s0")
+        arm = (GAN_ARM_PREFIX if match["prefix"] else "") + match["arm"]
+        return cls(arm, parse_budget(match["budget"]), int(match["seed"]))
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> Cell:
+        """The cell of a run, from the tags that `tags` gave it."""
+        return cls(tags["raygan.arm"], parse_budget(tags["raygan.budget"]),
+                   int(tags["raygan.seed"]))
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> Cell:
+        """The cell of a run, from its MLflow params (all strings)."""
+        return cls(params["arm"], parse_budget(params["budget"]), int(params["seed"]))
+
+    def _need_gan(self, what: str) -> None:
+        if not self.is_gan:
+            raise ValueError(f"arm {self.arm!r} {what}: it is not a gan:<family> arm")

@@ -1,0 +1,117 @@
+"""The grid's cell: its names, tags and params read back to the same cell, and its fill count."""
+
+import pickle
+
+import cloudpickle
+import numpy as np
+import pytest
+
+from raygan.cell import ALL, KIND_CLASSIFIER, KIND_GAN, Cell
+from raygan.config import ALL_ARMS, profile_config
+from raygan.data import carve_validation, cell_split, training_set
+from raygan.errors import RayganError
+
+BUDGETS = (1, 3, 20, 50, 500)
+SEEDS = (0, 7)
+
+
+def _cells() -> list[Cell]:
+    return [Cell(arm, ALL if arm == "all-real" else b, s)
+            for arm in ALL_ARMS for b in BUDGETS for s in SEEDS]
+
+
+def _old_fill_count(arm: str, budget: int, fill_target: int) -> int:
+    """The formula `raygan.data.arms.fill_count` held before the cell owned it."""
+    if arm in ("oversample", "classic") or arm.startswith("gan:"):
+        return max(0, fill_target - budget)
+    return 0
+
+
+def test_names_are_the_published_scheme():
+    cell = Cell.of_gan("dcgan", 50, 0)
+    assert (cell.arm, cell.gan, cell.is_gan) == ("gan:dcgan", "dcgan", True)
+    assert cell.run_name == cell.gan_key == "gan:dcgan-n50-s0"
+    assert cell.gan_run_name == "train:dcgan-n50-s0"
+    assert cell.tune_run_name == "tune:dcgan-n50-s0"
+    assert Cell("all-real", ALL, 2).run_name == "all-real-nall-s2"
+    assert Cell("oversample", 200, 1).run_name == "oversample-n200-s1"
+
+
+@pytest.mark.parametrize("cell", _cells(), ids=lambda c: c.run_name)
+def test_run_names_tags_and_params_read_back_to_the_cell(cell):
+    assert Cell.from_run_name(cell.run_name) == cell
+    for kind in (KIND_CLASSIFIER, KIND_GAN) if cell.is_gan else (KIND_CLASSIFIER,):
+        tags = cell.tags(kind)
+        assert all(isinstance(v, str) for v in tags.values())  # MLflow keeps strings
+        assert tags["raygan.kind"] == kind
+        assert Cell.from_tags(tags) == cell
+    # MLflow gives params back as strings.
+    assert Cell.from_params({k: str(v) for k, v in cell.params.items()}) == cell
+    if cell.is_gan:
+        assert Cell.from_run_name(cell.gan_run_name) == cell
+        assert Cell.from_run_name(cell.tune_run_name) == cell
+        assert cell.tags(KIND_GAN)["raygan.gan"] == cell.gan
+        assert "raygan.gan" not in cell.tags(KIND_CLASSIFIER)
+    else:
+        assert cell.params["gan"] == ""
+        for name in ("gan_key", "gan_run_name", "tune_run_name"):
+            with pytest.raises(ValueError, match="not a gan:<family> arm"):
+                getattr(cell, name)
+    assert pickle.loads(pickle.dumps(cell)) == cell
+    assert hash(Cell(cell.arm, cell.budget, cell.seed)) == hash(cell)  # a dict key
+
+
+@pytest.mark.parametrize("name", ["dcgan", "gan:dcgan-n-s0", "gan:dcgan-n5", "real-n5-sx",
+                                  "real-n5-s0 ", "train:-n5-s0"])
+def test_a_name_that_is_no_cell_is_one_error(name):
+    with pytest.raises(RayganError, match="is not a run name of a cell"):
+        Cell.from_run_name(name)
+
+
+@pytest.mark.parametrize("arm", ALL_ARMS)
+def test_fill_count_matches_the_old_formula(arm):
+    for budget in range(0, 1300, 7):
+        for target in (0, 50, 1017, 1197):
+            assert Cell(arm, budget, 0).fill_count(budget, target) == \
+                _old_fill_count(arm, budget, target)
+
+
+@pytest.mark.parametrize("validation", ["budget", "study"])
+@pytest.mark.parametrize("arm", ALL_ARMS)
+def test_fill_count_is_what_the_training_set_adds(arm, validation):
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 60 + [1] * 50)
+    x = rng.integers(0, 256, (len(y), 3, 8, 8), dtype=np.uint8)
+    pools = carve_validation(y, 0.2, 0, validation)
+    for budget in (3, 10, 20, 40):
+        for target in (pools.fill_target(0), 15):
+            cell = Cell(arm, ALL if arm == "all-real" else budget, 1)
+            num_real = len(cell_split(pools, budget, 1).malignant)
+            n_fill = cell.fill_count(num_real, target)
+            fake = np.zeros((max(n_fill, 1), 3, 8, 8), np.uint8)
+            _, y_arm = training_set(cell, x, pools, target, fake if cell.is_gan else None)
+            if arm != "all-real":
+                assert y_arm.sum() == num_real + n_fill
+            assert n_fill == _old_fill_count(arm, num_real, target)
+
+
+def test_fill_target_zero_means_every_real_malignant_image():
+    pools = carve_validation(np.array([0] * 60 + [1] * 50), 0.2, 0, "study")
+    assert pools.fill_target(0) == pools.num_malignant == 40
+    assert pools.fill_target(25) == 25
+
+
+def test_sweep_config_pickles_whole():
+    """Trials receive the SweepConfig itself through `tune.with_parameters`."""
+    cfg = profile_config("laptop")
+    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)):
+        back = loads(dumps(cfg))
+        assert back == cfg and back.gan_config("pggan", 50) == cfg.gan_config("pggan", 50)
+
+
+def test_progress_lines_name_the_cell_as_before():
+    from raygan.orchestrate.progress import classifier_label, gan_label
+
+    assert classifier_label(Cell.of_gan("dcgan", 50, 0)) == "gan:dcgan n=50 seed=0"
+    assert classifier_label(Cell("all-real", ALL, 1)) == "all-real n=all seed=1"
+    assert gan_label(Cell.of_gan("dcgan", 20, 0)) == "train dcgan n=20 seed=0"
