@@ -8,13 +8,15 @@ import math
 from collections import defaultdict
 from typing import Any
 
+from raygan.cell import ALL, Cell
+
 COLUMNS = ("arm", "budget", "seed", "test/acc", "test/auc", "test/auc_hard", "test/sensitivity",
            "test/specificity", "test/balanced_acc", "val/auc", "best_epoch", "gan_gap",
            "gan_converged", "error")
 
 
 def _budget_key(b: Any) -> float:
-    return math.inf if b == "all" else float(b)
+    return math.inf if b == ALL else float(b)
 
 
 def rows_csv(rows: list[dict[str, Any]]) -> str:
@@ -73,5 +75,5 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lines.append("")
         lines.append("Failed trials:")
         for r in errors:
-            lines.append(f"- {r['arm']}-n{r['budget']}-s{r['seed']}: {r['error']}")
+            lines.append(f"- {Cell(r['arm'], r['budget'], r['seed']).run_name}: {r['error']}")
     return "\n".join(lines) + "\n"
