@@ -125,6 +125,18 @@ def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                          "best_gan_configs.json that raygan tune writes")
     p.add_argument("--exclude-leaks", action="store_true", default=None,
                    help="drop test images that re-capture a training lesion (leakage audit)")
+    p.add_argument("--classes", help="NEGATIVE,POSITIVE class folders of a class-folder dataset;\n"
+                                     "the second is the scarce one (benign,malignant)")
+    p.add_argument("--test-fraction", type=float,
+                   help="share of each class carved as test where the data has no test split")
+    p.add_argument("--validation", choices=("budget", "study"),
+                   help="budget: validation malignant images are part of the N (default);\n"
+                        "study: a fixed 15 %% pool outside the budgets, as the study did")
+    p.add_argument("--external-test", action="append", metavar="NAME=DATASET",
+                   help="also test every classifier on DATASET (any source: folder or card);\n"
+                        "repeatable; metrics under ext/NAME/ in MLflow")
+    p.add_argument("--keep-external-duplicates", action="store_true", default=None,
+                   help="keep external images that duplicate a training image (dropped)")
     p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
                    help="train on GPUs (default: as the profile says)")
     p.add_argument("--address", help="Ray cluster to join, e.g. auto; else $RAY_ADDRESS, else\n"
@@ -145,6 +157,20 @@ def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def _external_tests(values: list[str]) -> dict[str, str]:
+    """NAME=DATASET pairs of --external-test; paths made absolute so a resume finds them."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, spec = value.partition("=")
+        if not sep or not name.strip() or not spec.strip():
+            raise RayganError(f"--external-test {value!r} is not NAME=DATASET; pass e.g. "
+                              "--external-test isic=cards/isic2017.toml")
+        if name in out:
+            raise RayganError(f"--external-test names {name!r} twice; give each set its own name")
+        out[name.strip()] = os.path.abspath(os.path.expanduser(spec.strip()))
+    return out
+
+
 def build_config(args: argparse.Namespace):
     """The SweepConfig of a profile with the command line's values over it."""
     cfg = profile_config(args.profile)
@@ -152,7 +178,13 @@ def build_config(args: argparse.Namespace):
     over = {"data": args.data or "", "resolution": args.resolution, "fill_target": args.fill_target,
             "address": args.address, "storage": args.storage, "output": args.output,
             "experiment": args.experiment, "sweep_name": args.name,
-            "exclude_leaks": args.exclude_leaks}
+            "exclude_leaks": args.exclude_leaks, "test_fraction": args.test_fraction,
+            "validation": args.validation,
+            "keep_external_duplicates": args.keep_external_duplicates}
+    if args.classes is not None:
+        over["classes"] = tuple(_items(args.classes, "--classes", "benign,malignant"))
+    if args.external_test:
+        over["external"] = _external_tests(args.external_test)
     if args.budgets is not None:
         parts = _items(args.budgets, "--budgets", "50,200,all")
         over["budgets"] = _ints(",".join(b for b in parts if b != "all"), "budgets")
