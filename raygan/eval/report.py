@@ -69,7 +69,9 @@ def _set_section(ts: TestSet, rows: list[dict[str, Any]], comps: list[dict[str, 
                "sensitivity + specificity - 1 on its own validation split; the metrics there "
                "(Youden) stand beside those at 0.5 (mean over seeds; AUC does not depend on "
                "the threshold).", "", thresholds, ""]
-    md += ["### Conclusions", "", *[f"- {c}" for c in conclusions(comps)], *gate_line, ""]
+    lines = conclusions(comps) or ["No GAN arm is compared with `oversample` here: the grid "
+                                   "lacks one or the other."]
+    md += ["### Conclusions", "", *[f"- {c}" for c in lines], *gate_line, ""]
     across = across_seeds_table(comps)
     if across:
         md += ["### Across seeds", "",
