@@ -1,7 +1,14 @@
-"""One DCGAN step at 64 px (ngf = ndf = 64, batch 64): raygan's plug-in against a plain PyTorch
-loop of the same architecture, and the achieved FLOP/s against this machine's matmul peak.
+"""One DCGAN step: raygan's plug-in against a plain PyTorch loop of the same architecture, in
+fp32, channels_last and bf16 autocast, and the achieved FLOP/s against this machine's matmul peak.
 
-    python benchmarks/dcgan_step.py [--steps 10] [--threads 1,2]
+    python benchmarks/dcgan_step.py [--steps 10] [--threads 1,2]       # 64 px, width 64 (paper)
+    python benchmarks/dcgan_step.py --resolution 32 --width 32 --steps 100   # the laptop profile
+
+The plain loop is the PyTorch DCGAN example's step (one D backward of real + fake loss, latents
+from the global RNG, a float batch already in memory) on raygan's own G and D modules, which at
+64 px are the example's layers. raygan's step adds what a sweep needs: the batch drawn from the
+uint8 images and converted, a seeded RNG per step (resumable), separate real and fake D backward
+passes (DDP needs each forward followed by its backward), and the loss history.
 """
 
 from __future__ import annotations
@@ -21,26 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save  # noqa: E402
 
 from raygan.config import GANConfig  # noqa: E402
-from raygan.gans import build_gan, fit_gan  # noqa: E402
+from raygan.gans import build_gan, dcgan, fit_gan  # noqa: E402
 
-RES, BATCH, WIDTH, NZ = 64, 64, 64, 100
+RES, BATCH, WIDTH, NZ = 64, 64, 64, 100  # defaults; --resolution, --batch, --width
 
 
 def plain_nets() -> tuple[nn.Module, nn.Module]:
-    """The classic PyTorch-examples DCGAN at 64 px."""
-    g = nn.Sequential(
-        nn.ConvTranspose2d(NZ, 512, 4, 1, 0, bias=False), nn.BatchNorm2d(512), nn.ReLU(True),
-        nn.ConvTranspose2d(512, 256, 4, 2, 1, bias=False), nn.BatchNorm2d(256), nn.ReLU(True),
-        nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(True),
-        nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),
-        nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), nn.Tanh())
-    d = nn.Sequential(
-        nn.Conv2d(3, 64, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(128, 256, 4, 2, 1, bias=False), nn.BatchNorm2d(256), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(256, 512, 4, 2, 1, bias=False), nn.BatchNorm2d(512), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(512, 1, 4, 1, 0, bias=False))
-    return g, d
+    """G and D of raygan's DCGAN (at 64 px, width 64: the PyTorch example's layers)."""
+    return dcgan.Generator(NZ, WIDTH, RES), dcgan.Discriminator(WIDTH, RES)
 
 
 def plain_step(g, d, opt_g, opt_d, real: torch.Tensor) -> None:
@@ -110,10 +105,15 @@ def matmul_peak(n: int = 2048, reps: int = 10) -> float:
 
 
 def main() -> None:
+    global RES, WIDTH, BATCH
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", default="1,2")
+    p.add_argument("--resolution", type=int, default=RES, help="px (64)")
+    p.add_argument("--width", type=int, default=WIDTH, help="ngf = ndf (64)")
+    p.add_argument("--batch", type=int, default=BATCH, help="images per step (64)")
     args = p.parse_args()
+    RES, WIDTH, BATCH = args.resolution, args.width, args.batch
     figures = {}
     for threads in (int(t) for t in args.threads.split(",")):
         torch.set_num_threads(threads)
@@ -138,7 +138,8 @@ def main() -> None:
             "raygan_bf16_images_per_s": round(ours_bf16, 1),
             "raygan_bf16_vs_plain_bf16": round(ours_bf16 / bf16, 3)}
         print(threads, figures[f"{threads} thread(s)"], flush=True)
-    save("dcgan_step", "python benchmarks/dcgan_step.py " + " ".join(sys.argv[1:]), figures)
+    name = "dcgan_step" if RES == 64 else f"dcgan_step_{RES}px"
+    save(name, "python benchmarks/dcgan_step.py " + " ".join(sys.argv[1:]), figures)
 
 
 if __name__ == "__main__":

@@ -46,9 +46,12 @@ REPORT_DOC = """The report of a finished sweep: CIs, paired tests, per-budget co
 
     raygan report --name laptop-2026-11-23     # reads MLflow, writes runs/<name>/report/
     raygan report --name overnight-1 --fidelity --cas   # + fidelity, CAS, near-copies
+    raygan report --name laptop-1 --external-test isic=cards/isic2017.toml   # a new test set
 
 It reads the sweep's classifier runs (per-image test scores) and GAN runs (sample grids) from
-MLflow, writes report.md with its plots, and logs them to the sweep's parent run.
+MLflow, writes report.md with its plots, and logs them to the sweep's parent run. Every test
+set (the test split, each external set) gets its own section. --external-test tests the
+sweep's saved classifiers (classifier.pt) on a new set, without retraining.
 """
 GENERATE_DOC = """Write a trained GAN's images as PNGs, plus a CSV manifest.
 
@@ -325,6 +328,13 @@ def report_parser(prog: str | None = None) -> Parser:
                    help="generated images per GAN for the fidelity measures (500)")
     p.add_argument("--cas", action="store_true", help="with --fidelity: also the Classification "
                    "Accuracy Score of every GAN run (one classifier training each)")
+    p.add_argument("--external-test", action="append", metavar="NAME=DATASET",
+                   help="also test the sweep's saved classifiers on DATASET (any source),\n"
+                        "without retraining; repeatable. Sets the sweep tested are in the\n"
+                        "report without this flag")
+    p.add_argument("--keep-external-duplicates", action="store_true", default=None,
+                   help="keep the new sets' images that duplicate a training image\n"
+                        "(default: as the sweep did; it drops them unless told otherwise)")
     return p
 
 
@@ -355,6 +365,61 @@ def _sweep_data(cfg, name: str, data: str | None):
     return dataset
 
 
+def _audited(name: str, spec: str, cfg, dataset, keep: bool):
+    """External set `name` at the sweep's resolution, audited against the sweep's training
+    images: (the set, less its duplicates unless `keep`; how many duplicate one)."""
+    from raygan.data.sources import external_set
+    from raygan.eval.leakage import without_external_duplicates
+
+    ext, _, duplicates = without_external_duplicates(
+        dataset.train, external_set(spec, cfg.resolution), keep)
+    print(f"external test {name}: {len(ext)} images from {spec}; {duplicates} duplicate a "
+          f"training image and are {'kept' if keep else 'dropped'}", flush=True)
+    return ext, duplicates
+
+
+def _report_external(args: argparse.Namespace, cfg, dataset, uri: str, trials: list) -> list:
+    """The external test sets of a report: those the sweep tested (their stored scores) and
+    those of --external-test (the sweep's saved classifiers, evaluated now, no retraining)."""
+    from raygan import tracking
+    from raygan.eval.external import evaluate_trial
+    from raygan.eval.numbers import TestSet, Trial
+
+    new = _external_tests(args.external_test or [])
+    clash = sorted(set(new) & set(cfg.external))
+    if clash:
+        raise RayganError(f"sweep {args.name!r} already tested external set {clash[0]!r} "
+                          f"({cfg.external[clash[0]]}), and its report reads those scores back "
+                          "without the flag; give the new set another name")
+    keep = (cfg.keep_external_duplicates if args.keep_external_duplicates is None
+            else args.keep_external_duplicates)
+    params = tracking.sweep_params(uri, cfg.experiment, args.name) if cfg.external else {}
+    sets = []
+    for name, spec in cfg.external.items():
+        ext, duplicates = _audited(name, spec, cfg, dataset, cfg.keep_external_duplicates)
+        logged = params.get(f"external_duplicates.{name}")
+        if logged is not None and int(logged) != duplicates:
+            raise RayganError(f"the duplicate audit of external set {name!r} finds {duplicates} "
+                              f"duplicates, the sweep found {logged}: the set at {spec} or the "
+                              "training data changed since the sweep ran; restore them")
+        sets.append(TestSet(name, ext.y, tracking.external_scores(uri, trials, name), True,
+                            duplicates, cfg.keep_external_duplicates))
+    loaded = {name: _audited(name, spec, cfg, dataset, keep) for name, spec in new.items()}
+    for name, (ext, duplicates) in loaded.items():  # every set is checked before any is tested
+        scored, rows = [], []
+        for t in trials:
+            metrics, p = evaluate_trial(uri, t.run_id, ext)
+            scored.append(Trial(t.arm, t.budget, t.seed, p, metrics["youden/threshold"],
+                                t.run_id))
+            rows.append({"arm": t.arm, "budget": t.budget, "seed": t.seed,
+                         **{f"ext/{name}/{k}": v for k, v in metrics.items()}})
+        print(f"external test {name}: {len(trials)} saved classifiers tested", flush=True)
+        tracking.log_sweep_metrics(uri, cfg.experiment, args.name,
+                                   tracking.summary_metrics(rows))
+        sets.append(TestSet(name, ext.y, scored, True, duplicates, keep))
+    return sets
+
+
 def _report(args: argparse.Namespace) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
@@ -378,6 +443,7 @@ def _report(args: argparse.Namespace) -> int:
         if not trials:
             raise RayganError(f"sweep {args.name!r} has no finished classifier runs in {uri}")
         check_paired(trials, y)  # before the fidelity section pairs them too
+        external = _report_external(args, cfg, dataset, uri, trials)
         fidelity = None
         if args.fidelity:
             import tempfile
@@ -394,7 +460,7 @@ def _report(args: argparse.Namespace) -> int:
         for row in fidelity or []:
             row["converged"] = verdicts.get((row["arm"], row["budget"], row["seed"]), "unknown")
         paths = write_report(trials, y, folder / REPORT_DIR, args.name, grids, fidelity=fidelity,
-                             gates=gates, curves=curves)
+                             gates=gates, curves=curves, external=external)
         tracking.log_files(uri, cfg.experiment, args.name, paths, REPORT_DIR)
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,7 +18,14 @@ import mlflow
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
-from raygan.artifacts import GAN_CHECKPOINT, RESULTS_TABLE, SAMPLES_DIR, SAMPLES_PNG, TEST_PROBS
+from raygan.artifacts import (
+    GAN_CHECKPOINT,
+    RESULTS_TABLE,
+    SAMPLES_DIR,
+    SAMPLES_PNG,
+    TEST_PROBS,
+    external_probs,
+)
 from raygan.cell import ALL, KIND_CLASSIFIER, KIND_GAN, Cell
 from raygan.errors import RayganError
 
@@ -226,9 +233,10 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
                   ) -> tuple[list, dict[str, bytes]]:
-    """The finished classifier trials of a sweep (with per-image test scores) and the sample
-    grid of its largest-budget GAN training per family; every trial tagged with a test-data
-    digest must carry `test_data` (when given) and the same digest as the others."""
+    """The finished classifier trials of a sweep (with per-image test scores, validation
+    threshold and run id) and the sample grid of its largest-budget GAN training per family;
+    every trial tagged with a test-data digest must carry `test_data` (when given) and the same
+    digest as the others."""
     import numpy as np
 
     from raygan.eval.numbers import Trial
@@ -264,7 +272,9 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
         for run in classifiers:
             cell = run_cell(run)
             path = client.download_artifacts(run.info.run_id, TEST_PROBS, tmp)
-            trials.append(Trial(cell.arm, cell.budget, cell.seed, np.load(path)))
+            threshold = run.data.metrics.get("test/youden/threshold", float("nan"))
+            trials.append(Trial(cell.arm, cell.budget, cell.seed, np.load(path), threshold,
+                                run.info.run_id))
         for cell, run_id in largest.values():
             path = client.download_artifacts(run_id, SAMPLES_PNG, f"{tmp}/{run_id}")
             grids[f"{cell.arm}-n{cell.budget}"] = Path(path).read_bytes()
@@ -274,6 +284,47 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
 def run_cell(run: Any) -> Cell:
     """The cell of a finished GAN training or classifier run, from its MLflow params."""
     return Cell.from_params(run.data.params)
+
+
+def external_scores(uri: str, trials: list, name: str) -> list:
+    """The `trials` (of `sweep_results`) with their stored per-image scores on the external
+    set `name` in place of the test split's (artifact `external_probs(name)`)."""
+    import numpy as np
+
+    from raygan.eval.numbers import Trial
+
+    client = MlflowClient(uri)
+    file = external_probs(name)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in trials:
+            if file not in {a.path for a in client.list_artifacts(t.run_id)}:
+                raise RayganError(f"classifier run {Cell(t.arm, t.budget, t.seed).run_name} "
+                                  f"holds no {file}: it was not tested on external set "
+                                  f"{name!r}; test the saved classifiers on it anew with raygan "
+                                  "report --external-test OTHER_NAME=DATASET")
+            path = client.download_artifacts(t.run_id, file, f"{tmp}/{t.run_id}")
+            out.append(Trial(t.arm, t.budget, t.seed, np.load(path), t.threshold, t.run_id))
+    return out
+
+
+def sweep_params(uri: str, experiment: str, sweep: str) -> dict[str, str]:
+    """The params of the parent run of the sweep called `sweep` (its config, and what the
+    sweep found before it ran, such as `external_duplicates.<NAME>`)."""
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    return dict(client.get_run(parent).data.params)
+
+
+def log_sweep_metrics(uri: str, experiment: str, sweep: str, values: dict[str, float]) -> None:
+    """Log metrics on the parent run of the sweep called `sweep` (e.g. the `summary_metrics`
+    of an external set that its report tested)."""
+    client = MlflowClient(uri)
+    parent = find_parent(uri, client.get_experiment_by_name(experiment).experiment_id, sweep)
+    ChildRun(client, parent).metrics(values)
 
 
 def _check_test_data(sweep: str, runs: list, expected: str) -> None:
@@ -378,7 +429,8 @@ def sweep_gates(uri: str, experiment: str, sweep: str
     return gates, curves
 
 
-# The sweep's results on its parent run: these per-trial metrics, averaged over seeds.
+# The sweep's results on its parent run: these per-trial metrics, averaged over seeds, and the
+# same on each external set (`ext/<NAME>/auc`, ...).
 SUMMARY_METRICS = ("test/auc", "test/acc", "test/balanced_acc")
 
 
@@ -387,10 +439,19 @@ def arm_slug(arm: str) -> str:
     return arm.replace(":", "_")
 
 
+def _summary_keys(rows: list[dict[str, Any]]) -> list[str]:
+    """SUMMARY_METRICS, then their `ext/<NAME>/` equivalents for every external set in `rows`."""
+    names = sorted({k.split("/")[1] for r in rows for k in r
+                    if k.startswith("ext/") and k.count("/") == 2})
+    ends = [m.split("/", 1)[1] for m in SUMMARY_METRICS]
+    return [*SUMMARY_METRICS, *(f"ext/{n}/{m}" for n in names for m in ends)]
+
+
 def summary_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
     """Per arm and budget, the mean over seeds of each SUMMARY_METRICS entry of the finished
     trials, as `test_auc.gan_dcgan.n50`, and their SD as `test_auc.gan_dcgan.n50.sd` when more
-    than one seed finished; `all-real` has budget `all` (`test_auc.all-real.all`)."""
+    than one seed finished; `all-real` has budget `all` (`test_auc.all-real.all`). On an
+    external set NAME: `ext_NAME_auc.gan_dcgan.n50`, ..."""
     import numpy as np
 
     cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -399,8 +460,9 @@ def summary_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
             budget = ALL if r["budget"] == ALL else f"n{r['budget']}"
             cells.setdefault((arm_slug(r["arm"]), budget), []).append(r)
     out = {}
+    keys = _summary_keys(rows)
     for (arm, budget), rs in sorted(cells.items()):
-        for metric in SUMMARY_METRICS:
+        for metric in keys:
             values = [float(r[metric]) for r in rs if metric in r]
             if not values:
                 continue
@@ -412,15 +474,16 @@ def summary_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def results_table(rows: list[dict[str, Any]]) -> dict[str, list]:
-    """One row per arm and budget (finished seeds, mean and SD of SUMMARY_METRICS, failed
-    trials), as the columns MLflow's `log_table` takes."""
+    """One row per arm and budget (finished seeds, mean and SD of SUMMARY_METRICS and their
+    external equivalents, failed trials), as the columns MLflow's `log_table` takes."""
     import numpy as np
 
     cells: dict[tuple[str, Any], list[dict[str, Any]]] = {}
     for r in rows:
         cells.setdefault((r["arm"], r["budget"]), []).append(r)
     cols: dict[str, list] = {"arm": [], "budget": [], "seeds": [], "failed": []}
-    for metric in SUMMARY_METRICS:
+    keys = _summary_keys(rows)
+    for metric in keys:
         cols[metric.replace("/", "_")], cols[metric.replace("/", "_") + "_sd"] = [], []
     for (arm, budget), rs in cells.items():
         ok = [r for r in rs if not r.get("error")]
@@ -428,7 +491,7 @@ def results_table(rows: list[dict[str, Any]]) -> dict[str, list]:
         cols["budget"].append(str(budget))
         cols["seeds"].append(len(ok))
         cols["failed"].append(len(rs) - len(ok))
-        for metric in SUMMARY_METRICS:
+        for metric in keys:
             values = [float(r[metric]) for r in ok if metric in r]
             key = metric.replace("/", "_")
             cols[key].append(float(np.mean(values)) if values else None)

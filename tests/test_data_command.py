@@ -1,7 +1,7 @@
 """`raygan data check / fetch` and the dataset install behind `fetch`, on a local zip archive
 (no network), and the one-line errors of `raygan generate` and `raygan run --download`."""
 
-import importlib.util
+import sys
 import zipfile
 from pathlib import Path
 
@@ -87,9 +87,8 @@ def test_data_check_errors(capsys, tmp_path):
     assert "invalid int value" in msg
 
 
-@pytest.mark.skipif(importlib.util.find_spec("kagglehub") is not None,
-                    reason="kagglehub is installed")
 def test_fetch_without_kagglehub_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "kagglehub", None)  # as if not installed: import fails
     monkeypatch.delenv("RAYGAN_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
     msg = _one_error(capsys, cli.main(["data", "fetch"]))

@@ -1,5 +1,6 @@
 """External test sets through the sweep library: the duplicate audit before Ray starts, `ext/`
-metrics, Youden-threshold metrics and the saved classifier of every trial in MLflow."""
+metrics, Youden-threshold metrics and the saved classifier of every trial in MLflow; the report's
+section per external set, and `report --external-test` of a set the sweep never saw."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from mlflow.tracking import MlflowClient
 from raygan.data import Split
 from raygan.data.sources import external_set
 from raygan.eval.external import evaluate_trial
+
+REPORT = Path(__file__).resolve().parents[1] / "sweeps" / "report.py"
 
 DRIVER = """
 import dataclasses, json, sys
@@ -89,3 +92,30 @@ def test_sweep_tests_every_trial_on_an_external_set(tiny_dataset, tmp_path):
     assert np.allclose(p, logged, atol=1e-5)
     assert metrics["auc"] == pytest.approx(m["ext/other/auc"])
     assert metrics["youden/acc"] == pytest.approx(m["ext/other/youden/acc"])
+
+    # The report reads the trials' stored external scores back: a section for the set, no flag.
+    report = [sys.executable, str(REPORT), "--name", "t", "--output", str(tmp_path / "runs")]
+    proc = subprocess.run(report, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    md = (tmp_path / "runs" / "t" / "report" / "report.md").read_text()
+    assert ("## External test set other: 27 images (12 malignant); 3 duplicates of training "
+            "images dropped by the duplicate audit") in md
+    # A set the sweep never saw: its saved classifiers are tested on it, nothing is retrained.
+    second = tmp_path / "second"
+    for cls in ("benign", "malignant"):
+        shutil.copytree(tiny_dataset / "test" / cls, second / cls)
+    for f in shared[:2]:
+        shutil.copy(f, second / "malignant" / f"dup_{f.name}")
+    before = sorted(r.info.run_id for r in client.search_runs([trial.info.experiment_id]))
+    proc = subprocess.run([*report, "--external-test", f"second={second}"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    after = sorted(r.info.run_id for r in client.search_runs([trial.info.experiment_id]))
+    assert after == before
+    md = (tmp_path / "runs" / "t" / "report" / "report.md").read_text()
+    assert "## External test set other: 27 images" in md
+    assert ("## External test set second: 24 images (12 malignant); 2 duplicates of training "
+            "images dropped by the duplicate audit") in md
+    parent_metrics = client.get_run(parent.info.run_id).data.metrics
+    assert {"ext_other_auc.real.n10", "ext_second_auc.real.n10"} <= set(parent_metrics)

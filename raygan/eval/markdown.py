@@ -10,7 +10,7 @@ import numpy as np
 
 from raygan.eval.numbers import ALPHA, POWER, PUBLISHED, _arms, _budget_key
 
-HOLM_TEXT = ("Holm correction within each family of tests over all comparisons of this report "
+HOLM_TEXT = ("Holm correction within each family of tests over all comparisons on this test set "
              "(per-seed DeLong and McNemar tests; across-seed t-tests; across-seed Wilcoxon "
              f"tests), alpha = {ALPHA}; an undefined p-value (a t-test whose differences are all "
              "equal, a Wilcoxon test whose differences are all zero) is left out of its family")
@@ -121,6 +121,37 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
                 vals.append(f"{acc:.3f} ± {sd['acc']:.3f} / {auc:.3f} ± {sd['auc']:.3f} / "
                             f"{hard:.3f}")
         lines.append(f"| {arm} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
+YOUDEN = ("acc", "balanced_acc", "sensitivity", "specificity")  # the threshold's metrics
+
+
+def threshold_table(rows: list[dict[str, Any]]) -> str:
+    """Arm x budget: accuracy, balanced accuracy, sensitivity and specificity at 0.5 beside
+    the same at each trial's validation threshold (Youden's J), means over seeds, with the
+    thresholds' mean; empty when no trial has a validation threshold."""
+    if not any("youden/threshold" in r for r in rows):
+        return ""
+    names = {"acc": "acc", "balanced_acc": "balanced acc", "sensitivity": "sensitivity",
+             "specificity": "specificity"}
+    head = " | ".join(f"{names[m]} (0.5) | {names[m]} (Youden)" for m in YOUDEN)
+    lines = [f"| arm | N | {head} | Youden threshold |", "|---|---|" + "---|" * 9]
+    cells: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        cells[(r["arm"], r["budget"])].append(r)
+    for arm in _arms(rows):
+        for b in sorted({r["budget"] for r in rows}, key=_budget_key):
+            rs = cells.get((arm, b))
+            if not rs:
+                continue
+
+            def mean(key: str, rs: list[dict] = rs) -> str:
+                vals = [r[key] for r in rs if key in r]
+                return _fmt(float(np.mean(vals))) if vals else ""
+
+            vals = " | ".join(f"{mean(m)} | {mean('youden/' + m)}" for m in YOUDEN)
+            lines.append(f"| {arm} | {b} | {vals} | {mean('youden/threshold')} |")
     return "\n".join(lines)
 
 

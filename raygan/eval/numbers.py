@@ -28,7 +28,7 @@ from raygan.eval.stats import (
     t_mean_ci,
     wilson_ci,
 )
-from raygan.metrics import binary_metrics
+from raygan.metrics import binary_metrics, metrics_at
 
 REFERENCES = ("real", "oversample")  # every other arm is compared with these
 ALPHA = 0.05  # family-wise error rate of each Holm family below
@@ -53,6 +53,23 @@ class Trial:
     budget: int | str  # 'all' for all-real
     seed: int
     p: np.ndarray = field(repr=False)  # P(malignant) per test image, test-split order
+    # The threshold that maximised Youden's J on the trial's validation split (logged as
+    # `test/youden/threshold`); NaN for a run logged before raygan chose one.
+    threshold: float = math.nan
+    run_id: str = ""  # its MLflow run, which holds the trained classifier (classifier.pt)
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """One test set of a report: its labels and every trial's scores on it, paired."""
+
+    __test__ = False  # a report's test set, not a pytest test class
+    name: str  # how the report titles it: `test` (in-distribution) or the external set's NAME
+    y: np.ndarray = field(repr=False)  # labels, in the order of each trial's scores
+    trials: list[Trial] = field(repr=False)  # every trial, scored on this set
+    external: bool = False  # another collection, not the sweep's own test split
+    duplicates: int | None = None  # external images that duplicate a training image (None: unknown)
+    kept_duplicates: bool = False  # they were kept (keep_external_duplicates), not dropped
 
 
 def _budget_key(b: Any) -> float:
@@ -67,21 +84,32 @@ def _arms(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(names, key=lambda a: (ALL_ARMS.index(a) if a in ALL_ARMS else len(ALL_ARMS), a))
 
 
-def check_paired(trials: list[Trial], y: np.ndarray) -> None:
-    """Every trial scored the same test images: one score per label of `y`."""
+def check_paired(trials: list[Trial], y: np.ndarray, external: str = "") -> None:
+    """Every trial scored the same test images: one score per label of `y` (of the external
+    set `external`, when named)."""
     for t in trials:
-        if len(t.p) != len(y):
+        if len(t.p) == len(y):
+            continue
+        run = f"run {t.arm}-n{t.budget}-s{t.seed}"
+        if external:
             raise RayganError(
-                f"run {t.arm}-n{t.budget}-s{t.seed} holds {len(t.p)} test scores but the test "
-                f"set has {len(y)} images: it was tested on other data and cannot be paired; "
-                "report with the --data the sweep ran on")
+                f"{run} holds {len(t.p)} scores on external set {external!r}, which now has "
+                f"{len(y)} images after the duplicate audit: the set changed since the sweep "
+                "tested it; restore it, or test the new one under another name with "
+                "--external-test")
+        raise RayganError(
+            f"{run} holds {len(t.p)} test scores but the test set has {len(y)} images: it was "
+            "tested on other data and cannot be paired; report with the --data the sweep ran on")
 
 
 def per_trial(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
-    """Metrics of each trial with a DeLong CI for AUC and a Wilson CI for accuracy."""
+    """Metrics of each trial with a DeLong CI for AUC and a Wilson CI for accuracy, and, where
+    the trial has a validation threshold, its metrics there (`youden/acc`, ...)."""
     rows = []
     for t in trials:
         m = binary_metrics(y, t.p)
+        if not math.isnan(t.threshold):
+            m.update(metrics_at(y, t.p, t.threshold))
         auc, lo, hi = delong_auc_ci(y, t.p, ALPHA)
         correct = int(((t.p >= 0.5).astype(int) == y).sum())
         acc_lo, acc_hi = wilson_ci(correct, len(y), ALPHA)

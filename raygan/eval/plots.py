@@ -52,9 +52,9 @@ def roc_png(y_true: np.ndarray, p_malignant: np.ndarray, title: str) -> bytes:
     return buf.getvalue()
 
 
-def budget_plot_png(rows: list[dict[str, Any]]) -> bytes:
+def budget_plot_png(sets: dict[str, list[dict[str, Any]]]) -> bytes:
     """`budget_figure` as PNG bytes."""
-    fig = budget_figure(rows)
+    fig = budget_figure(sets)
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -63,26 +63,36 @@ def budget_plot_png(rows: list[dict[str, Any]]) -> bytes:
     return buf.getvalue()
 
 
-def budget_figure(rows: list[dict[str, Any]]):
-    """Test accuracy and AUC against budget for every arm. One seed: 95% CI bands of the run
-    (Wilson, DeLong). Several seeds: the mean, each seed as a dot, and a 95% t-interval of the
-    mean across seeds (training variance; the test set is the same for every seed). A budget
-    axis with one value shows error bars, as a band there has no width. The caller closes the
+def budget_figure(sets: dict[str, list[dict[str, Any]]]):
+    """Accuracy and AUC against budget for every arm, one row of two panels per test set
+    (`sets`: its title -> its `per_trial` rows). One seed: 95% CI bands of the run (Wilson,
+    DeLong). Several seeds: the mean, each seed as a dot, and a 95% t-interval of the mean
+    across seeds (training variance; the test set is the same for every seed). A budget axis
+    with one value shows error bars, as a band there has no width. The caller closes the
     figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(sets), 2, figsize=(11, 4.2 * len(sets)), squeeze=False)
+    for row_axes, (name, rows) in zip(axes, sets.items(), strict=True):
+        _budget_panels(row_axes, rows, name)
+    fig.tight_layout()
+    return fig
+
+
+def _budget_panels(axes, rows: list[dict[str, Any]], name: str) -> None:
+    """The accuracy and AUC panels of one test set."""
     from scipy import stats as sps
 
     n_seeds = len({r["seed"] for r in rows})
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     arms = _arms([r for r in rows if r["budget"] != "all"])
     if n_seeds > 1:
-        titles = [f"test accuracy (mean of {n_seeds} seeds, 95% t-interval)",
-                  f"test AUC (mean of {n_seeds} seeds, 95% t-interval)"]
+        titles = [f"{name}: accuracy (mean of {n_seeds} seeds, 95% t-interval)",
+                  f"{name}: AUC (mean of {n_seeds} seeds, 95% t-interval)"]
     else:
-        titles = ["test accuracy (Wilson 95% CI)", "test AUC (DeLong 95% CI)"]
+        titles = [f"{name}: accuracy (Wilson 95% CI)", f"{name}: AUC (DeLong 95% CI)"]
     for ax, (metric, lo_k, hi_k), title in zip(axes, [
             ("acc", "acc_lo", "acc_hi"), ("auc", "auc_lo", "auc_hi")], titles, strict=True):
         for k, arm in enumerate(arms):
@@ -119,9 +129,6 @@ def budget_figure(rows: list[dict[str, Any]]):
         ax.set(xscale="log", xlabel="real malignant images N", title=title)
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return fig
-
 
 
 def fidelity_plot_png(rows: list[dict[str, Any]]) -> bytes:

@@ -20,67 +20,62 @@ from raygan.eval.markdown import (
     fidelity_table,
     study_table,
     summary_table,
+    threshold_table,
 )
-from raygan.eval.numbers import Trial, check_paired, comparisons, fidelity_correlations, per_trial
+from raygan.eval.numbers import (
+    TestSet,
+    Trial,
+    check_paired,
+    comparisons,
+    fidelity_correlations,
+    per_trial,
+)
 from raygan.eval.plots import budget_plot_png, fidelity_plot_png
 
-__all__ = ["check_paired", "write_report"]
+__all__ = ["TestSet", "check_paired", "set_title", "write_report"]
 
 
-def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
-                 grids: dict[str, bytes] | None = None, notes: list[str] | None = None,
-                 fidelity: list[dict[str, Any]] | None = None,
-                 gates: list[dict[str, Any]] | None = None,
-                 curves: dict[tuple[str, int, int], list] | None = None) -> list:
-    """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
-    returns the paths written."""
-    import csv
+def set_title(ts: TestSet) -> str:
+    """A test set's name and size, as its section and plot panels name it."""
+    size = f"{len(ts.y)} images ({int(ts.y.sum())} malignant)"
+    if not ts.external:
+        return f"Test split: {size}"
+    audit = ("number of duplicates of training images unknown" if ts.duplicates is None else
+             f"{ts.duplicates} duplicate{'s' if ts.duplicates != 1 else ''} of training images "
+             f"{'kept' if ts.kept_duplicates else 'dropped'} by the duplicate audit")
+    return f"External test set {ts.name}: {size}; {audit}"
 
-    check_paired(trials, y)
-    out = Path(out_dir)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
-    rows = per_trial(trials, y)
-    comps = comparisons(trials, y)
-    paths = [out / "budget_plot.png", out / "comparisons.csv"]
-    paths[0].write_bytes(budget_plot_png(rows))
-    keys = ["level", "budget", "seed", "n", "arm", "ref",
-            *[k.format(m) for m in ("auc", "acc") for k in (
-                "d_{}", "d_{}_lo", "d_{}_hi", "d_{}_boot_lo", "d_{}_boot_hi", "sd_{}", "mdd_{}")],
-            "p_auc", "p_auc_holm", "p_ttest", "p_ttest_holm", "p_acc", "p_acc_holm",
-            "p_acc_ttest", "p_acc_ttest_holm"]
-    with paths[1].open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(comps)
-    seeds = sorted({t.seed for t in trials})
-    if len(seeds) > 1:
-        cells = ("mean test accuracy ± SD across seeds / mean ROC AUC from probabilities ± SD / "
+
+def _short(ts: TestSet) -> str:
+    """A test set's name and size in a few words, for the plot's panels and the summary."""
+    return f"{ts.name} ({len(ts.y)} images)" if ts.external else f"test split ({len(ts.y)} images)"
+
+
+def _set_section(ts: TestSet, rows: list[dict[str, Any]], comps: list[dict[str, Any]],
+                 gate_line: list[str]) -> list[str]:
+    """The markdown of one test set: results, thresholds, conclusions and paired tests."""
+    if len({t.seed for t in ts.trials}) > 1:
+        cells = ("mean accuracy ± SD across seeds / mean ROC AUC from probabilities ± SD / "
                  "mean AUC from hard labels (the study's convention, = balanced accuracy)")
     else:
-        cells = ("test accuracy [95% Wilson CI] / ROC AUC from probabilities [95% DeLong CI] / "
+        cells = ("accuracy [95% Wilson CI] / ROC AUC from probabilities [95% DeLong CI] / "
                  "AUC from hard labels (the study's convention, = balanced accuracy)")
-    md = [f"# raygan report: {title}", "",
-          f"{len(trials)} classifier trials; {len(seeds)} seed(s) ({', '.join(map(str, seeds))});"
-          f" {len(y)} test images ({int(y.sum())} malignant). Cells: {cells}.", "",
-          summary_table(rows), "",
-          "![accuracy and AUC against budget](budget_plot.png)", "",
-          "## Conclusions", "", *[f"- {c}" for c in conclusions(comps)],
-          *([f"- {gate_conclusion(gates)}"] if gates is not None else []), "",
-          "## The published study beside this run", "",
-          "Only the figures the study's text states; AUC (hard) is its convention.", "",
-          study_table(rows), ""]
-    if gates:
-        cas = {(r["arm"], r["budget"], r["seed"]): r["cas_auc"] for r in fidelity or []
-               if "cas_auc" in r}
-        md += ["## GAN quality gate", "", GATE_TEXT, "", gate_table(gates, cas), ""]
-        if curves and any(curves.values()):
-            path = out / "convergence.png"
-            path.write_bytes(convergence_png(curves))
-            paths.append(path)
-            md += ["![quality/gap against step](convergence.png)", ""]
+    md = [f"## {set_title(ts)}", "", f"Cells: {cells}, at threshold 0.5.", "",
+          summary_table(rows), ""]
+    thresholds = threshold_table(rows)
+    if thresholds:
+        md += ["### At a threshold chosen on validation (Youden's J)", "",
+               "Prevalence differs between test sets, so a fixed 0.5 threshold carries the "
+               "training data's calibration to them. Each trial's threshold maximises "
+               "sensitivity + specificity - 1 on its own validation split; the metrics there "
+               "(Youden) stand beside those at 0.5 (mean over seeds; AUC does not depend on "
+               "the threshold).", "", thresholds, ""]
+    lines = conclusions(comps) or ["No GAN arm is compared with `oversample` here: the grid "
+                                   "lacks one or the other."]
+    md += ["### Conclusions", "", *[f"- {c}" for c in lines], *gate_line, ""]
     across = across_seeds_table(comps)
     if across:
-        md += ["## Across seeds", "",
+        md += ["### Across seeds", "",
                "Each arm against `real` and `oversample` at the same budget: the per-seed "
                "differences (same seed, same test images), their mean with its 95% Student-t "
                "interval, the paired Wilcoxon signed-rank test and the paired t-test. With "
@@ -91,11 +86,68 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                "and covers about 75%), so it is not shown here; and the smallest difference "
                f"each test detects with 80% power (`mdd_*`). {HOLM_TEXT}.",
                "", across, ""]
-    md += ["## Per-seed comparisons", "",
+    md += ["### Per-seed comparisons", "",
            "Each arm against `real` and `oversample` at the same budget and seed, on the same "
            f"test images: DeLong test for the AUC difference, McNemar test for accuracy. "
            f"{HOLM_TEXT}.", "",
            comparison_table(comps), ""]
+    return md
+
+
+def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
+                 grids: dict[str, bytes] | None = None, notes: list[str] | None = None,
+                 fidelity: list[dict[str, Any]] | None = None,
+                 gates: list[dict[str, Any]] | None = None,
+                 curves: dict[tuple[str, int, int], list] | None = None,
+                 external: list[TestSet] | None = None) -> list:
+    """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
+    returns the paths written. `trials` and `y` are the sweep's own test split; each of
+    `external` is another test set, reported the same way in a section of its own, with its
+    own Holm families."""
+    import csv
+
+    sets = [TestSet("test", y, trials), *(external or [])]
+    for ts in sets:
+        check_paired(ts.trials, ts.y, ts.name if ts.external else "")
+    out = Path(out_dir)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    rows_of = {ts.name: per_trial(ts.trials, ts.y) for ts in sets}
+    comps_of = {ts.name: comparisons(ts.trials, ts.y) for ts in sets}
+    rows = rows_of["test"]
+    paths = [out / "budget_plot.png", out / "comparisons.csv"]
+    paths[0].write_bytes(budget_plot_png({_short(ts): rows_of[ts.name] for ts in sets}))
+    keys = ["test_set", "level", "budget", "seed", "n", "arm", "ref",
+            *[k.format(m) for m in ("auc", "acc") for k in (
+                "d_{}", "d_{}_lo", "d_{}_hi", "d_{}_boot_lo", "d_{}_boot_hi", "sd_{}", "mdd_{}")],
+            "p_auc", "p_auc_holm", "p_ttest", "p_ttest_holm", "p_acc", "p_acc_holm",
+            "p_acc_ttest", "p_acc_ttest_holm"]
+    with paths[1].open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        for ts in sets:
+            w.writerows({"test_set": ts.name, **c} for c in comps_of[ts.name])
+    seeds = sorted({t.seed for t in trials})
+    gate_line = [f"- {gate_conclusion(gates)}"] if gates is not None else []
+    md = [f"# raygan report: {title}", "",
+          f"{len(trials)} classifier trials; {len(seeds)} seed(s) ({', '.join(map(str, seeds))});"
+          f" {len(sets)} test set{'s' if len(sets) > 1 else ''}: "
+          f"{'; '.join(_short(ts) for ts in sets)}. Each test set has its section below, with "
+          "its own paired tests and Holm correction.", "",
+          "![accuracy and AUC against budget, one row per test set](budget_plot.png)", ""]
+    for ts in sets:
+        md += _set_section(ts, rows_of[ts.name], comps_of[ts.name], gate_line)
+    md += ["## The published study beside this run", "",
+           "Only the figures the study's text states, against the test split; AUC (hard) is "
+           "its convention.", "", study_table(rows), ""]
+    if gates:
+        cas = {(r["arm"], r["budget"], r["seed"]): r["cas_auc"] for r in fidelity or []
+               if "cas_auc" in r}
+        md += ["## GAN quality gate", "", GATE_TEXT, "", gate_table(gates, cas), ""]
+        if curves and any(curves.values()):
+            path = out / "convergence.png"
+            path.write_bytes(convergence_png(curves))
+            paths.append(path)
+            md += ["![quality/gap against step](convergence.png)", ""]
     if fidelity:
         path = out / "fidelity_plot.png"
         path.write_bytes(fidelity_plot_png(fidelity))

@@ -57,10 +57,10 @@ def test_saved_classifier_reloads_and_tests_on_new_data(tmp_path):
     import io
 
     from raygan import tracking
+    from raygan.artifacts import CLASSIFIER_FILE
     from raygan.classifiers import classifier_state
     from raygan.config import ClassifierConfig
     from raygan.data import Split
-    from raygan.artifacts import CLASSIFIER_FILE
     from raygan.eval.external import evaluate_trial
     from raygan.metrics import binary_metrics
 

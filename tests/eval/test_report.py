@@ -161,7 +161,7 @@ def test_tables_and_plot(y):
     study = study_table(rows)
     assert "0.620" in study and "0.730" in study and "0.830" in study
     assert "| 50 | 0 | gan:dcgan | oversample |" in comparison_table(comparisons(trials, y))
-    assert budget_plot_png(rows)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert budget_plot_png({"test split": rows})[:8] == b"\x89PNG\r\n\x1a\n"
     assert across_seeds_table(comparisons(trials, y)) == ""  # one seed: nothing across seeds
 
 
@@ -169,7 +169,7 @@ def test_a_one_budget_plot_draws_error_bars(y):
     import matplotlib.pyplot as plt
 
     rows = [r for r in per_trial(_trials(y, 1.0, seeds=(0,)), y) if r["arm"] != "all-real"]
-    fig = budget_figure(rows)
+    fig = budget_figure({"test split": rows})
     acc_ax = fig.axes[0]
     bars = [c for c in acc_ax.containers if c.has_yerr]
     assert len(bars) == 3  # real, oversample, gan:dcgan: one bar each
@@ -186,7 +186,7 @@ def test_several_seeds_show_the_spread_across_seeds(y):
     accs = [r["acc"] for r in rows if r["arm"] == "gan:dcgan"]
     cell = f"{np.mean(accs):.3f} ± {np.std(accs, ddof=1):.3f}"
     assert cell in table and "[" not in table
-    assert budget_plot_png(rows)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert budget_plot_png({"test split": rows})[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_write_report_with_several_seeds(y, tmp_path):

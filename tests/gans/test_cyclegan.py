@@ -9,8 +9,8 @@ from torch.nn.functional import interpolate
 
 from raygan.config import GANConfig
 from raygan.gans import build_gan, fit_gan
-from raygan.images import to_float
 from raygan.gans.cyclegan import POOL_SIZE, num_blocks
+from raygan.images import to_float
 
 CFG = GANConfig(width=4, batch_size=8, steps=2, log_every=1)
 

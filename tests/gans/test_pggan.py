@@ -8,7 +8,6 @@ import torch
 
 from raygan.config import GANConfig
 from raygan.gans import build_gan, fit_gan
-from raygan.images import to_float
 from raygan.gans.pggan import (
     EqualConv2d,
     EqualLinear,
@@ -16,6 +15,7 @@ from raygan.gans.pggan import (
     real_at_stage,
     schedule,
 )
+from raygan.images import to_float
 
 CFG = GANConfig(z_dim=16, width=8, batch_size=4, steps=8, checkpoint_every=8, log_every=8)
 
