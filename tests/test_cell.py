@@ -1,5 +1,6 @@
 """The grid's cell: its names, tags and params read back to the same cell, and its fill count."""
 
+import dataclasses
 import pickle
 
 import cloudpickle
@@ -115,3 +116,19 @@ def test_progress_lines_name_the_cell_as_before():
     assert classifier_label(Cell.of_gan("dcgan", 50, 0)) == "gan:dcgan n=50 seed=0"
     assert classifier_label(Cell("all-real", ALL, 1)) == "all-real n=all seed=1"
     assert gan_label(Cell.of_gan("dcgan", 20, 0)) == "train dcgan n=20 seed=0"
+
+
+def test_a_trial_that_never_started_keeps_its_cell():
+    """A grid trial whose worker failed before it started has no config: its error is still
+    reported under the one cell no other result claims."""
+    from types import SimpleNamespace
+
+    from raygan.orchestrate.handoff import result_cells
+
+    cells = [Cell("real", 50, 0), Cell("real", 200, 0), Cell("oversample", 50, 0)]
+    results = [SimpleNamespace(config={"cell": dataclasses.asdict(cells[2])}, error=None),
+               SimpleNamespace(config=None, error="import failed"),
+               SimpleNamespace(config={"cell": dataclasses.asdict(cells[0])}, error=None)]
+    pairs = dict(result_cells(results, cells))
+    assert set(pairs) == set(cells)
+    assert pairs[Cell("real", 200, 0)].error == "import failed"

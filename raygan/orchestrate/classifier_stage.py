@@ -26,7 +26,7 @@ from raygan.data.splits import cell_split
 from raygan.eval.plots import roc_png
 from raygan.metrics import binary_metrics, youden_metrics, youden_threshold
 from raygan.orchestrate.cluster import node_id
-from raygan.orchestrate.handoff import SweepData
+from raygan.orchestrate.handoff import SweepData, result_cells
 from raygan.orchestrate.memory import classifier_trial_bytes
 from raygan.orchestrate.progress import Progress, classifier_summary, tune_verbosity
 from raygan.tracking import TrackingContext, child_run
@@ -155,8 +155,7 @@ def run_classifier_stage(cfg: SweepConfig, data: SweepData, generated: dict[str,
                                   callbacks=[Progress(len(cells), classifier_summary)]),
     )
     rows = []
-    for r in tuner.fit():
-        cell = Cell(**r.config["cell"])
+    for cell, r in result_cells(tuner.fit(), cells):
         if r.error is not None:
             row = result_row(cell, {})
             row["error"] = str(r.error).strip().splitlines()[-1][:300]

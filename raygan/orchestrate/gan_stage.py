@@ -31,7 +31,7 @@ from raygan.eval.quality import QualityProbe, verdict
 from raygan.gans import build_gan, fit_gan
 from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint, save_checkpoint
 from raygan.gans.train import final_quality
-from raygan.orchestrate.handoff import SweepData
+from raygan.orchestrate.handoff import SweepData, result_cells
 from raygan.orchestrate.memory import gan_worker_bytes
 from raygan.orchestrate.progress import Progress, gan_label, gan_summary, tune_verbosity
 from raygan.tracking import ChildRun, TrackingContext, child_run
@@ -250,7 +250,7 @@ def run_gan_stage(cfg: SweepConfig, data: SweepData, hub, tracking: TrackingCont
     )
     results = tuner.fit()
     failed = {}
-    for r in results:
+    for cell, r in result_cells(results, cells):
         if r.error is not None:
-            failed[Cell(**r.config["cell"]).gan_key] = str(r.error).splitlines()[0]
+            failed[cell.gan_key] = str(r.error).splitlines()[0]
     return failed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import ray
@@ -40,3 +41,21 @@ class SweepData:
         """(x_train, y_train), fetched from the object store."""
         x, y = ray.get([self.x_train, self.y_train])
         return x, y
+
+
+def result_cells(results, cells: list) -> list[tuple[Any, Any]]:
+    """(cell, result) for every result of a grid over `cells`. A trial that failed before it
+    started (e.g. its worker could not import raygan) has no config: it is paired with a cell
+    no other result claims, so its error is reported under its cell, never dropped."""
+    claimed = set()
+    pairs, orphans = [], []
+    for r in results:
+        if r.config and "cell" in r.config:
+            cell = type(cells[0])(**r.config["cell"])
+            claimed.add(cell)
+            pairs.append((cell, r))
+        else:
+            orphans.append(r)
+    unclaimed = [c for c in cells if c not in claimed]
+    pairs += list(zip(unclaimed, orphans, strict=False))
+    return pairs
