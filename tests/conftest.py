@@ -70,3 +70,26 @@ def data_copy(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.delenv("RAYGAN_DATA", raising=False)
     return Path(shutil.copytree(tiny_dataset, tmp_path / "data"))
+
+
+# The development loop (`pytest -m "not ray and not slow"`) keeps every contract for DCGAN and
+# the cheap checks of every family; the multi-process DDP runs, the other families' training
+# round trips and the real-data audits run in the full suite (CI).
+SLOW_FILES = ("tests/gans/test_ddp.py", "tests/gans/test_checkpoint.py",
+              "tests/gans/test_cyclegan.py", "tests/eval/test_quality.py")
+SLOW_TESTS = ("test_learns_a_separable_task", "test_real_dataset_audit",
+              "test_cas_on_separable_toy_data", "test_saved_classifier_reloads",
+              "test_training_step_with_diffaugment", "test_deterministic_per_seed_and_seed_matters",
+              "test_early_stopping_stops_after_patience")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        family = item.callspec.params.get("name") if hasattr(item, "callspec") else None
+        other_family = (path == "tests/gans/test_gans.py"
+                        and any(f in item.nodeid for f in ("[pggan", "[cyclegan", "[infogan",
+                                                           "[fastgan")))
+        if (path in SLOW_FILES or other_family or family in ("cyclegan", "infogan")
+                or any(t in item.nodeid for t in SLOW_TESTS)):
+            item.add_marker(pytest.mark.slow)
