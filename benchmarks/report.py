@@ -13,6 +13,8 @@ TITLES = {
     "gan_throughput": "GAN training throughput per family (plain loop, no Ray)",
     "sweep_wall_time": "End-to-end wall time of the sweep profiles",
     "data_load": "Dataset load: cold (JPEG decoding) and warm (array cache)",
+    "dcgan_step_32px": "DCGAN step at 32 px (the laptop profile: width 32, batch 64): raygan "
+                       "against a plain PyTorch loop in fp32, channels_last and bf16",
     "sweep_utilization": "Sweep utilization and Ray Train overhead (from a finished sweep's runs)",
     "ddp_scaling": "DDP on CPU: 1 worker (2 threads) against 2 workers (1 thread each)",
     "dcgan_step": "DCGAN step at 64 px: raygan against a plain PyTorch loop; FLOP/s against peak",
