@@ -349,17 +349,22 @@ def log_files(uri: str, experiment: str, sweep: str, paths: list, folder: str) -
         client.log_artifact(parent, str(path), sub)
 
 
-def gan_checkpoints(uri: str, experiment: str, sweep: str, dest: str) -> dict[Cell, str]:
-    """Local copies of the checkpoint artifact of each finished GAN training of a sweep, by
-    cell; trainings logged without one are left out."""
-    client = MlflowClient(uri)
+def _finished_gan_runs(client: MlflowClient, uri: str, experiment: str, sweep: str) -> list:
+    """The finished GAN training runs of sweep `sweep`; a missing sweep is a RayganError."""
     exp = client.get_experiment_by_name(experiment)
     parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
     if parent is None:
         raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
-    runs = client.search_runs([exp.experiment_id],
+    return client.search_runs([exp.experiment_id],
                               f"tags.`mlflow.parentRunId` = '{parent}' and {FINISHED_GANS}",
                               max_results=50000)
+
+
+def gan_checkpoints(uri: str, experiment: str, sweep: str, dest: str) -> dict[Cell, str]:
+    """Local copies of the checkpoint artifact of each finished GAN training of a sweep, by
+    cell; trainings logged without one are left out."""
+    client = MlflowClient(uri)
+    runs = _finished_gan_runs(client, uri, experiment, sweep)
     out = {}
     for run in runs:
         if GAN_CHECKPOINT not in {a.path for a in client.list_artifacts(run.info.run_id)}:
@@ -375,13 +380,7 @@ def gan_checkpoint(uri: str, experiment: str, sweep: str, run_name: str, dest: s
     """Local copy of the checkpoint artifact of the finished GAN training `run_name` of a
     sweep."""
     client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
-    if parent is None:
-        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
-    runs = client.search_runs([exp.experiment_id],
-                              f"tags.`mlflow.parentRunId` = '{parent}' and {FINISHED_GANS}",
-                              max_results=50000)
+    runs = _finished_gan_runs(client, uri, experiment, sweep)
     run = next((r for r in runs if r.info.run_name == run_name), None)
     if run is None:
         names = sorted(r.info.run_name for r in runs)
