@@ -238,6 +238,15 @@ def _download_if_missing(data: str | None) -> None:
         fetch(root)
 
 
+def _interrupted(exc: KeyboardInterrupt, prep, rerun: str, what: str) -> int:
+    """Exit code of a sweep or tuning stopped by Ctrl-C or SIGTERM, after the resume hint."""
+    code = 128 + getattr(exc, "signum", signal.SIGINT)
+    if prep is not None:
+        print(f"\ninterrupted{what} {rerun} --resume --name {prep.cfg.sweep_name} "
+              f"--output {prep.cfg.output}", file=sys.stderr)
+    return code
+
+
 def _run(args: argparse.Namespace, rerun: str) -> int:
     prep = None
     try:
@@ -259,12 +268,7 @@ def _run(args: argparse.Namespace, rerun: str) -> int:
         _shutdown_ray()  # a check that failed after Ray started leaves no Ray behind
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
-        code = 128 + getattr(exc, "signum", signal.SIGINT)
-        if prep is None:
-            return code
-        print(f"\ninterrupted; finished runs are in MLflow. Continue with: {rerun} --resume "
-              f"--name {prep.cfg.sweep_name} --output {prep.cfg.output}", file=sys.stderr)
-        return code
+        return _interrupted(exc, prep, rerun, "; finished runs are in MLflow. Continue with:")
     print()
     print(f"Test accuracy / AUC (mean over seeds), sweep {prep.cfg.sweep_name}:")
     print(result.table_md)
@@ -303,12 +307,7 @@ def _tune(args: argparse.Namespace, rerun: str) -> int:
         _shutdown_ray()
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
-        code = 128 + getattr(exc, "signum", signal.SIGINT)
-        if prep is None:
-            return code
-        print(f"\ninterrupted; continue with: {rerun} --resume --name "
-              f"{prep.cfg.sweep_name} --output {prep.cfg.output}", file=sys.stderr)
-        return code
+        return _interrupted(exc, prep, rerun, "; continue with:")
     print(f"best settings: {prep.out_dir / BEST_FILE}; use them with: raygan run --gan-configs "
           f"{prep.out_dir / BEST_FILE}")
     return 0
