@@ -334,6 +334,9 @@ def report_parser(prog: str | None = None) -> Parser:
     p.add_argument("--keep-external-duplicates", action="store_true", default=None,
                    help="keep the new sets' images that duplicate a training image\n"
                         "(default: as the sweep did; it drops them unless told otherwise)")
+    p.add_argument("--exclude-leaks", action="store_true",
+                   help="add a section on the test split without its images that re-capture\n"
+                        "a training lesion (leakage audit): a sensitivity analysis")
     return p
 
 
@@ -419,6 +422,21 @@ def _report_external(args: argparse.Namespace, cfg, dataset, uri: str, trials: l
     return sets
 
 
+def _leak_sensitivity(cfg, dataset, trials: list):
+    """The sweep's test split less its re-captures of training lesions, each trial's stored
+    scores on the images left (report --exclude-leaks)."""
+    from dataclasses import replace
+
+    from raygan.eval.leakage import leaked
+    from raygan.eval.numbers import TestSet
+
+    keep = ~leaked(dataset)
+    print(f"leakage audit: {int((~keep).sum())} test images re-capture a training lesion; "
+          "the sensitivity section tests without them", flush=True)
+    return TestSet("test-noleak", dataset.test.y[keep], [replace(t, p=t.p[keep]) for t in trials],
+                   leaks=int((~keep).sum()))
+
+
 def _report(args: argparse.Namespace) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
@@ -432,6 +450,9 @@ def _report(args: argparse.Namespace) -> int:
         if args.fidelity_images < 1:
             raise RayganError(f"--fidelity-images must be at least 1, got {args.fidelity_images}")
         folder, cfg = _sweep_folder(args.name, args.output)
+        if args.exclude_leaks and cfg.exclude_leaks:
+            raise RayganError("the sweep already tested without the leaked images (it ran with "
+                              "--exclude-leaks); drop --exclude-leaks from the report")
         uri = tracking.resolve_uri()
         dataset = _sweep_data(cfg, args.name, args.data)
         if cfg.exclude_leaks:  # the sweep tested without them: so must its report
@@ -443,6 +464,8 @@ def _report(args: argparse.Namespace) -> int:
             raise RayganError(f"sweep {args.name!r} has no finished classifier runs in {uri}")
         check_paired(trials, y)  # before the fidelity section pairs them too
         external = _report_external(args, cfg, dataset, uri, trials)
+        if args.exclude_leaks:
+            external.insert(0, _leak_sensitivity(cfg, dataset, trials))
         fidelity = None
         if args.fidelity:
             import tempfile

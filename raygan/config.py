@@ -61,6 +61,9 @@ class GANConfig:
     # pggan only: 0 = the PGGAN paper's WGAN-GP loss; > 0 = the non-saturating logistic loss with
     # an R1 penalty of this weight (gamma) on real images, as StyleGAN trains (gans/pggan.py)
     r1: float = 0.0
+    # steps between R1 penalties, each weighted by this count (StyleGAN2's lazy regularization:
+    # 16 costs a double backward once in 16 steps instead of every step); 1 = every step
+    r1_every: int = 1
 
 
 @dataclass(frozen=True)

@@ -106,3 +106,43 @@ def test_report_of_runs_tagged_with_the_sweeps_test_data(capsys, data_copy, tmp_
                  tags={TEST_DATA_TAG: tag})
     assert cli.report_main(["--name", "s", "--output", str(tmp_path / "runs")]) == 0
     assert "3 classifier trials" in (tmp_path / "runs" / "s" / "report" / "report.md").read_text()
+
+
+def test_report_exclude_leaks_adds_a_sensitivity_section(capsys, data_copy, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    for i in (3, 7):  # two training lesions re-captured in the test split
+        shutil.copy(data_copy / "train" / "malignant" / f"train_malignant_{i:03d}.jpg",
+                    data_copy / "test" / "malignant" / f"zz_recapture_{i}.jpg")
+    test = load_dataset(data_copy, 32).test
+    assert len(test) == 26
+    recaptured = np.array(["zz_recapture" in f for f in test.files])
+    rng = np.random.default_rng(1)
+    # the real arm is perfect on the re-captures only; the sensitivity set must lose them
+    p_real = np.where(recaptured, 0.99, rng.uniform(size=26))
+    p_over = rng.uniform(size=26)
+    logged_sweep(tmp_path, data_copy, "s", [("real", "5", 0, p_real),
+                                            ("oversample", "5", 0, p_over)])
+    runs = str(tmp_path / "runs")
+    assert cli.report_main(["--name", "s", "--output", runs, "--exclude-leaks"]) == 0
+    assert "leakage audit: 2 test images re-capture a training lesion" in capsys.readouterr().out
+    report = tmp_path / "runs" / "s" / "report"
+    md = (report / "report.md").read_text()
+    assert ("## Test split without re-captured lesions (sensitivity): 24 images (12 malignant); "
+            "2 test images that re-capture a training lesion dropped by the leakage audit") in md
+    assert "2 test sets" in md and "## Test split: 26 images (14 malignant)" in md
+    rows = [line.split(",") for line in (report / "comparisons.csv").read_text().splitlines()]
+    head = rows[0]
+    noleak = [r for r in rows[1:] if r[head.index("test_set")] == "test-noleak"]
+    assert len(noleak) == 1  # real against oversample, one seed
+    keep = ~recaptured
+    want = roc_auc_score(test.y[keep], p_real[keep]) - roc_auc_score(test.y[keep], p_over[keep])
+    got = float(noleak[0][head.index("d_auc")])
+    assert got == pytest.approx(-want if noleak[0][head.index("arm")] == "oversample" else want)
+
+    # a sweep that tested without them already has no second section to give
+    cfg = json.loads((tmp_path / "runs" / "s" / "config.json").read_text())
+    (tmp_path / "runs" / "s" / "config.json").write_text(json.dumps({**cfg,
+                                                                     "exclude_leaks": True}))
+    assert cli.report_main(["--name", "s", "--output", runs, "--exclude-leaks"]) == 2
+    assert "drop --exclude-leaks from the report" in capsys.readouterr().err

@@ -173,6 +173,13 @@ def exclude_mask(pairs: Sequence[dict], n_test: int) -> np.ndarray:
     return mask
 
 
+def leaked(dataset) -> np.ndarray:
+    """(n_test,) bool: the test images that near-duplicate a training image (re-captures)."""
+    ds = dataset
+    return exclude_mask(audit(ds.train.x, ds.test.x, ds.train.files, ds.test.files),
+                        len(ds.test))
+
+
 def without_leaks(dataset):
     """(the dataset without its test images that near-duplicate a training image, how many
     were dropped): the `exclude_leaks` option of a sweep and of its report."""
@@ -181,8 +188,7 @@ def without_leaks(dataset):
     from raygan.data import Split
 
     ds = dataset
-    keep = ~exclude_mask(audit(ds.train.x, ds.test.x, ds.train.files, ds.test.files),
-                         len(ds.test))
+    keep = ~leaked(ds)
     files = [f for f, k in zip(ds.test.files, keep, strict=True) if k]
     return replace(ds, test=Split(ds.test.x[keep], ds.test.y[keep], files)), int((~keep).sum())
 

@@ -50,13 +50,18 @@ def conclusions(comps: list[dict[str, Any]]) -> list[str]:
                 d, p, p_adj = c[f"d_{metric}"], c[key], c[key + "_holm"]
                 detail = f"{label} = {d:+.3f}"
                 if across:
+                    detail += (f" [95% t-interval {c[f'd_{metric}_lo']:+.3f}, "
+                               f"{c[f'd_{metric}_hi']:+.3f}]")
                     seeds = [s for s in gan if s["level"] == "seed" and s["arm"] == c["arm"]]
+                    higher = sum(s[f"d_{metric}"] > 0 for s in seeds)
+                    lower = sum(s[f"d_{metric}"] < 0 for s in seeds)
                     won = sum(s[f"d_{metric}"] > 0 and s[seed_key + "_holm"] < ALPHA
                               for s in seeds)
                     lost = sum(s[f"d_{metric}"] < 0 and s[seed_key + "_holm"] < ALPHA
                                for s in seeds)
-                    per_seed = (f"; per seed on the test images: better in {won}, worse in "
-                                f"{lost} of {len(seeds)}")
+                    per_seed = (f"; higher in {higher}, lower in {lower} of {len(seeds)} seeds; "
+                                f"per seed on the test images significantly better in {won}, "
+                                f"worse in {lost} of {len(seeds)}")
                 else:
                     per_seed = ""
                 test = "t-test" if across else ("DeLong test" if metric == "auc"

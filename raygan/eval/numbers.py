@@ -70,6 +70,9 @@ class TestSet:
     external: bool = False  # another collection, not the sweep's own test split
     duplicates: int | None = None  # external images that duplicate a training image (None: unknown)
     kept_duplicates: bool = False  # they were kept (keep_external_duplicates), not dropped
+    # The in-distribution split less its images that re-capture a training lesion (the leakage
+    # audit's sensitivity set): how many were dropped; None for any other set.
+    leaks: int | None = None
 
 
 def _budget_key(b: Any) -> float:

@@ -38,6 +38,10 @@ __all__ = ["TestSet", "check_paired", "set_title", "write_report"]
 def set_title(ts: TestSet) -> str:
     """A test set's name and size, as its section and plot panels name it."""
     size = f"{len(ts.y)} images ({int(ts.y.sum())} malignant)"
+    if ts.leaks is not None:
+        return (f"Test split without re-captured lesions (sensitivity): {size}; {ts.leaks} "
+                f"test image{'s' if ts.leaks != 1 else ''} that re-capture a training lesion "
+                "dropped by the leakage audit")
     if not ts.external:
         return f"Test split: {size}"
     audit = ("number of duplicates of training images unknown" if ts.duplicates is None else
@@ -48,6 +52,8 @@ def set_title(ts: TestSet) -> str:
 
 def _short(ts: TestSet) -> str:
     """A test set's name and size in a few words, for the plot's panels and the summary."""
+    if ts.leaks is not None:
+        return f"test split without re-captures ({len(ts.y)} images)"
     return f"{ts.name} ({len(ts.y)} images)" if ts.external else f"test split ({len(ts.y)} images)"
 
 
@@ -102,8 +108,8 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                  external: list[TestSet] | None = None) -> list:
     """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
     returns the paths written. `trials` and `y` are the sweep's own test split; each of
-    `external` is another test set, reported the same way in a section of its own, with its
-    own Holm families."""
+    `external` is another test set (an external collection, or the split without its leaked
+    images), reported the same way in a section of its own, with its own Holm families."""
     import csv
 
     sets = [TestSet("test", y, trials), *(external or [])]

@@ -276,14 +276,19 @@ class PGGAN(GAN):
 
     def _logistic_r1_step(self, real: torch.Tensor, fake: torch.Tensor,
                           gen: torch.Generator) -> dict[str, float]:
-        """Non-saturating logistic loss, R1 penalty (gamma / 2 * |grad D(real)|^2) every step."""
+        """Non-saturating logistic loss with the R1 penalty gamma / 2 * |grad D(real)|^2, on
+        every `r1_every`-th step and then weighted by `r1_every` (StyleGAN2's lazy R1)."""
         D = self.nets["D"]
+        every = max(self.cfg.r1_every, 1)
+        regularize = self.steps_done % every == 0
         self.opts["D"].zero_grad(set_to_none=True)
-        real_in = self.augment(real, gen).detach().requires_grad_(True)
+        real_in = self.augment(real, gen).detach().requires_grad_(regularize)
         score_real = D(real_in)
-        (grad,) = torch.autograd.grad(score_real.sum(), real_in, create_graph=True)
-        penalty = self.cfg.r1 / 2 * grad.flatten(1).square().sum(dim=1).mean()
         loss_real = F.softplus(-score_real).mean()
+        penalty = torch.zeros((), device=real.device)
+        if regularize:
+            (grad,) = torch.autograd.grad(score_real.sum(), real_in, create_graph=True)
+            penalty = self.cfg.r1 / 2 * every * grad.flatten(1).square().sum(dim=1).mean()
         (loss_real + penalty).backward()
         loss_fake = F.softplus(D(self.augment(fake.detach(), gen))).mean()
         loss_fake.backward()
@@ -294,6 +299,7 @@ class PGGAN(GAN):
         self.opts["G"].step()
         self.steps_done += 1
         self._apply_schedule()
+        # 0 between penalties, so a logged mean over steps is the amortized penalty
         return {"loss/G": loss_g.item(), "loss/D": (loss_real + loss_fake).item(),
                 "loss/R1": penalty.item()}
 

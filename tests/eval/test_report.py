@@ -294,3 +294,15 @@ def test_results_table_marks_fills_of_unconverged_gans():
     assert "0.700 / 0.800 (GAN not converged in 1 seed)" in table
     assert "| real | 0.600 / 0.800 |" in table
     assert "gan_converged" in rows_csv(rows).splitlines()[0]
+
+
+def test_conclusions_across_seeds_give_the_t_interval_and_seed_counts(y):
+    comps = comparisons(_trials(y, 3.0), y)
+    line = next(c for c in conclusions(comps) if c.startswith("N=50"))
+    row = next(c for c in comps if c["level"] == "seeds" and c["arm"] == "gan:dcgan"
+               and c["ref"] == "oversample")
+    assert f"dAUC = {row['d_auc']:+.3f} [95% t-interval {row['d_auc_lo']:+.3f}, " \
+           f"{row['d_auc_hi']:+.3f}]" in line
+    # a far stronger GAN scores higher in every seed, and each per-seed DeLong test sees it
+    assert "higher in 3, lower in 0 of 3 seeds" in line
+    assert "significantly better in 3, worse in 0 of 3" in line

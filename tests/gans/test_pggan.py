@@ -158,3 +158,18 @@ def test_logistic_r1_loss_penalizes_the_critics_slope_on_real_images():
     assert fit_gan(again, _real(4, 32), seed=0)[-1] == row
     wgan = fit_gan(build_gan("pggan", CFG, 32, seed=0), _real(4, 32), seed=0)[-1]
     assert "loss/GP" in wgan and "loss/R1" not in wgan
+
+
+def test_lazy_r1_regularizes_every_kth_step_with_k_times_the_weight():
+    import dataclasses
+
+    real = to_float(torch.from_numpy(_real(4, 32)))
+    every = dataclasses.replace(CFG, r1=0.1)
+    lazy = dataclasses.replace(every, r1_every=4)
+    a, b = build_gan("pggan", every, 32, seed=0), build_gan("pggan", lazy, 32, seed=0)
+    first = [g.train_step(real, torch.Generator().manual_seed(0))["loss/R1"] for g in (a, b)]
+    # same weights, same batch: the lazy step's penalty is the same slope, weighted 4x
+    assert first[1] == pytest.approx(4 * first[0], rel=1e-5) and first[0] > 0
+    later = [b.train_step(real, torch.Generator().manual_seed(k))["loss/R1"] for k in (1, 2, 3)]
+    assert later == [0.0, 0.0, 0.0]
+    assert b.train_step(real, torch.Generator().manual_seed(4))["loss/R1"] > 0  # step 4 again
