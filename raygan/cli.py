@@ -33,6 +33,7 @@ RUN_DOC = """Run the grid: every arm x budget x seed; GANs on Ray Train, classif
     raygan run --profile smoke          # minutes, CPU (= python sweeps/full_grid.py ...)
     raygan run                          # the laptop profile (32 px, N=50/200/500)
     raygan run --profile paper --address auto   # the study's grid, GPU cluster
+    raygan run --resume --name laptop-1 --seeds 0,1,2   # add seeds to a finished sweep
 """
 TUNE_DOC = """Tune each GAN's batch size and steps with Optuna, per GAN x budget cell, on val AUC.
 
@@ -113,7 +114,8 @@ def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--budgets", help="real malignant images kept, e.g. 50,200,500 ('all' adds the "
                                      "all-real arm)")
     p.add_argument("--arms", help="e.g. real,oversample,classic,gan:dcgan,all-real")
-    p.add_argument("--seeds", help="e.g. 0,1,2; each redraws the subset and re-inits every model")
+    p.add_argument("--seeds", help="e.g. 0,1,2; each redraws the subset and re-inits every model;\n"
+                                   "with --resume: seeds to add to the sweep's grid")
     p.add_argument("--fill-target", type=int, help="malignant count after filling (0 = all real)")
     p.add_argument("--gan-steps", type=int, help="optimizer steps per GAN")
     p.add_argument("--gan-batch-size", type=int, help="GAN batch, summed over DDP workers")
@@ -254,7 +256,10 @@ def _run(args: argparse.Namespace, rerun: str) -> int:
             _download_if_missing(args.data)
         from raygan.orchestrate import num_trials, prepare, run_sweep
 
-        prep = prepare(build_config(args), resume=args.resume)
+        cfg = build_config(args)
+        # on --resume, --seeds may add seeds to the sweep's grid; nothing else may change
+        more = cfg.seeds if args.resume and args.seeds is not None else ()
+        prep = prepare(cfg, resume=args.resume, add_seeds=more)
         n_gan, n_clf = num_trials(prep.cfg)
         if args.dry_run:
             print(prep.cfg.to_json())

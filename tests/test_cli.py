@@ -132,6 +132,13 @@ def test_resume_reads_the_saved_config(capsys, data_copy, tmp_path):
     out = capsys.readouterr().out
     assert '"sweep_name": "old"' in out
     assert "4 GAN trainings, 12 classifier trials" in out  # 1 budget x 2 seeds, as saved
+    # ... but --seeds on a resume adds seeds to the grid (the saved ones stay, in their order)
+    assert cli.run_main(["--data", str(data_copy), "--output", str(tmp_path / "runs"),
+                         "--name", "old", "--resume", "--seeds", "5,3", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "resume adds seed 5: the grid now has seeds 3, 4, 5" in out
+    assert '"seeds": [\n    3,\n    4,\n    5\n  ]' in out
+    assert "6 GAN trainings, 18 classifier trials" in out
 
 
 def test_exclude_leaks_drops_recaptured_test_images(capsys, data_copy):

@@ -111,9 +111,10 @@ def grid_jobs(cfg: SweepConfig) -> list[Job]:
     return list(jobs.values())
 
 
-def resumed_config(cfg: SweepConfig) -> SweepConfig:
-    """The config an interrupted sweep ran with, from its `config.json`; where it runs
-    (address, storage, data root) may change, what it computes may not."""
+def resumed_config(cfg: SweepConfig, add_seeds: tuple[int, ...] = ()) -> SweepConfig:
+    """The config an interrupted (or finished) sweep ran with, from its `config.json`; where
+    it runs (address, storage, data root) may change, what it computes may not, except that
+    `add_seeds` extends its grid with more seeds (every finished cell is kept)."""
     if not cfg.sweep_name:
         raise RayganError("--resume needs the --name of the sweep to continue (see the folders "
                           f"in {cfg.output}/)")
@@ -123,7 +124,8 @@ def resumed_config(cfg: SweepConfig) -> SweepConfig:
         raise RayganError(f"nothing to resume: {path} does not exist; check --name and --output, "
                           "or start the sweep without --resume")
     saved = load_config(path)
-    return replace(saved, sweep_name=cfg.sweep_name, output=cfg.output,
+    seeds = saved.seeds + tuple(s for s in add_seeds if s not in saved.seeds)
+    return replace(saved, sweep_name=cfg.sweep_name, output=cfg.output, seeds=seeds,
                    address=cfg.address or saved.address,
                    storage=cfg.storage or saved.storage, data=cfg.data or saved.data)
 
@@ -158,10 +160,17 @@ def _check_same_data(saved: SweepConfig, dataset: Dataset, log: Callable[[str], 
 
 
 def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
-            log: Callable[[str], None] = print, resume: bool = False) -> Prepared:
-    """Validate the config, read and check the data, check budgets and the MLflow store."""
+            log: Callable[[str], None] = print, resume: bool = False,
+            add_seeds: tuple[int, ...] = ()) -> Prepared:
+    """Validate the config, read and check the data, check budgets and the MLflow store.
+    A resumed sweep may grow by `add_seeds` (e.g. a one-seed laptop run made a 3-seed one)."""
     if resume:
-        cfg = resumed_config(cfg)
+        cfg = resumed_config(cfg, add_seeds)
+        new = [s for s in add_seeds if s in cfg.seeds and s not in load_config(
+            Path(cfg.output).resolve() / cfg.sweep_name / CONFIG_FILE).seeds]
+        if new:
+            log(f"resume adds seed{'s' if len(new) > 1 else ''} {', '.join(map(str, new))}: "
+                f"the grid now has seeds {', '.join(map(str, cfg.seeds))}")
     validate(cfg, REGISTRY)
     if not cfg.sweep_name:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -236,6 +245,8 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
                                         **{f"external_duplicates.{n}": k
                                            for n, k in prep.external_duplicates.items()}},
                                        data_tags)
+    tracking.MlflowClient(prep.tracking_uri).set_tag(  # the `seeds` param is the first run's
+        parent, "raygan.seeds", ",".join(map(str, cfg.seeds)))
     trained = {c.gan_key: done[c.gan_run_name].info.run_id for c in gan_cells(cfg)
                if c.gan_run_name in done}
     kept = [result_row(tracking.run_cell(run), run.data.metrics) for run in done.values()
