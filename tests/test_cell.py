@@ -132,3 +132,22 @@ def test_a_trial_that_never_started_keeps_its_cell():
     pairs = dict(result_cells(results, cells))
     assert set(pairs) == set(cells)
     assert pairs[Cell("real", 200, 0)].error == "import failed"
+
+
+def test_progress_estimates_time_left_from_trials_that_trained(capsys):
+    """Cells an earlier run of the sweep finished take seconds: they say so and do not make
+    the estimate of the time left look short."""
+    from types import SimpleNamespace
+
+    from raygan.orchestrate.progress import Progress, gan_label, gan_summary
+
+    progress = Progress(4, gan_summary, gan_label)
+    for k, result in enumerate([{"reused": True}, {"reused": True},
+                                {"quality/final_gap": 0.5, "steps_trained": 900}]):
+        trial = SimpleNamespace(trial_id=str(k), last_result=result,
+                                config={"cell": dataclasses.asdict(Cell.of_gan("dcgan", 50, k))})
+        progress.on_trial_complete(0, [], trial)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("train dcgan n=50 seed=0: trained by an earlier run of this sweep")
+    assert "left" not in lines[0] and "left" not in lines[1]
+    assert "gap 0.50, 900 steps" in lines[2] and "[3/4 done" in lines[2] and "left]" in lines[2]

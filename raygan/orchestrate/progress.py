@@ -58,7 +58,7 @@ def gan_label(cell: Cell) -> str:
 def gan_summary(result: dict[str, Any]) -> str:
     """The one-line outcome of a GAN training: its final quality gap and steps trained."""
     if result.get("reused"):
-        return "trained before the interruption, images resampled"
+        return "trained by an earlier run of this sweep, images resampled"
     gap = result.get("quality/final_gap")
     parts = [f"gap {gap:.2f}"] if gap is not None else []
     if "steps_trained" in result:
@@ -84,6 +84,7 @@ class Progress(Callback):
         self.summary = summary  # the outcome of a finished trial, from its last result
         self.label = label  # the trial's cell, as its line names it
         self.done = 0
+        self.reused = 0  # trials done by an earlier run of the sweep (seconds each, no training)
         self.start = time.monotonic()
         self.began: dict[str, float] = {}  # trial id -> when it started
 
@@ -93,10 +94,12 @@ class Progress(Callback):
     def _line(self, trial, outcome: str) -> None:
         now = time.monotonic()
         self.done += 1
+        self.reused += bool((trial.last_result or {}).get("reused"))
         took = now - self.began.get(trial.trial_id, self.start)
         elapsed = now - self.start
-        left = elapsed / self.done * (self.total - self.done)
-        eta = f", ~{_clock(left)} left" if self.done < self.total else ""
+        trained = self.done - self.reused  # the estimate runs on trials that really trained
+        left = elapsed / trained * (self.total - self.done) if trained else None
+        eta = f", ~{_clock(left)} left" if left is not None and self.done < self.total else ""
         print(f"{self.label(Cell(**trial.config['cell']))}: {outcome} ({took:.0f} s)  "
                  f"[{self.done}/{self.total} done, {_clock(elapsed)} elapsed{eta}]", flush=True)
 
