@@ -12,6 +12,7 @@ BEST_FILE = "best_gan_configs.json"  # {"<gan>@<budget>": {"batch_size": .., "st
 EXTRACTOR_FILE = "fidelity_extractor.pt"  # the report's feature extractor, reused when rewritten
 REPORT_DIR = "report"  # the report's folder, and its folder among the parent run's artifacts
 REPORT_FILE = "report.md"  # the report itself, in REPORT_DIR
+SUMMARY_FILE = "summary.md"  # the report at a glance: the compact tables a README quotes
 SAMPLES_DIR = "samples"  # the report's sample grids, in REPORT_DIR
 
 # a GAN training's MLflow run (and its Ray Train checkpoints)

@@ -246,3 +246,66 @@ def fidelity_correlation_table(corrs: list[dict[str, Any]]) -> str:
                      f"{_pfmt(c['p'])} |")
     return "\n".join(lines)
 
+
+
+# --- at a glance: the compact tables that the README quotes (report/summary.md) -------------
+
+def _grid(keyed: dict[tuple[str, Any], str], arms: list[str], budgets: list) -> str:
+    """An arm x budget markdown table of preformatted cells (blank where a cell is absent)."""
+    lines = ["| arm | " + " | ".join(f"N={b}" for b in budgets) + " |",
+             "|---|" + "---|" * len(budgets)]
+    for arm in arms:
+        lines.append(f"| {arm} | " + " | ".join(keyed.get((arm, b), "") for b in budgets) + " |")
+    return "\n".join(lines)
+
+
+def _mean_sd(values: list[float]) -> str:
+    mean = float(np.mean(values))
+    return f"{mean:.3f}" if len(values) == 1 else f"{mean:.3f} ± {np.std(values, ddof=1):.3f}"
+
+
+def compact_table(rows: list[dict[str, Any]]) -> str:
+    """Arm x budget: test accuracy / ROC AUC, as a mean ± SD across seeds (the value itself
+    with one seed)."""
+    cells: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        cells[(r["arm"], r["budget"])].append(r)
+    keyed = {k: f"{_mean_sd([r['acc'] for r in rs])} / {_mean_sd([r['auc'] for r in rs])}"
+             for k, rs in cells.items()}
+    return _grid(keyed, _arms(rows),
+                 sorted({r["budget"] for r in rows}, key=_budget_key))
+
+
+def gate_grid(gates: list[dict[str, Any]]) -> str:
+    """GAN x budget: the quality gate's verdicts. One seed: the final gap and steps trained
+    ("stopped at" where the stop rule ended it). Several: how many seeds passed, and the gaps."""
+    cells: dict[tuple, list[dict]] = defaultdict(list)
+    for g in gates:
+        cells[(g["arm"], g["budget"])].append(g)
+    keyed = {}
+    for key, gs in cells.items():
+        gs = sorted(gs, key=lambda g: g["seed"])
+        gaps = [f"{g['gap']:.2f}" if math.isfinite(g["gap"]) else "?" for g in gs]
+        if len(gs) == 1:
+            g = gs[0]
+            steps = f"stopped at {g['steps']}" if g["stopped_early"] else str(g["steps"])
+            verdict = "" if g["converged"] == "yes" else f" **{g['converged']}**"
+            keyed[key] = f"{gaps[0]}, {steps}{verdict}"
+        else:
+            passed = sum(g["converged"] == "yes" for g in gs)
+            keyed[key] = f"{passed} of {len(gs)} pass ({' / '.join(gaps)})"
+    return _grid(keyed, sorted({a for a, _ in cells}),
+                 sorted({b for _, b in cells}, key=_budget_key))
+
+
+def cas_grid(fidelity: list[dict[str, Any]]) -> str:
+    """GAN x budget: CAS AUC, mean ± SD across seeds; empty without CAS."""
+    cells: dict[tuple, list[float]] = defaultdict(list)
+    for r in fidelity:
+        if "cas_auc" in r and math.isfinite(r["cas_auc"]):
+            cells[(r["arm"], r["budget"])].append(r["cas_auc"])
+    if not cells:
+        return ""
+    keyed = {k: _mean_sd(v) for k, v in cells.items()}
+    return _grid(keyed, sorted({a for a, _ in cells}),
+                 sorted({b for _, b in cells}, key=_budget_key))

@@ -8,16 +8,19 @@ from typing import Any
 
 import numpy as np
 
-from raygan.artifacts import REPORT_FILE, SAMPLES_DIR
+from raygan.artifacts import REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE
 from raygan.eval.convergence import GATE_TEXT, convergence_png, gate_conclusion, gate_table
 from raygan.eval.markdown import (
     HOLM_TEXT,
     _cas_note,
     across_seeds_table,
+    cas_grid,
+    compact_table,
     comparison_table,
     conclusions,
     fidelity_correlation_table,
     fidelity_table,
+    gate_grid,
     study_table,
     summary_table,
     threshold_table,
@@ -189,5 +192,28 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
         md += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     report = out / REPORT_FILE
     report.write_text("\n".join(md))
-    return [report, *paths]
+    summary = out / SUMMARY_FILE
+    summary.write_text(summary_md(title, sets, rows_of, gates, fidelity))
+    return [report, *paths, summary]
+
+
+def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str, Any]]],
+               gates: list[dict[str, Any]] | None,
+               fidelity: list[dict[str, Any]] | None) -> str:
+    """The report at a glance: per test set accuracy / AUC (mean ± SD across seeds), the
+    quality gate per GAN and budget, and CAS per GAN and budget."""
+    seeds = sorted({t.seed for t in sets[0].trials})
+    md = [f"# {title} at a glance", "",
+          f"{len(seeds)} seed(s); cells are accuracy / ROC AUC at threshold 0.5"
+          + (", mean ± SD across seeds" if len(seeds) > 1 else "") + ". The full report, with "
+          "intervals, paired tests and Holm-adjusted p-values, is report.md.", ""]
+    for ts in sets:
+        md += [f"## {set_title(ts)}", "", compact_table(rows_of[ts.name]), ""]
+    if gates:
+        md += ["## GAN quality gate (final quality/gap; gate 1.5)", "", gate_grid(gates), ""]
+    cas = cas_grid(fidelity or [])
+    if cas:
+        md += ["## CAS AUC (real benign + generated malignant only; the real test split)", "",
+               cas, ""]
+    return "\n".join(md)
 

@@ -306,3 +306,33 @@ def test_conclusions_across_seeds_give_the_t_interval_and_seed_counts(y):
     # a far stronger GAN scores higher in every seed, and each per-seed DeLong test sees it
     assert "higher in 3, lower in 0 of 3 seeds" in line
     assert "significantly better in 3, worse in 0 of 3" in line
+
+
+def test_summary_md_holds_the_compact_tables_of_every_test_set(y, tmp_path):
+    trials = _trials(y, 2.0)
+    gates = [_gate(0, 0.4, "yes"), _gate(1, 2.5, "no", 400), _gate(2, 0.6, "yes")]
+    fidelity = [{"arm": "gan:dcgan", "budget": 50, "seed": s, "cas_auc": v, "fd": 1.0 + s,
+                 "kid": 0.01, "near_copies": 0.0, "test_auc": 0.8}
+                for s, v in enumerate((0.80, 0.82, 0.84))]
+    paths = write_report(trials, y, tmp_path, "glance", gates=gates, fidelity=fidelity)
+    summary = tmp_path / "summary.md"
+    assert summary in paths
+    md = summary.read_text()
+    rows = per_trial(trials, y)
+    real = [r for r in rows if r["arm"] == "real"]
+    acc, auc = (np.array([r[k] for r in real]) for k in ("acc", "auc"))
+    # mean ± SD (n - 1) across the three seeds, as numpy computes them
+    assert (f"| real | {acc.mean():.3f} ± {acc.std(ddof=1):.3f} / "
+            f"{auc.mean():.3f} ± {auc.std(ddof=1):.3f} |") in md
+    assert "| gan:dcgan | 2 of 3 pass (0.40 / 2.50 / 0.60) |" in md
+    assert "| gan:dcgan | 0.820 ± 0.020 |" in md
+    assert "## Test split: 400 images (200 malignant)" in md
+
+
+def test_gate_grid_with_one_seed_gives_gap_and_steps():
+    from raygan.eval.markdown import gate_grid
+
+    gates = [{**_gate(0, 0.4, "yes"), "stopped_early": True, "steps": 300},
+             {**_gate(0, 2.5, "no", 400), "budget": 200}]
+    grid = gate_grid(gates)
+    assert "| gan:dcgan | 0.40, stopped at 300 | 2.50, 400 **no** |" in grid
