@@ -111,7 +111,8 @@ def grid_jobs(cfg: SweepConfig) -> list[Job]:
     return list(jobs.values())
 
 
-def resumed_config(cfg: SweepConfig, add_seeds: tuple[int, ...] = ()) -> SweepConfig:
+def resumed_config(cfg: SweepConfig, add_seeds: tuple[int, ...] = (),
+                   log: Callable[[str], None] = print) -> SweepConfig:
     """The config an interrupted (or finished) sweep ran with, from its `config.json`; where
     it runs (address, storage, data root) may change, what it computes may not, except that
     `add_seeds` extends its grid with more seeds (every finished cell is kept)."""
@@ -124,7 +125,11 @@ def resumed_config(cfg: SweepConfig, add_seeds: tuple[int, ...] = ()) -> SweepCo
         raise RayganError(f"nothing to resume: {path} does not exist; check --name and --output, "
                           "or start the sweep without --resume")
     saved = load_config(path)
-    seeds = saved.seeds + tuple(s for s in add_seeds if s not in saved.seeds)
+    new = tuple(dict.fromkeys(s for s in add_seeds if s not in saved.seeds))
+    seeds = saved.seeds + new
+    if new:
+        log(f"resume adds seed{'s' if len(new) > 1 else ''} {', '.join(map(str, new))}: "
+            f"the grid now has seeds {', '.join(map(str, seeds))}")
     return replace(saved, sweep_name=cfg.sweep_name, output=cfg.output, seeds=seeds,
                    address=cfg.address or saved.address,
                    storage=cfg.storage or saved.storage, data=cfg.data or saved.data)
@@ -165,12 +170,7 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     """Validate the config, read and check the data, check budgets and the MLflow store.
     A resumed sweep may grow by `add_seeds` (e.g. a one-seed laptop run made a 3-seed one)."""
     if resume:
-        cfg = resumed_config(cfg, add_seeds)
-        new = [s for s in add_seeds if s in cfg.seeds and s not in load_config(
-            Path(cfg.output).resolve() / cfg.sweep_name / CONFIG_FILE).seeds]
-        if new:
-            log(f"resume adds seed{'s' if len(new) > 1 else ''} {', '.join(map(str, new))}: "
-                f"the grid now has seeds {', '.join(map(str, cfg.seeds))}")
+        cfg = resumed_config(cfg, add_seeds, log)
     validate(cfg, REGISTRY)
     if not cfg.sweep_name:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
