@@ -94,10 +94,10 @@ def test_every_test_set_gets_its_own_section_tests_and_panels(tmp_path):
     titles = [ax.get_title() for ax in fig.axes]
     plt.close(fig)
     assert len(titles) == 4
-    assert titles[0].startswith("test split: accuracy") and titles[3].startswith("isic: AUC")
+    assert titles[0].startswith("test split\naccuracy") and titles[3].startswith("isic\nAUC")
     png = tmp_path / "budget_plot.png"
     assert png in paths
-    assert Image.open(png).size == (1210, 924)  # 11 x 4.2 inches a row, 2 rows, at 110 dpi
+    assert Image.open(png).size == (1210, 990)  # 11 x 4.5 inches a row, 2 rows, at 110 dpi
 
 
 def test_an_external_set_whose_size_changed_is_refused(tmp_path):

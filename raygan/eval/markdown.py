@@ -309,3 +309,38 @@ def cas_grid(fidelity: list[dict[str, Any]]) -> str:
     keyed = {k: _mean_sd(v) for k, v in cells.items()}
     return _grid(keyed, sorted({a for a, _ in cells}),
                  sorted({b for _, b in cells}, key=_budget_key))
+
+
+def effect_grid(comps: list[dict[str, Any]], metric: str, ref: str = "oversample") -> str:
+    """GAN x budget: each GAN fill minus `ref` in test AUC (`metric` "auc") or accuracy
+    ("acc"), with the test that decides it and its Holm-adjusted p (the report's families).
+    Several seeds: the mean difference, its 95% t-interval and how many seeds lie above;
+    one seed: the difference on the test images (DeLong, McNemar). Empty without GAN arms."""
+    across = [c for c in comps if c["level"] == "seeds" and c["ref"] == ref
+              and c["arm"].startswith("gan:")]
+    single = [c for c in comps if c["level"] == "seed" and c["ref"] == ref
+              and c["arm"].startswith("gan:")]
+    keyed = {}
+    for c in across or single:
+        d = c[f"d_{metric}"]
+        if across:
+            key = "p_ttest" if metric == "auc" else "p_acc_ttest"
+            seeds = [s for s in single if s["arm"] == c["arm"] and s["budget"] == c["budget"]]
+            higher = sum(s[f"d_{metric}"] > 0 for s in seeds)
+            cell = (f"{d:+.3f} [{c[f'd_{metric}_lo']:+.3f}, {c[f'd_{metric}_hi']:+.3f}], "
+                    f"p {_pfmt_adj(c[key + '_holm'])}, higher in {higher} of {len(seeds)}")
+        else:
+            cell = f"{d:+.3f}, p {_pfmt_adj(c[f'p_{metric}_holm'])}"
+        keyed[(c["arm"], c["budget"])] = cell
+    if not keyed:
+        return ""
+    return _grid(keyed, sorted({a for a, _ in keyed}),
+                 sorted({b for _, b in keyed}, key=_budget_key))
+
+
+def _pfmt_adj(p: float) -> str:
+    """An adjusted p-value for a table cell, bold where it is below ALPHA."""
+    if p is None or math.isnan(p):
+        return "undefined"
+    text = f"{p:.2g}"
+    return f"**{text}**" if p < ALPHA else text

@@ -75,7 +75,7 @@ def budget_figure(sets: dict[str, list[dict[str, Any]]]):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(sets), 2, figsize=(11, 4.2 * len(sets)), squeeze=False)
+    fig, axes = plt.subplots(len(sets), 2, figsize=(11, 4.5 * len(sets)), squeeze=False)
     for row_axes, (name, rows) in zip(axes, sets.items(), strict=True):
         _budget_panels(row_axes, rows, name)
     fig.tight_layout()
@@ -89,10 +89,10 @@ def _budget_panels(axes, rows: list[dict[str, Any]], name: str) -> None:
     n_seeds = len({r["seed"] for r in rows})
     arms = _arms([r for r in rows if r["budget"] != "all"])
     if n_seeds > 1:
-        titles = [f"{name}: accuracy (mean of {n_seeds} seeds, 95% t-interval)",
-                  f"{name}: AUC (mean of {n_seeds} seeds, 95% t-interval)"]
+        titles = [f"{name}\naccuracy: mean of {n_seeds} seeds, 95% t-interval",
+                  f"{name}\nAUC: mean of {n_seeds} seeds, 95% t-interval"]
     else:
-        titles = [f"{name}: accuracy (Wilson 95% CI)", f"{name}: AUC (DeLong 95% CI)"]
+        titles = [f"{name}\naccuracy (Wilson 95% CI)", f"{name}\nAUC (DeLong 95% CI)"]
     for ax, (metric, lo_k, hi_k), title in zip(axes, [
             ("acc", "acc_lo", "acc_hi"), ("auc", "auc_lo", "auc_hi")], titles, strict=True):
         for k, arm in enumerate(arms):

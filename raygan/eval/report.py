@@ -18,6 +18,7 @@ from raygan.eval.markdown import (
     compact_table,
     comparison_table,
     conclusions,
+    effect_grid,
     fidelity_correlation_table,
     fidelity_table,
     gate_grid,
@@ -58,6 +59,14 @@ def _short(ts: TestSet) -> str:
     if ts.leaks is not None:
         return f"test split without re-captures ({len(ts.y)} images)"
     return f"{ts.name} ({len(ts.y)} images)" if ts.external else f"test split ({len(ts.y)} images)"
+
+
+def budget_plot_file(ts: TestSet) -> str:
+    """The file name of one test set's budget plot (the test split's, the split without
+    re-captures, or an external set's by its name)."""
+    if ts.leaks is not None:
+        return "budget_plot_no_recaptures.png"
+    return f"budget_plot_{ts.name}.png" if ts.external else "budget_plot_test.png"
 
 
 def _set_section(ts: TestSet, rows: list[dict[str, Any]], comps: list[dict[str, Any]],
@@ -125,6 +134,10 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     rows = rows_of["test"]
     paths = [out / "budget_plot.png", out / "comparisons.csv"]
     paths[0].write_bytes(budget_plot_png({_short(ts): rows_of[ts.name] for ts in sets}))
+    for ts in sets:  # one figure per test set too, for a section of its own
+        path = out / budget_plot_file(ts)
+        path.write_bytes(budget_plot_png({_short(ts): rows_of[ts.name]}))
+        paths.append(path)
     keys = ["test_set", "level", "budget", "seed", "n", "arm", "ref",
             *[k.format(m) for m in ("auc", "acc") for k in (
                 "d_{}", "d_{}_lo", "d_{}_hi", "d_{}_boot_lo", "d_{}_boot_hi", "sd_{}", "mdd_{}")],
@@ -193,22 +206,41 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     report = out / REPORT_FILE
     report.write_text("\n".join(md))
     summary = out / SUMMARY_FILE
-    summary.write_text(summary_md(title, sets, rows_of, gates, fidelity))
+    summary.write_text(summary_md(title, sets, rows_of, gates, fidelity, comps_of))
     return [report, *paths, summary]
 
 
 def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str, Any]]],
                gates: list[dict[str, Any]] | None,
-               fidelity: list[dict[str, Any]] | None) -> str:
-    """The report at a glance: per test set accuracy / AUC (mean ± SD across seeds), the
-    quality gate per GAN and budget, and CAS per GAN and budget."""
+               fidelity: list[dict[str, Any]] | None,
+               comps_of: dict[str, list[dict[str, Any]]] | None = None) -> str:
+    """The report at a glance: per test set accuracy / AUC (mean ± SD across seeds), its
+    budget plot and each GAN fill against oversampling (difference, interval, Holm-adjusted
+    p, seed count); the published study's figures beside ours; the quality gate per GAN and
+    budget, and CAS per GAN and budget."""
     seeds = sorted({t.seed for t in sets[0].trials})
+    several = len(seeds) > 1
     md = [f"# {title} at a glance", "",
           f"{len(seeds)} seed(s); cells are accuracy / ROC AUC at threshold 0.5"
-          + (", mean ± SD across seeds" if len(seeds) > 1 else "") + ". The full report, with "
+          + (", mean ± SD across seeds" if several else "") + ". The full report, with "
           "intervals, paired tests and Holm-adjusted p-values, is report.md.", ""]
+    if several:
+        how = ("mean difference across seeds [95% t-interval], the paired t-test's p after "
+               "Holm (bold below 0.05), and in how many seeds the fill scored higher")
+    else:
+        how = ("difference on the test images, the DeLong (AUC) or McNemar (accuracy) test's "
+               "p after Holm (bold below 0.05)")
     for ts in sets:
-        md += [f"## {set_title(ts)}", "", compact_table(rows_of[ts.name]), ""]
+        md += [f"## {set_title(ts)}", "", compact_table(rows_of[ts.name]), "",
+               f"![accuracy and AUC against N]({budget_plot_file(ts)})", ""]
+        comps = (comps_of or {}).get(ts.name, [])
+        for metric, name in (("auc", "AUC"), ("acc", "accuracy")):
+            grid = effect_grid(comps, metric)
+            if grid:
+                md += [f"GAN fill minus oversampling, test {name}: {how}.", "", grid, ""]
+        if not ts.external and ts.leaks is None:
+            md += ["The published study beside this run (its text's figures; AUC (hard) is "
+                   "its convention):", "", study_table(rows_of[ts.name]), ""]
     if gates:
         md += ["## GAN quality gate (final quality/gap; gate 1.5)", "", gate_grid(gates), ""]
     cas = cas_grid(fidelity or [])
@@ -216,4 +248,3 @@ def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str
         md += ["## CAS AUC (real benign + generated malignant only; the real test split)", "",
                cas, ""]
     return "\n".join(md)
-

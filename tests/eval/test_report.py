@@ -329,6 +329,49 @@ def test_summary_md_holds_the_compact_tables_of_every_test_set(y, tmp_path):
     assert "## Test split: 400 images (200 malignant)" in md
 
 
+def test_summary_md_gives_each_gan_fill_against_oversampling_with_its_test(y, tmp_path):
+    trials = _trials(y, 3.0)
+    write_report(trials, y, tmp_path, "effects")
+    md = (tmp_path / "summary.md").read_text()
+    comps = comparisons(trials, y)
+    row = next(c for c in comps if c["level"] == "seeds" and c["arm"] == "gan:dcgan"
+               and c["ref"] == "oversample" and c["budget"] == 50)
+    # a far stronger GAN: its t-interval, Holm-adjusted t-test p and 3 of 3 seeds higher
+    cell = (f"{row['d_auc']:+.3f} [{row['d_auc_lo']:+.3f}, {row['d_auc_hi']:+.3f}], p "
+            f"{'**' if row['p_ttest_holm'] < 0.05 else ''}{row['p_ttest_holm']:.2g}")
+    assert cell in md
+    assert "higher in 3 of 3" in md
+    assert "GAN fill minus oversampling, test accuracy" in md
+    # the study's figures sit in the in-distribution section
+    assert "| cell | study acc | ours acc |" in md
+
+
+def test_effect_grid_with_one_seed_gives_the_per_seed_test():
+    from raygan.eval.markdown import effect_grid
+
+    comps = [{"level": "seed", "budget": 50, "seed": 0, "arm": "gan:dcgan", "ref": "oversample",
+              "d_auc": -0.024, "p_auc_holm": 0.16, "d_acc": -0.088, "p_acc_holm": 0.00075},
+             {"level": "seed", "budget": 50, "seed": 0, "arm": "classic", "ref": "oversample",
+              "d_auc": 0.01, "p_auc_holm": 1.0, "d_acc": 0.0, "p_acc_holm": 1.0}]
+    assert "| gan:dcgan | -0.024, p 0.16 |" in effect_grid(comps, "auc")
+    assert "| gan:dcgan | -0.088, p **0.00075** |" in effect_grid(comps, "acc")
+    assert "classic" not in effect_grid(comps, "auc")  # GAN fills only
+    assert effect_grid(comps[1:], "auc") == ""
+
+
+def test_each_test_set_gets_a_budget_plot_of_its_own(y, tmp_path):
+    from raygan.eval.numbers import TestSet
+
+    trials = _trials(y, 2.0)
+    ext = TestSet("isic", y, trials, external=True, duplicates=0)
+    paths = write_report(trials, y, tmp_path, "plots", external=[ext])
+    for name in ("budget_plot.png", "budget_plot_test.png", "budget_plot_isic.png"):
+        assert tmp_path / name in paths
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (tmp_path / "summary.md").read_text()
+    assert "(budget_plot_test.png)" in md and "(budget_plot_isic.png)" in md
+
+
 def test_gate_grid_with_one_seed_gives_gap_and_steps():
     from raygan.eval.markdown import gate_grid
 
