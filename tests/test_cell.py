@@ -151,3 +151,21 @@ def test_progress_estimates_time_left_from_trials_that_trained(capsys):
     assert lines[0].startswith("train dcgan n=50 seed=0: trained by an earlier run of this sweep")
     assert "left" not in lines[0] and "left" not in lines[1]
     assert "gap 0.50, 900 steps" in lines[2] and "[3/4 done" in lines[2] and "left]" in lines[2]
+
+
+def test_progress_leaves_cells_an_earlier_run_finished_out_of_the_time_left(capsys, monkeypatch):
+    """A resumed sweep knows which of its cells are done: after one training of 100 s, with
+    two cells left of which one was finished before, about 100 s are left, not 200."""
+    from types import SimpleNamespace
+
+    from raygan.orchestrate import progress as mod
+
+    clock = iter([0.0, 0.0, 100.0])  # the stage starts; a trial starts; it finishes
+    monkeypatch.setattr(mod.time, "monotonic", lambda: next(clock))
+    progress = mod.Progress(3, mod.gan_summary, mod.gan_label, reusable=1)
+    trial = SimpleNamespace(trial_id="a", last_result={"quality/final_gap": 0.5},
+                            config={"cell": dataclasses.asdict(Cell.of_gan("dcgan", 50, 1))})
+    progress.on_trial_start(0, [], trial)
+    progress.on_trial_complete(0, [], trial)
+    line = capsys.readouterr().out.strip()
+    assert "[1/3 done, 1 min 40 s elapsed, ~1 min 40 s left]" in line

@@ -246,7 +246,9 @@ def run_gan_stage(cfg: SweepConfig, data: SweepData, hub, tracking: TrackingCont
         tune_config=tune.TuneConfig(max_concurrent_trials=max(1, int(cluster_cpus // per_job))),
         run_config=tune.RunConfig(name=f"{tracking.sweep}-gans", storage_path=storage,
                                   verbose=tune_verbosity(verbose),
-                                  callbacks=[Progress(len(cells), gan_summary, gan_label)]),
+                                  callbacks=[Progress(len(cells), gan_summary, gan_label,
+                                                     reusable=sum(c.gan_key in (finished or {})
+                                                                  for c in cells))]),
     )
     results = tuner.fit()
     failed = {}

@@ -77,7 +77,7 @@ class Progress(Callback):
     `gan:dcgan n=50 seed=0: AUC 0.91 (37 s)  [3/8 done, 2 min 10 s elapsed, ~3 min 40 s left]`."""
 
     def __init__(self, total: int, summary: Callable[[dict[str, Any]], str],
-                 label: Callable[[Cell], str] = classifier_label) -> None:
+                 label: Callable[[Cell], str] = classifier_label, reusable: int = 0) -> None:
         # Tune pickles its callbacks with the experiment's state: plain data and module-level
         # functions only (no `print` or other callables passed in).
         self.total = total  # trials this stage runs
@@ -85,6 +85,7 @@ class Progress(Callback):
         self.label = label  # the trial's cell, as its line names it
         self.done = 0
         self.reused = 0  # trials done by an earlier run of the sweep (seconds each, no training)
+        self.reusable = reusable  # how many of the stage's trials an earlier run did
         self.start = time.monotonic()
         self.began: dict[str, float] = {}  # trial id -> when it started
 
@@ -98,7 +99,8 @@ class Progress(Callback):
         took = now - self.began.get(trial.trial_id, self.start)
         elapsed = now - self.start
         trained = self.done - self.reused  # the estimate runs on trials that really trained
-        left = elapsed / trained * (self.total - self.done) if trained else None
+        to_train = self.total - self.done - max(0, self.reusable - self.reused)
+        left = elapsed / trained * to_train if trained else None
         eta = f", ~{_clock(left)} left" if left is not None and self.done < self.total else ""
         print(f"{self.label(Cell(**trial.config['cell']))}: {outcome} ({took:.0f} s)  "
                  f"[{self.done}/{self.total} done, {_clock(elapsed)} elapsed{eta}]", flush=True)
