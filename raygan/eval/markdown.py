@@ -338,6 +338,25 @@ def effect_grid(comps: list[dict[str, Any]], metric: str, ref: str = "oversample
                  sorted({b for _, b in keyed}, key=_budget_key))
 
 
+def unseen_note(comps: list[dict[str, Any]], metric: str, ref: str = "oversample") -> str:
+    """What `effect_grid`'s tests could not see: over its cells that are not significant, the
+    range of the smallest difference each test detects with POWER at ALPHA (before Holm);
+    empty when every cell is significant."""
+    across = any(c["level"] == "seeds" for c in comps)
+    level, key = ("seeds", "p_ttest" if metric == "auc" else "p_acc_ttest") if across else (
+        "seed", f"p_{metric}")
+    mdd = [c[f"mdd_{metric}"] for c in comps
+           if c["level"] == level and c["ref"] == ref and c["arm"].startswith("gan:")
+           and not c[key + "_holm"] < ALPHA and math.isfinite(c.get(f"mdd_{metric}", math.nan))]
+    if not mdd:
+        return ""
+    test = "paired t-test" if across else ("DeLong test" if metric == "auc" else "McNemar test")
+    label = "AUC" if metric == "auc" else "accuracy"
+    return (f"Where it is not significant, the {test} detects a difference in {label} of "
+            f"{min(mdd):.3f} to {max(mdd):.3f} or more with {POWER:.0%} power at alpha "
+            f"{ALPHA} (before Holm); smaller differences go unseen.")
+
+
 def _pfmt_adj(p: float) -> str:
     """An adjusted p-value for a table cell, bold where it is below ALPHA."""
     if p is None or math.isnan(p):

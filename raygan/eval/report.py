@@ -25,6 +25,7 @@ from raygan.eval.markdown import (
     study_table,
     summary_table,
     threshold_table,
+    unseen_note,
 )
 from raygan.eval.numbers import (
     TestSet,
@@ -237,7 +238,8 @@ def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str
         for metric, name in (("auc", "AUC"), ("acc", "accuracy")):
             grid = effect_grid(comps, metric)
             if grid:
-                md += [f"GAN fill minus oversampling, test {name}: {how}.", "", grid, ""]
+                md += [f"GAN fill minus oversampling, test {name}: {how}.", "", grid, "",
+                       unseen_note(comps, metric), ""]
         if not ts.external and ts.leaks is None:
             md += ["The published study beside this run (its text's figures; AUC (hard) is "
                    "its convention):", "", study_table(rows_of[ts.name]), ""]

@@ -359,6 +359,20 @@ def test_effect_grid_with_one_seed_gives_the_per_seed_test():
     assert effect_grid(comps[1:], "auc") == ""
 
 
+def test_unseen_note_gives_the_detectable_range_of_the_tests_that_found_nothing():
+    from raygan.eval.markdown import unseen_note
+
+    def row(arm, p, mdd):
+        return {"level": "seed", "budget": 50, "seed": 0, "arm": arm, "ref": "oversample",
+                "p_auc_holm": p, "mdd_auc": mdd}
+
+    comps = [row("gan:dcgan", 0.16, 0.024), row("gan:pggan", 0.61, 0.031),
+             row("gan:fastgan", 0.001, 0.011)]  # significant: what it could see is moot
+    note = unseen_note(comps, "auc")
+    assert "the DeLong test detects a difference in AUC of 0.024 to 0.031 or more" in note
+    assert unseen_note(comps[2:], "auc") == ""
+
+
 def test_each_test_set_gets_a_budget_plot_of_its_own(y, tmp_path):
     from raygan.eval.numbers import TestSet
 
