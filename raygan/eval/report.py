@@ -225,12 +225,10 @@ def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str
           f"{len(seeds)} seed(s); cells are accuracy / ROC AUC at threshold 0.5"
           + (", mean ± SD across seeds" if several else "") + ". The full report, with "
           "intervals, paired tests and Holm-adjusted p-values, is report.md.", ""]
-    if several:
-        how = ("mean difference across seeds [95% t-interval], the paired t-test's p after "
-               "Holm (bold below 0.05), and in how many seeds the fill scored higher")
-    else:
-        how = ("difference on the test images, the DeLong (AUC) or McNemar (accuracy) test's "
-               "p after Holm (bold below 0.05)")
+    how = {m: ("mean difference across seeds [95% t-interval], the paired t-test's p after "
+               "Holm (bold below 0.05), and in how many seeds the fill scored higher") if several
+           else (f"difference on the test images, the {test} test's p after Holm (bold below "
+                 "0.05)") for m, test in (("auc", "DeLong"), ("acc", "McNemar"))}
     for ts in sets:
         md += [f"## {set_title(ts)}", "", compact_table(rows_of[ts.name]), "",
                f"![accuracy and AUC against N]({budget_plot_file(ts)})", ""]
@@ -238,7 +236,7 @@ def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str
         for metric, name in (("auc", "AUC"), ("acc", "accuracy")):
             grid = effect_grid(comps, metric)
             if grid:
-                md += [f"GAN fill minus oversampling, test {name}: {how}.", "", grid, "",
+                md += [f"GAN fill minus oversampling, test {name}: {how[metric]}.", "", grid, "",
                        unseen_note(comps, metric), ""]
         if not ts.external and ts.leaks is None:
             md += ["The published study beside this run (its text's figures; AUC (hard) is "
