@@ -25,7 +25,7 @@ from typing import NoReturn
 
 from raygan.artifacts import BEST_FILE, CONFIG_FILE, EXTRACTOR_FILE, MANIFEST_FILE, REPORT_DIR
 from raygan.cell import Cell
-from raygan.config import NAME_RULE, PROFILES, profile_config
+from raygan.config import NAME_RULE, PROFILES, check_external_name, profile_config
 from raygan.errors import RayganError
 
 RUN_DOC = """Run the grid: every arm x budget x seed; GANs on Ray Train, classifiers on Ray Tune.
@@ -166,9 +166,10 @@ def _external_tests(values: list[str]) -> dict[str, str]:
         if not sep or not name.strip() or not spec.strip():
             raise RayganError(f"--external-test {value!r} is not NAME=DATASET; pass e.g. "
                               "--external-test isic=cards/isic2017.toml")
+        name = check_external_name(name.strip())
         if name in out:
             raise RayganError(f"--external-test names {name!r} twice; give each set its own name")
-        out[name.strip()] = os.path.abspath(os.path.expanduser(spec.strip()))
+        out[name] = os.path.abspath(os.path.expanduser(spec.strip()))
     return out
 
 

@@ -290,6 +290,18 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_external_name(name: str) -> str:
+    """An external test set's name goes into file names and MLflow metric names: plain, and
+    not `test`, the name of the sweep's own split."""
+    if not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME:
+        raise RayganError(f"external test name {name!r} is not a plain name; use {NAME_RULE}"
+                          ", e.g. isic=cards/isic2017.toml")
+    if name == "test":
+        raise RayganError("external test name 'test' is the sweep's own test split; name the "
+                          "set otherwise, e.g. isic=cards/isic2017.toml")
+    return name
+
+
 def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     """Check every value that can be checked without the data; raise RayganError on the first."""
     if cfg.sweep_name:
@@ -342,9 +354,7 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     if not 0.0 < cfg.test_fraction < 1.0:
         raise RayganError(f"test fraction {cfg.test_fraction} must lie in (0, 1)")
     for name, spec in cfg.external.items():
-        if not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME:
-            raise RayganError(f"external test name {name!r} is not a plain name; use {NAME_RULE}"
-                              ", e.g. isic=cards/isic2017.toml")
+        check_external_name(name)
         if not spec:
             raise RayganError(f"external test {name} names no dataset; use NAME=DATASET")
     fields = {f.name for f in dataclasses.fields(GANConfig)}

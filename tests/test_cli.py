@@ -380,3 +380,20 @@ def test_gpu_flag_holds_for_every_trial(flag):
     assert {j.what.split(" (")[0] for j in jobs} >= {"each dcgan training", "each classifier trial"}
     gpus = {b.get("GPU", 0) for j in jobs for b in j.bundles if "CPU" in b}
     assert gpus == ({0} if flag == "--no-gpu" else {1})
+
+
+@pytest.mark.parametrize("value,needle", [
+    ("isic", "is not NAME=DATASET"),
+    ("a/b=card.toml", "is not a plain name"),
+    ("test=card.toml", "the sweep's own test split"),
+    ("x y=card.toml", "is not a plain name"),
+])
+def test_external_test_names_are_plain(value, needle):
+    from raygan.cli import _external_tests
+    from raygan.errors import RayganError
+
+    with pytest.raises(RayganError, match=needle):
+        _external_tests([value])
+    with pytest.raises(RayganError, match="twice"):
+        _external_tests(["isic=a.toml", "isic=b.toml"])
+    assert list(_external_tests(["isic-2017=a.toml"])) == ["isic-2017"]
