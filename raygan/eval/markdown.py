@@ -316,10 +316,7 @@ def effect_grid(comps: list[dict[str, Any]], metric: str, ref: str = "oversample
     ("acc"), with the test that decides it and its Holm-adjusted p (the report's families).
     Several seeds: the mean difference, its 95% t-interval and how many seeds lie above;
     one seed: the difference on the test images (DeLong, McNemar). Empty without GAN arms."""
-    across = [c for c in comps if c["level"] == "seeds" and c["ref"] == ref
-              and c["arm"].startswith("gan:")]
-    single = [c for c in comps if c["level"] == "seed" and c["ref"] == ref
-              and c["arm"].startswith("gan:")]
+    across, single = _gan_rows(comps, "seeds", ref), _gan_rows(comps, "seed", ref)
     keyed = {}
     for c in across or single:
         d = c[f"d_{metric}"]
@@ -345,9 +342,8 @@ def unseen_note(comps: list[dict[str, Any]], metric: str, ref: str = "oversample
     across = any(c["level"] == "seeds" for c in comps)
     level, key = ("seeds", "p_ttest" if metric == "auc" else "p_acc_ttest") if across else (
         "seed", f"p_{metric}")
-    mdd = [c[f"mdd_{metric}"] for c in comps
-           if c["level"] == level and c["ref"] == ref and c["arm"].startswith("gan:")
-           and not c[key + "_holm"] < ALPHA and math.isfinite(c.get(f"mdd_{metric}", math.nan))]
+    mdd = [c[f"mdd_{metric}"] for c in _gan_rows(comps, level, ref)
+           if not c[key + "_holm"] < ALPHA and math.isfinite(c.get(f"mdd_{metric}", math.nan))]
     if not mdd:
         return ""
     test = "paired t-test" if across else ("DeLong test" if metric == "auc" else "McNemar test")
@@ -355,6 +351,12 @@ def unseen_note(comps: list[dict[str, Any]], metric: str, ref: str = "oversample
     return (f"Where it is not significant, the {test} detects a difference in {label} of "
             f"{min(mdd):.3f} to {max(mdd):.3f} or more with {POWER:.0%} power at alpha "
             f"{ALPHA} (before Holm); smaller differences go unseen.")
+
+
+def _gan_rows(comps: list[dict[str, Any]], level: str, ref: str) -> list[dict[str, Any]]:
+    """The comparisons of each GAN fill against `ref` at one level ("seed" or "seeds")."""
+    return [c for c in comps if c["level"] == level and c["ref"] == ref
+            and c["arm"].startswith("gan:")]
 
 
 def _pfmt_adj(p: float) -> str:
