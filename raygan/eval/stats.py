@@ -9,14 +9,21 @@ from scipy import optimize, stats
 
 __all__ = [
     "bootstrap_mean_ci",
+    "crossed_difference",
+    "crossed_power",
     "delong_auc_ci",
     "delong_diff_se",
     "delong_test",
+    "difference_ci",
+    "difference_tests",
+    "figure_of_merit",
+    "hillis_df",
     "holm",
     "mcnemar_test",
     "min_detectable_diff",
     "normal_min_detectable",
     "paired_tests",
+    "seeds_needed",
     "t_mean_ci",
     "wilson_ci",
 ]
@@ -296,3 +303,180 @@ def holm(pvalues) -> np.ndarray:
     restored[order] = adj
     out[valid] = restored
     return out.reshape(p.shape)
+
+
+# ---- seeds and test images both random: Obuchowski-Rockette with Hillis' degrees of freedom ----
+#
+# A sweep scores every seed's classifiers on the same test images, so a difference between two
+# arms varies with the seed (training: subset, initialisation) and with the test sample, and the
+# test-sample errors of different seeds are correlated. This is the multi-reader multi-case
+# (MRMC) design of diagnostic radiology with seeds in the place of readers: Obuchowski & Rockette
+# (1995) model the figure of merit with correlated errors, and Hillis (2007) gives the
+# denominator degrees of freedom that keep the test's size with few readers. For two arms the
+# method reduces to a t statistic on the mean per-seed difference d with
+#
+#     SE^2 = s^2 / S + max(C, 0),    df = (S - 1) (1 + S max(C, 0) / s^2)^2
+#
+# (df halved: see `hillis_df`), where s^2 is the sample variance of the S per-seed differences
+# (seed-to-seed spread plus the part of the test-sample error that differs between seeds) and
+# C is the covariance of two different seeds' differences over test samples (the error they
+# share because they see the same images), estimated here by DeLong's structural components
+# (AUC) or per-image correctness (accuracy). With one seed it is the DeLong (or
+# paired-proportion) z-test; with a test set so large that C vanishes, the paired t-test across
+# seeds.
+
+FIGURES_OF_MERIT = ("auc", "acc")  # what `crossed_difference` compares
+
+
+def _auc_components_nd(y: np.ndarray, scores: np.ndarray
+                       ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """AUC (...,) and DeLong components [V10 (..., m), V01 (..., n)] of scores (..., N)."""
+    pos = y == 1
+    m, n = int(pos.sum()), int((~pos).sum())
+    if m < 2 or n < 2:
+        raise ValueError(f"AUC needs at least 2 positives and 2 negatives, got {m} and {n}")
+    x, z = scores[..., pos], scores[..., ~pos]
+    tx, tz = stats.rankdata(x, axis=-1), stats.rankdata(z, axis=-1)
+    t = stats.rankdata(scores[..., np.concatenate([np.flatnonzero(pos), np.flatnonzero(~pos)])],
+                       axis=-1)
+    auc = t[..., :m].sum(axis=-1) / (m * n) - (m + 1.0) / (2.0 * n)
+    v10 = (t[..., :m] - tx) / n
+    v01 = 1.0 - (t[..., m:] - tz) / m
+    return auc, [v10, v01]
+
+
+def figure_of_merit(y, scores, metric: str = "auc") -> tuple[np.ndarray, list[np.ndarray]]:
+    """A figure of merit of scores (..., N) against labels y (N,) and its per-image components
+    (each (..., k), one array per group of images whose component means make up the figure):
+    AUC with DeLong's V10 (positives) and V01 (negatives); accuracy at 0.5 with per-image
+    correctness."""
+    y = _as_1d(y, "y").astype(int)
+    s = np.asarray(scores, dtype=float)
+    if s.shape[-1] != y.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} entries but scores have {s.shape[-1]}")
+    if metric == "auc":
+        return _auc_components_nd(y, s)
+    if metric == "acc":
+        correct = ((s >= 0.5).astype(int) == y).astype(float)
+        return correct.mean(axis=-1), [correct]
+    raise ValueError(f"metric must be one of {FIGURES_OF_MERIT}, got {metric!r}")
+
+
+def crossed_difference(y, scores_a, scores_b, metric: str = "auc") -> dict[str, np.ndarray]:
+    """Arm a minus arm b on one test set, seeds and test images both random (Obuchowski-
+    Rockette, Hillis df). scores_a, scores_b: (..., S, N), seed s of a paired with seed s of b
+    (leading dimensions are independent problems, e.g. simulations). Returns arrays over the
+    leading dimensions: `d` (mean difference), `se`, `df`, `s2` (variance of the per-seed
+    differences; NaN with one seed), `cov` (C: covariance of two seeds' differences over test
+    samples; NaN with one seed), `var_test` (mean within-seed test-sample variance) and `d_seed`
+    (..., S) the per-seed differences."""
+    a, b = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
+    if a.shape != b.shape or a.ndim < 2:
+        raise ValueError(f"scores must both be (..., seeds, images), got {a.shape} and {b.shape}")
+    fa, ca = figure_of_merit(y, a, metric)
+    fb, cb = figure_of_merit(y, b, metric)
+    d_seed = fa - fb
+    S = d_seed.shape[-1]
+    sigma = 0.0  # (..., S, S): test-sample covariance of the seeds' differences
+    for ga, gb in zip(ca, cb, strict=True):
+        g = ga - gb
+        g = g - g.mean(axis=-1, keepdims=True)
+        k = g.shape[-1]
+        sigma = sigma + np.einsum("...si,...ti->...st", g, g) / ((k - 1) * k)
+    diag = np.diagonal(sigma, axis1=-2, axis2=-1)
+    var_test = diag.mean(axis=-1)
+    d = d_seed.mean(axis=-1)
+    if S == 1:
+        nan = np.full(d.shape, np.nan)
+        return {"d": d, "se": np.sqrt(var_test), "df": np.full(d.shape, np.inf), "s2": nan,
+                "cov": nan, "var_test": var_test, "d_seed": d_seed}
+    cov = (sigma.sum(axis=(-2, -1)) - diag.sum(axis=-1)) / (S * (S - 1))
+    s2 = d_seed.var(axis=-1, ddof=1)
+    c = np.maximum(cov, 0.0)
+    se = np.sqrt(s2 / S + c)
+    df = hillis_df(S, s2, c)
+    return {"d": d, "se": se, "df": df, "s2": s2, "cov": cov, "var_test": var_test,
+            "d_seed": d_seed}
+
+
+def hillis_df(seeds: int, s2, cov):
+    """Degrees of freedom of `crossed_difference`'s t statistic: Hillis' (2007)
+    (S - 1) (1 + S C / s^2)^2, halved and never below S - 1. Unhalved it was liberal with 3
+    seeds in raygan's calibration simulation (type-I error 0.084 at alpha 0.05 where the test
+    images carry much of the variance); halved it held alpha within Monte Carlo error at 3, 5
+    and 10 seeds (docs/statistics.md). Infinite when the per-seed differences do not vary."""
+    s2, c = np.asarray(s2, float), np.maximum(np.asarray(cov, float), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ddf = (seeds - 1) * (1.0 + seeds * c / np.where(s2 > 0, s2, 1.0)) ** 2
+    return np.where(s2 > 0, np.maximum(seeds - 1.0, ddf / 2.0), np.inf)
+
+
+def _t_sf(x, df):
+    """Upper tail of Student's t, normal where df is infinite."""
+    return np.where(np.isinf(df), stats.norm.sf(x), stats.t.sf(x, np.where(np.isinf(df), 1, df)))
+
+
+def _t_ppf(q: float, df):
+    return np.where(np.isinf(df), stats.norm.ppf(q), stats.t.ppf(q, np.where(np.isinf(df), 1, df)))
+
+
+def difference_tests(d, se, df, margin: float) -> dict[str, np.ndarray]:
+    """p-values of a difference d with standard error se and df degrees of freedom: `p`
+    two-sided against no difference; `p_noninf` one-sided against d <= -margin
+    (non-inferiority); `p_equiv` TOST against |d| >= margin (equivalence, the larger of its two
+    one-sided p-values). A zero SE gives p 0 or 1 as the point estimate lies."""
+    d, se, df = np.asarray(d, float), np.asarray(se, float), np.asarray(df, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        safe = np.where(se > 0, se, np.nan)
+        p = np.where(se > 0, 2.0 * _t_sf(np.abs(d) / safe, df), np.where(d == 0, 1.0, 0.0))
+        lower = np.where(se > 0, _t_sf((d + margin) / safe, df), np.where(d > -margin, 0.0, 1.0))
+        upper = np.where(se > 0, _t_sf((margin - d) / safe, df), np.where(d < margin, 0.0, 1.0))
+    return {"p": np.minimum(p, 1.0), "p_noninf": lower, "p_equiv": np.maximum(lower, upper)}
+
+
+def difference_ci(d, se, df, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided (1 - alpha) interval of a difference: d +- t(1 - alpha/2, df) se."""
+    alpha = _check_alpha(alpha)
+    half = _t_ppf(1.0 - alpha / 2.0, np.asarray(df, float)) * np.asarray(se, float)
+    return np.asarray(d) - half, np.asarray(d) + half
+
+
+def crossed_power(seeds: int, s2: float, cov: float, margin: float, alpha: float,
+                  true_diff: float = 0.0, goal: str = "equivalence") -> float:
+    """Probability that `seeds` seeds reach a verdict at level `alpha` when the true difference
+    is `true_diff` and the variance components are s2 (per-seed differences) and cov (shared
+    test-image covariance), as `crossed_difference` estimates them: `equivalence` (TOST at
+    +-margin) or `difference` (two-sided test against 0). Noncentral t with Hillis' df."""
+    if seeds < 2:
+        return math.nan
+    c = max(cov, 0.0)
+    se = math.sqrt(s2 / seeds + c)
+    if se == 0.0:
+        met = abs(true_diff) < margin if goal == "equivalence" else true_diff != 0.0
+        return 1.0 if met else 0.0
+    df = min(float(hillis_df(seeds, s2, c)), 1e6)
+    if goal == "equivalence":
+        crit = stats.t.ppf(1.0 - alpha, df)
+        low = stats.nct.sf(crit, df, (true_diff + margin) / se)
+        high = stats.nct.sf(crit, df, (margin - true_diff) / se)
+        return float(max(0.0, low + high - 1.0))
+    if goal == "difference":
+        crit = stats.t.ppf(1.0 - alpha / 2.0, df)
+        nc = abs(true_diff) / se
+        return float(stats.nct.sf(crit, df, nc) + stats.nct.sf(crit, df, -nc))
+    raise ValueError(f"goal must be 'equivalence' or 'difference', got {goal!r}")
+
+
+def seeds_needed(s2: float, cov: float, margin: float, alpha: float, power: float = 0.8,
+                 true_diff: float = 0.0, goal: str = "equivalence",
+                 max_seeds: int = 200) -> int | None:
+    """The fewest seeds (at least 2) whose `crossed_power` reaches `power`; None when
+    `max_seeds` do not, e.g. because the test images' shared variance (cov) alone leaves the
+    standard error too large for the margin: more seeds cannot help then, only more test
+    images."""
+    if not (math.isfinite(s2) and math.isfinite(cov)):
+        return None
+    for seeds in range(2, max_seeds + 1):
+        if crossed_power(seeds, s2, cov, margin, alpha, true_diff, goal) >= power:
+            return seeds
+    return None
