@@ -65,8 +65,9 @@ def test_every_test_set_gets_its_own_section_tests_and_panels(tmp_path):
                         "### Conclusions", "### Across seeds", "### Per-seed comparisons"):
             assert part.count(heading) == 1, heading
     # ...and not on the external set, where it has oversample's signal.
-    assert "gan:dcgan significantly better than oversample" in test_part
-    assert "gan:dcgan significantly better than oversample" not in ext_part
+    assert "gan:dcgan better than oversample" in test_part
+    assert "gan:dcgan better than oversample" not in ext_part
+    assert "AUC (secondary: the primary comparison on this test set" in ext_part
 
     # Holm within each test set: the CSV's adjusted p-values of a set are Holm over that set's
     # own family, not over both sets together.
@@ -192,10 +193,17 @@ def test_report_tests_saved_classifiers_on_a_new_set_without_retraining(
     assert after == before  # no run trained, none added
     md = (tmp_path / "runs" / "s" / "report" / "report.md").read_text()
     assert "6 classifier trials" in md and "3 test sets" in md
+    # every duplicate is a malignant training image: the audit leaves a label-selected subset
     assert ("## External test set old: 24 images (12 malignant); 2 duplicates of training "
-            "images dropped by the duplicate audit") in md
+            "images dropped by the duplicate audit, all malignant: a label-selected subset; "
+            "prevalence 50.0 % after the audit (53.8 % before)") in md
     assert ("## External test set new: 24 images (12 malignant); 3 duplicates of training "
-            "images dropped by the duplicate audit") in md
+            "images dropped by the duplicate audit, all malignant: a label-selected subset; "
+            "prevalence 50.0 % after the audit (55.6 % before)") in md
+    # budget validation: 9 of all-real's 40 real malignant images validate, a filled arm has 40
+    assert ("- `all-real` trains on 31 real malignant images: its budget is every real malignant "
+            "training image (40), and under `budget` validation 9 of them validate instead") in md
+    assert "trains on 40 malignant images (the fill target), 9 more than all-real." in md
 
     # The new set's scores are the saved classifiers' own predictions on the audited set.
     dataset_train = cli._sweep_data(load_config(tmp_path / "runs" / "s" / "config.json"), "s",

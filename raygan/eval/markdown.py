@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from raygan.eval.numbers import ALPHA, POWER, PUBLISHED, _arms, _budget_key
+from raygan.eval.verdicts import ALPHA as VERDICT_ALPHA
+from raygan.eval.verdicts import MAX_SEEDS, verdict_counts
 
 HOLM_TEXT = ("Holm correction within each family of tests over all comparisons on this test set "
              "(per-seed DeLong and McNemar tests; across-seed t-tests; across-seed Wilcoxon "
@@ -17,71 +19,99 @@ HOLM_TEXT = ("Holm correction within each family of tests over all comparisons o
 UNDEFINED = "t-test undefined (all differences equal)"  # a paired t-test with zero variance
 
 
-def conclusions(comps: list[dict[str, Any]]) -> list[str]:
-    """One sentence per budget: each GAN against `oversample` in test AUC and in accuracy,
-    after Holm: significantly better, significantly worse, or not significant with the
-    smallest difference its test could have detected (at POWER, ALPHA before Holm), or the
-    test undefined.
+def _seeds_text(n: int | None, have: int) -> str:
+    """A seeds-needed figure: the count, 'more than MAX_SEEDS', or why none is given."""
+    if have < 2:
+        return "needs 2 seeds to plan"
+    return f"> {MAX_SEEDS}" if n is None else str(n)
 
-    Across seeds the decision uses the paired t-test: with fewer than 6 seeds a two-sided
-    Wilcoxon test cannot reach p < 0.05 at all (3 seeds: p >= 0.25), so it is left to the
-    table. With one seed the decision is the per-seed test on the test images (DeLong for AUC,
-    McNemar for accuracy)."""
+
+def verdict_sentence(r: dict[str, Any]) -> str:
+    """One cell's verdict with its evidence: difference, 95 % and simultaneous intervals,
+    Holm-adjusted p, seed counts, and the seeds a missing verdict would need."""
+    name = "dAUC" if r["metric"] == "auc" else "dAcc"
+    evidence = (f"{name} = {r['d']:+.3f} [95% CI {r['lo']:+.3f}, {r['hi']:+.3f}; simultaneous "
+                f"{r['sim_lo']:+.3f}, {r['sim_hi']:+.3f}], higher in {r['higher']} and lower in "
+                f"{r['lower']} of {r['n']} seeds")
+    v = r["verdict"]
+    if v == "equivalent":
+        head = f"equivalent to {r['ref']} within ±{r['margin']:g}"
+        evidence += f", TOST p (Holm) = {r['p_equiv_holm']:.2g}"
+    elif v in ("better", "worse"):
+        head = f"{v} than {r['ref']}"
+        evidence += f", p (Holm) = {r['p_holm']:.2g}"
+    elif v == "non-inferior":
+        head = f"non-inferior to {r['ref']} (not worse by {r['margin']:g} or more)"
+        evidence += f", p (Holm) = {r['p_noninf_holm']:.2g}"
+    else:
+        head = f"inconclusive against {r['ref']}"
+        evidence += (f"; seeds for a verdict: {_seeds_text(r['seeds_verdict'], r['n'])} at the "
+                     f"observed difference, {_seeds_text(r['seeds_equiv'], r['n'])} to show "
+                     "equivalence if the true difference is 0")
+    return f"{r['arm']} {head} ({evidence})"
+
+
+def conclusions(primary: list[dict[str, Any]], secondary: list[dict[str, Any]] | None = None,
+                label: str = "primary") -> list[str]:
+    """One line per budget: each generative fill's verdict against the reference in the
+    primary family (`label` names it), then, marked secondary, in the other metric. Verdict
+    words only: better, worse, equivalent, non-inferior, inconclusive."""
     lines = []
-    budgets = sorted({c["budget"] for c in comps}, key=_budget_key)
+    budgets = sorted({r["budget"] for r in [*primary, *(secondary or [])]}, key=_budget_key)
     for budget in budgets:
-        gan = [c for c in comps if c["budget"] == budget and c["ref"] == "oversample"
-               and c["arm"].startswith("gan:")]
-        across = [c for c in gan if c["level"] == "seeds"]
-        pool = across or gan
-        if not pool:
-            continue
-        if across:
-            how = f"across {pool[0]['n']} seeds (paired t-test)"
-            keys = {"auc": ("p_ttest", "p_auc"), "acc": ("p_acc_ttest", "p_acc")}
-        else:
-            how = "on the test set (DeLong / McNemar)"
-            keys = {"auc": ("p_auc", "p_auc"), "acc": ("p_acc", "p_acc")}
         parts = []
-        for metric, (key, seed_key) in keys.items():
-            name, label = ("AUC", "dAUC") if metric == "auc" else ("accuracy", "dAcc")
-            clauses = []
-            for c in sorted(pool, key=lambda c: c["arm"]):
-                d, p, p_adj = c[f"d_{metric}"], c[key], c[key + "_holm"]
-                detail = f"{label} = {d:+.3f}"
-                if across:
-                    detail += (f" [95% t-interval {c[f'd_{metric}_lo']:+.3f}, "
-                               f"{c[f'd_{metric}_hi']:+.3f}]")
-                    seeds = [s for s in gan if s["level"] == "seed" and s["arm"] == c["arm"]]
-                    higher = sum(s[f"d_{metric}"] > 0 for s in seeds)
-                    lower = sum(s[f"d_{metric}"] < 0 for s in seeds)
-                    won = sum(s[f"d_{metric}"] > 0 and s[seed_key + "_holm"] < ALPHA
-                              for s in seeds)
-                    lost = sum(s[f"d_{metric}"] < 0 and s[seed_key + "_holm"] < ALPHA
-                               for s in seeds)
-                    per_seed = (f"; higher in {higher}, lower in {lower} of {len(seeds)} seeds; "
-                                f"per seed on the test images significantly better in {won}, "
-                                f"worse in {lost} of {len(seeds)}")
-                else:
-                    per_seed = ""
-                test = "t-test" if across else ("DeLong test" if metric == "auc"
-                                                else "McNemar test")
-                if math.isnan(p):
-                    why = UNDEFINED if across else f"{test} undefined (zero estimated variance)"
-                    clauses.append(f"{c['arm']}: {why} ({detail}{per_seed})")
-                elif p_adj < ALPHA:
-                    side = "better" if d > 0 else "worse"
-                    clauses.append(f"{c['arm']} significantly {side} than oversample ({detail}, "
-                                   f"adjusted p = {p_adj:.2g}{per_seed})")
-                else:
-                    clauses.append(
-                        f"{c['arm']} not significantly different from oversample ({detail}, "
-                        f"adjusted p = {p_adj:.2g}{per_seed}; the {test} detects |{label}| >= "
-                        f"{c[f'mdd_{metric}']:.3f} with {POWER:.0%} power at alpha {ALPHA} "
-                        "before Holm, smaller differences go unseen)")
-            parts.append(f"test {name}: " + "; ".join(clauses))
-        lines.append(f"N={budget}, {how}, Holm-adjusted at {ALPHA}: {parts[0]}. {parts[1]}.")
+        for rows, tag in ((primary, label), (secondary or [], "secondary")):
+            cells = sorted((r for r in rows if r["budget"] == budget), key=lambda r: r["arm"])
+            if cells:
+                metric = "AUC" if cells[0]["metric"] == "auc" else "accuracy"
+                parts.append(f"{metric} ({tag}; Holm family of {cells[0]['family_size']}, alpha "
+                             f"{VERDICT_ALPHA}): " + "; ".join(verdict_sentence(r)
+                                                               for r in cells))
+        if parts:
+            lines.append(f"N={budget}: " + ". ".join(parts) + ".")
     return lines
+
+
+def verdict_table(rows: list[dict[str, Any]]) -> str:
+    """A family's cells: difference with 95 % and simultaneous intervals, Holm-adjusted p for
+    no difference and for equivalence, seeds higher, the verdict and the seeds a verdict needs
+    (at the observed difference / for equivalence if the true difference is 0)."""
+    if not rows:
+        return ""
+    name = "dAUC" if rows[0]["metric"] == "auc" else "dAcc"
+    k = rows[0]["family_size"]
+    lines = [f"| N | arm | vs | {name} | 95% CI | simultaneous {1 - VERDICT_ALPHA / k:.2%} CI | "
+             "p (Holm) | TOST p (Holm) | seeds higher | verdict | seeds needed (observed / 0) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (_budget_key(r["budget"]), r["ref"], r["arm"])):
+        verdict = r["verdict"] if r["verdict"] == "inconclusive" else f"**{r['verdict']}**"
+        needed = (f"{_seeds_text(r['seeds_verdict'], r['n'])} / "
+                  f"{_seeds_text(r['seeds_equiv'], r['n'])}")
+        lines.append(
+            f"| {r['budget']} | {r['arm']} | {r['ref']} | {r['d']:+.3f} | "
+            f"[{r['lo']:+.3f}, {r['hi']:+.3f}] | [{r['sim_lo']:+.3f}, {r['sim_hi']:+.3f}] | "
+            f"{_pfmt(r['p_holm'])} | {_pfmt(r['p_equiv_holm'])} | {r['higher']} of {r['n']} | "
+            f"{verdict} | {needed} |")
+    return "\n".join(lines)
+
+
+def verdict_count_text(rows: list[dict[str, Any]]) -> str:
+    """'0 better, 2 worse, ...' over a family's cells."""
+    return ", ".join(f"{n} {v}" for v, n in verdict_counts(rows).items())
+
+
+VERDICT_METHOD = (
+    "Each cell compares an arm with its reference over the seeds both ran, on the same test "
+    "images. Its difference, 95% interval and p-values treat seeds and test images both as "
+    "random (Obuchowski-Rockette with Hillis' degrees of freedom, halved for few seeds; "
+    "docs/statistics.md): the interval says what a new set of seeds on new patients from this "
+    "population would show. A family is Holm-adjusted for each hypothesis; the simultaneous "
+    "interval (Bonferroni over the family) is the one to read when reading several cells "
+    "together. Verdicts: **equivalent** (TOST inside ±margin), **better** / **worse** (the "
+    "difference is resolved and not inside the margin), **non-inferior** (not worse by the "
+    "margin), or inconclusive, with the seeds the planner says a verdict would need (80% "
+    "power at alpha over the family's size; '> 200' where seeds alone cannot get there, "
+    "because the test images' own variance is too large for the margin).")
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -278,7 +308,12 @@ def compact_table(rows: list[dict[str, Any]]) -> str:
 
 def gate_grid(gates: list[dict[str, Any]]) -> str:
     """GAN x budget: the quality gate's verdicts. One seed: the final gap and steps trained
-    ("stopped at" where the stop rule ended it). Several: how many seeds passed, and the gaps."""
+    ("stopped at" where the stop rule ended it). Several: how many seeds passed, and the gaps.
+    A final gap below the real-vs-real range is marked "possible memorization" (the verdict
+    stands), with a line under the grid that says what the mark means."""
+    from raygan.eval.convergence import MEMORIZATION, MEMORIZATION_NOTE
+    from raygan.eval.quality import possible_memorization
+
     cells: dict[tuple, list[dict]] = defaultdict(list)
     for g in gates:
         cells[(g["arm"], g["budget"])].append(g)
@@ -286,16 +321,23 @@ def gate_grid(gates: list[dict[str, Any]]) -> str:
     for key, gs in cells.items():
         gs = sorted(gs, key=lambda g: g["seed"])
         gaps = [f"{g['gap']:.2f}" if math.isfinite(g["gap"]) else "?" for g in gs]
+        copies = [g["seed"] for g in gs if possible_memorization(g["gap"])]
         if len(gs) == 1:
             g = gs[0]
             steps = f"stopped at {g['steps']}" if g["stopped_early"] else str(g["steps"])
             verdict = "" if g["converged"] == "yes" else f" **{g['converged']}**"
-            keyed[key] = f"{gaps[0]}, {steps}{verdict}"
+            mark = f", {MEMORIZATION}" if copies else ""
+            keyed[key] = f"{gaps[0]}, {steps}{verdict}{mark}"
         else:
             passed = sum(g["converged"] == "yes" for g in gs)
-            keyed[key] = f"{passed} of {len(gs)} pass ({' / '.join(gaps)})"
-    return _grid(keyed, sorted({a for a, _ in cells}),
+            mark = (f"; {MEMORIZATION}: seed{'s' if len(copies) > 1 else ''} "
+                    f"{', '.join(map(str, copies))}" if copies else "")
+            keyed[key] = f"{passed} of {len(gs)} pass ({' / '.join(gaps)}){mark}"
+    grid = _grid(keyed, sorted({a for a, _ in cells}),
                  sorted({b for _, b in cells}, key=_budget_key))
+    if any(possible_memorization(g["gap"]) for g in gates):
+        grid += f"\n\n{MEMORIZATION_NOTE}"
+    return grid
 
 
 def cas_grid(fidelity: list[dict[str, Any]]) -> str:
@@ -311,46 +353,35 @@ def cas_grid(fidelity: list[dict[str, Any]]) -> str:
                  sorted({b for _, b in cells}, key=_budget_key))
 
 
-def effect_grid(comps: list[dict[str, Any]], metric: str, ref: str = "oversample") -> str:
-    """GAN x budget: each GAN fill minus `ref` in test AUC (`metric` "auc") or accuracy
-    ("acc"), with the test that decides it and its Holm-adjusted p (the report's families).
-    Several seeds: the mean difference, its 95% t-interval and how many seeds lie above;
-    one seed: the difference on the test images (DeLong, McNemar). Empty without GAN arms."""
-    across, single = _gan_rows(comps, "seeds", ref), _gan_rows(comps, "seed", ref)
-    keyed = {}
-    for c in across or single:
-        d = c[f"d_{metric}"]
-        if across:
-            key = "p_ttest" if metric == "auc" else "p_acc_ttest"
-            seeds = [s for s in single if s["arm"] == c["arm"] and s["budget"] == c["budget"]]
-            higher = sum(s[f"d_{metric}"] > 0 for s in seeds)
-            cell = (f"{d:+.3f} [{c[f'd_{metric}_lo']:+.3f}, {c[f'd_{metric}_hi']:+.3f}], "
-                    f"p {_pfmt_adj(c[key + '_holm'])}, higher in {higher} of {len(seeds)}")
-        else:
-            cell = f"{d:+.3f}, p {_pfmt_adj(c[f'p_{metric}_holm'])}"
-        keyed[(c["arm"], c["budget"])] = cell
-    if not keyed:
-        return ""
-    return _grid(keyed, sorted({a for a, _ in keyed}),
-                 sorted({b for _, b in keyed}, key=_budget_key))
-
-
 def unseen_note(comps: list[dict[str, Any]], metric: str, ref: str = "oversample") -> str:
-    """What `effect_grid`'s tests could not see: over its cells that are not significant, the
-    range of the smallest difference each test detects with POWER at ALPHA (before Holm);
-    empty when every cell is significant."""
+    """What the secondary view's tests (across seeds: the paired t-test; one seed: DeLong or
+    McNemar) could not see: over the GAN-against-`ref` cells that are not significant, the
+    range of the smallest difference each test detects with POWER at the alpha its Holm family
+    decides with first (ALPHA over the family's size); empty when every cell is significant."""
     across = any(c["level"] == "seeds" for c in comps)
     level, key = ("seeds", "p_ttest" if metric == "auc" else "p_acc_ttest") if across else (
         "seed", f"p_{metric}")
-    mdd = [c[f"mdd_{metric}"] for c in _gan_rows(comps, level, ref)
-           if not c[key + "_holm"] < ALPHA and math.isfinite(c.get(f"mdd_{metric}", math.nan))]
-    if not mdd:
+    rows = [c for c in _gan_rows(comps, level, ref) if not c[key + "_holm"] < ALPHA
+            and math.isfinite(c.get(f"mdd_{metric}_holm", math.nan))]
+    if not rows:
         return ""
+    mdd = [c[f"mdd_{metric}_holm"] for c in rows]
+    family = rows[0][key + "_family"]
     test = "paired t-test" if across else ("DeLong test" if metric == "auc" else "McNemar test")
     label = "AUC" if metric == "auc" else "accuracy"
-    return (f"Where it is not significant, the {test} detects a difference in {label} of "
+    note = (f"Where it is not significant, the {test} detects a difference in {label} of "
             f"{min(mdd):.3f} to {max(mdd):.3f} or more with {POWER:.0%} power at alpha "
-            f"{ALPHA} (before Holm); smaller differences go unseen.")
+            f"{ALPHA}/{family} = {ALPHA / family:.2g} (Holm's first step over its family of "
+            f"{family}); smaller differences go unseen")
+    if across:
+        from scipy.stats import chi2
+
+        df = rows[0]["n"] - 1
+        lo, hi = math.sqrt(df / chi2.ppf(0.975, df)), math.sqrt(df / chi2.ppf(0.025, df))
+        note += (f". The seed-to-seed SD behind it has {df} degrees of freedom, so the true "
+                 f"detectable difference may be {lo:.1f} to {hi:.1f} times these (95% "
+                 "interval of the SD)")
+    return note + ". Not significant is not no effect: only an equivalence verdict says that."
 
 
 def _gan_rows(comps: list[dict[str, Any]], level: str, ref: str) -> list[dict[str, Any]]:

@@ -73,6 +73,7 @@ class TestSet:
     # The in-distribution split less its images that re-capture a training lesion (the leakage
     # audit's sensitivity set): how many were dropped; None for any other set.
     leaks: int | None = None
+    duplicates_malignant: int | None = None  # how many `duplicates` are malignant (None: unknown)
 
 
 def _budget_key(b: Any) -> float:
@@ -146,7 +147,9 @@ def comparisons(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
             mdd_acc = normal_min_detectable(math.sqrt(max(b + c, 1)) / len(y), ALPHA, POWER)
             out.append({"level": "seed", "budget": budget, "seed": seed, "arm": arm, "ref": ref,
                         "d_auc": d_auc, "p_auc": p_auc, "mdd_auc": mdd_auc,
-                        "d_acc": d_acc, "p_acc": p_acc, "mdd_acc": mdd_acc})
+                        "se_auc": delong_diff_se(y, t.p, r.p),
+                        "d_acc": d_acc, "p_acc": p_acc, "mdd_acc": mdd_acc,
+                        "se_acc": math.sqrt(max(b + c, 1)) / len(y)})
             a_m, r_m = metrics[(arm, budget, seed)], metrics[(ref, budget, seed)]
             groups[(budget, arm, ref)].append((a_m["auc"], r_m["auc"], a_m["acc"], r_m["acc"]))
     for (budget, arm, ref), pairs in groups.items():
@@ -169,8 +172,22 @@ def comparisons(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
         out.append(row)
     for level, keys in HOLM_FAMILIES:
         members = [(c, k) for c in out if c["level"] == level for k in keys]
+        size = sum(not math.isnan(c[k]) for c, k in members)
         for (c, k), adj in zip(members, holm([c[k] for c, k in members]), strict=True):
             c[k + "_holm"] = float(adj)
+            c[k + "_family"] = size
+    # The detectable differences at the alpha the decision uses: Holm's first step, ALPHA over
+    # the family's size (the t-tests' family for the across-seed rows, the per-seed tests' for
+    # the others).
+    for c in out:
+        for metric, key in (("auc", "p_ttest"), ("acc", "p_acc_ttest")):
+            if c["level"] == "seeds":
+                level = ALPHA / max(c[key + "_family"], 1)
+                c[f"mdd_{metric}_holm"] = min_detectable_diff(c["n"], c[f"sd_{metric}"], level,
+                                                              POWER)
+            else:
+                level = ALPHA / max(c[f"p_{metric}_family"], 1)
+                c[f"mdd_{metric}_holm"] = normal_min_detectable(c[f"se_{metric}"], level, POWER)
     return out
 
 

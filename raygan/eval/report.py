@@ -12,13 +12,13 @@ from raygan.artifacts import REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE
 from raygan.eval.convergence import GATE_TEXT, convergence_png, gate_conclusion, gate_table
 from raygan.eval.markdown import (
     HOLM_TEXT,
+    VERDICT_METHOD,
     _cas_note,
     across_seeds_table,
     cas_grid,
     compact_table,
     comparison_table,
     conclusions,
-    effect_grid,
     fidelity_correlation_table,
     fidelity_table,
     gate_grid,
@@ -26,6 +26,8 @@ from raygan.eval.markdown import (
     summary_table,
     threshold_table,
     unseen_note,
+    verdict_count_text,
+    verdict_table,
 )
 from raygan.eval.numbers import (
     TestSet,
@@ -36,12 +38,15 @@ from raygan.eval.numbers import (
     per_trial,
 )
 from raygan.eval.plots import budget_plot_png, fidelity_plot_png
+from raygan.eval.verdicts import Primary, primary_family, secondary_families
 
 __all__ = ["TestSet", "check_paired", "set_title", "write_report"]
 
 
 def set_title(ts: TestSet) -> str:
-    """A test set's name and size, as its section and plot panels name it."""
+    """A test set's name and size, as its section and plot panels name it. An external set's
+    also gives its duplicate audit, the classes of the duplicates, and the prevalence of the
+    images tested, computed after the audit (and before it, where the audit dropped some)."""
     size = f"{len(ts.y)} images ({int(ts.y.sum())} malignant)"
     if ts.leaks is not None:
         return (f"Test split without re-captured lesions (sensitivity): {size}; {ts.leaks} "
@@ -49,10 +54,24 @@ def set_title(ts: TestSet) -> str:
                 "dropped by the leakage audit")
     if not ts.external:
         return f"Test split: {size}"
-    audit = ("number of duplicates of training images unknown" if ts.duplicates is None else
-             f"{ts.duplicates} duplicate{'s' if ts.duplicates != 1 else ''} of training images "
-             f"{'kept' if ts.kept_duplicates else 'dropped'} by the duplicate audit")
-    return f"External test set {ts.name}: {size}; {audit}"
+    head = f"External test set {ts.name}: {size}"
+    prevalence = f"prevalence {100 * ts.y.mean():.1f} %"
+    if ts.duplicates is None:
+        return f"{head}; number of duplicates of training images unknown; {prevalence}"
+    n, mal, kept = ts.duplicates, ts.duplicates_malignant, ts.kept_duplicates
+    audit = (f"{n} duplicate{'s' if n != 1 else ''} of training images "
+             f"{'kept' if kept else 'dropped'} by the duplicate audit")
+    if not n or kept or mal is None:
+        classes = "" if not n or mal is None else f" ({mal} malignant)"
+        after = "" if not n or kept else " after the audit"
+        return f"{head}; {audit}{classes}; {prevalence}{after}"
+    if mal in (0, n):  # the audit took images of one class: the set it leaves is label-selected
+        classes = (f", {'all ' if n > 1 else ''}{'malignant' if mal else 'benign'}: "
+                   "a label-selected subset")
+    else:
+        classes = f" ({mal} malignant, {n - mal} benign)"
+    before = 100 * (ts.y.sum() + mal) / (len(ts.y) + n)
+    return f"{head}; {audit}{classes}; {prevalence} after the audit ({before:.1f} % before)"
 
 
 def _short(ts: TestSet) -> str:
@@ -71,8 +90,9 @@ def budget_plot_file(ts: TestSet) -> str:
 
 
 def _set_section(ts: TestSet, rows: list[dict[str, Any]], comps: list[dict[str, Any]],
-                 gate_line: list[str]) -> list[str]:
-    """The markdown of one test set: results, thresholds, conclusions and paired tests."""
+                 gate_line: list[str], primary: list[dict[str, Any]],
+                 secondary: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The markdown of one test set: results, thresholds, verdicts, and the secondary views."""
     if len({t.seed for t in ts.trials}) > 1:
         cells = ("mean accuracy ± SD across seeds / mean ROC AUC from probabilities ± SD / "
                  "mean AUC from hard labels (the study's convention, = balanced accuracy)")
@@ -89,23 +109,38 @@ def _set_section(ts: TestSet, rows: list[dict[str, Any]], comps: list[dict[str, 
                "sensitivity + specificity - 1 on its own validation split; the metrics there "
                "(Youden) stand beside those at 0.5 (mean over seeds; AUC does not depend on "
                "the threshold).", "", thresholds, ""]
-    lines = conclusions(comps) or ["No GAN arm is compared with `oversample` here: the grid "
-                                   "lacks one or the other."]
+    other = next((fam for name, fam in secondary.items()
+                  if name.startswith("the primary comparison in")), [])
+    label = ("primary" if ts.name == "test"  # the sweep's own split; the others are secondary
+             else "secondary: the primary comparison on this test set")
+    lines = conclusions(primary, other, label) or [
+        "No generative arm is compared with the primary reference here: the grid lacks one or "
+        "the other."]
     md += ["### Conclusions", "", *[f"- {c}" for c in lines], *gate_line, ""]
+    for name, fam in secondary.items():
+        if fam:
+            md += [f"### Secondary: {name}", "",
+                   f"Its own Holm family of {len(fam)}: {verdict_count_text(fam)}.", "",
+                   verdict_table(fam), ""]
     across = across_seeds_table(comps)
     if across:
-        md += ["### Across seeds", "",
+        md += ["### Across seeds, seed variance only (secondary view)", "",
                "Each arm against `real` and `oversample` at the same budget: the per-seed "
                "differences (same seed, same test images), their mean with its 95% Student-t "
-               "interval, the paired Wilcoxon signed-rank test and the paired t-test. With "
-               "fewer than 6 seeds a two-sided Wilcoxon p cannot fall below 0.05, so "
-               "conclusions use the t-test. comparisons.csv also holds the percentile "
-               "bootstrap of the mean (`*_boot_lo`, `*_boot_hi`): with few seeds it is not a "
-               "95% interval (with 3 seeds it is about the min-max of the three differences "
-               "and covers about 75%), so it is not shown here; and the smallest difference "
-               f"each test detects with 80% power (`mdd_*`). {HOLM_TEXT}.",
+               "interval, the paired Wilcoxon signed-rank test and the paired t-test. These "
+               "treat the test images as fixed: every seed is scored on the same ones, so they "
+               "answer 'on these images' and not 'on new patients'; the verdicts above cover "
+               "both. With fewer than 6 seeds a two-sided Wilcoxon p cannot fall below 0.05. "
+               "comparisons.csv also holds the percentile bootstrap of the mean "
+               "(`*_boot_lo`, `*_boot_hi`): with 3 seeds it covers about 75%, so it is not "
+               "shown here; and the smallest difference each test detects with 80% power at "
+               f"the alpha of its Holm family's first step (`mdd_*_holm`). {HOLM_TEXT}.",
                "", across, ""]
-    md += ["### Per-seed comparisons", "",
+    for metric in ("auc", "acc"):
+        note = unseen_note(comps, metric)
+        if note:
+            md += [note, ""]
+    md += ["### Per-seed comparisons, test images only (secondary view)", "",
            "Each arm against `real` and `oversample` at the same budget and seed, on the same "
            f"test images: DeLong test for the AUC difference, McNemar test for accuracy. "
            f"{HOLM_TEXT}.", "",
@@ -118,11 +153,14 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                  fidelity: list[dict[str, Any]] | None = None,
                  gates: list[dict[str, Any]] | None = None,
                  curves: dict[tuple[str, int, int], list] | None = None,
-                 external: list[TestSet] | None = None) -> list:
+                 external: list[TestSet] | None = None,
+                 primary: Primary | None = None) -> list:
     """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
     returns the paths written. `trials` and `y` are the sweep's own test split; each of
     `external` is another test set (an external collection, or the split without its leaked
-    images), reported the same way in a section of its own, with its own Holm families."""
+    images), reported the same way in a section of its own, with its own Holm families.
+    `primary` is the comparison the sweep declared (raygan's default where it declared none):
+    the report leads with its verdicts on the test split."""
     import csv
 
     sets = [TestSet("test", y, trials), *(external or [])]
@@ -132,8 +170,12 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     (out / "samples").mkdir(parents=True, exist_ok=True)
     rows_of = {ts.name: per_trial(ts.trials, ts.y) for ts in sets}
     comps_of = {ts.name: comparisons(ts.trials, ts.y) for ts in sets}
+    primary = primary or Primary(declared=False)
+    primary_of = {ts.name: primary_family(ts.trials, ts.y, primary) for ts in sets}
+    secondary_of = {ts.name: secondary_families(ts.trials, ts.y, primary, ts.name == "test")
+                    for ts in sets}
     rows = rows_of["test"]
-    paths = [out / "budget_plot.png", out / "comparisons.csv"]
+    paths = [out / "budget_plot.png", out / "comparisons.csv", out / "verdicts.csv"]
     paths[0].write_bytes(budget_plot_png({_short(ts): rows_of[ts.name] for ts in sets}))
     for ts in sets:  # one figure per test set too, for a section of its own
         path = out / budget_plot_file(ts)
@@ -149,6 +191,18 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
         w.writeheader()
         for ts in sets:
             w.writerows({"test_set": ts.name, **c} for c in comps_of[ts.name])
+    vkeys = ["test_set", "family", "budget", "arm", "ref", "metric", "n", "d", "se", "df", "lo",
+             "hi", "sim_lo", "sim_hi", "s2", "cov", "margin", "p", "p_holm", "p_equiv",
+             "p_equiv_holm", "p_noninf", "p_noninf_holm", "higher", "lower", "verdict",
+             "seeds_verdict", "seeds_equiv", "family_size"]
+    with paths[2].open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=vkeys, extrasaction="ignore")
+        w.writeheader()
+        for ts in sets:
+            fams = {("primary" if ts.name == "test" else "primary comparison on this test set"):
+                    primary_of[ts.name], **secondary_of[ts.name]}
+            for fam, fam_rows in fams.items():
+                w.writerows({"test_set": ts.name, "family": fam, **r} for r in fam_rows)
     seeds = sorted({t.seed for t in trials})
     gate_line = [f"- {gate_conclusion(gates)}"] if gates is not None else []
     md = [f"# raygan report: {title}", "",
@@ -156,9 +210,11 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
           f" {len(sets)} test set{'s' if len(sets) > 1 else ''}: "
           f"{'; '.join(_short(ts) for ts in sets)}. Each test set has its section below, with "
           "its own paired tests and Holm correction.", "",
+          *primary_section(primary, primary_of["test"]),
           "![accuracy and AUC against budget, one row per test set](budget_plot.png)", ""]
     for ts in sets:
-        md += _set_section(ts, rows_of[ts.name], comps_of[ts.name], gate_line)
+        md += _set_section(ts, rows_of[ts.name], comps_of[ts.name], gate_line,
+                           primary_of[ts.name], secondary_of[ts.name])
     md += ["## The published study beside this run", "",
            "Only the figures the study's text states, against the test split; AUC (hard) is "
            "its convention.", "", study_table(rows), ""]
@@ -207,37 +263,43 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     report = out / REPORT_FILE
     report.write_text("\n".join(md))
     summary = out / SUMMARY_FILE
-    summary.write_text(summary_md(title, sets, rows_of, gates, fidelity, comps_of))
+    summary.write_text(summary_md(title, sets, rows_of, gates, fidelity, primary, primary_of,
+                                  secondary_of))
     return [report, *paths, summary]
 
 
 def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str, Any]]],
                gates: list[dict[str, Any]] | None,
                fidelity: list[dict[str, Any]] | None,
-               comps_of: dict[str, list[dict[str, Any]]] | None = None) -> str:
-    """The report at a glance: per test set accuracy / AUC (mean ± SD across seeds), its
-    budget plot and each GAN fill against oversampling (difference, interval, Holm-adjusted
-    p, seed count); the published study's figures beside ours; the quality gate per GAN and
-    budget, and CAS per GAN and budget."""
+               primary: Primary | None = None,
+               primary_of: dict[str, list[dict[str, Any]]] | None = None,
+               secondary_of: dict[str, dict[str, list[dict[str, Any]]]] | None = None) -> str:
+    """The report at a glance: the primary comparison's verdicts first; then per test set
+    accuracy / AUC (mean ± SD across seeds), its budget plot and the primary comparison's
+    verdicts there and in the other metric (secondary); the published study's figures beside
+    ours; the quality gate per GAN and budget, and CAS per GAN and budget."""
     seeds = sorted({t.seed for t in sets[0].trials})
     several = len(seeds) > 1
+    primary = primary or Primary(declared=False)
+    primary_of, secondary_of = primary_of or {}, secondary_of or {}
     md = [f"# {title} at a glance", "",
-          f"{len(seeds)} seed(s); cells are accuracy / ROC AUC at threshold 0.5"
-          + (", mean ± SD across seeds" if several else "") + ". The full report, with "
-          "intervals, paired tests and Holm-adjusted p-values, is report.md.", ""]
-    how = {m: ("mean difference across seeds [95% t-interval], the paired t-test's p after "
-               "Holm (bold below 0.05), and in how many seeds the fill scored higher") if several
-           else (f"difference on the test images, the {test} test's p after Holm (bold below "
-                 "0.05)") for m, test in (("auc", "DeLong"), ("acc", "McNemar"))}
+          f"{len(seeds)} seed(s). The full report, with every family, interval and the "
+          "secondary views, is report.md.", "",
+          *primary_section(primary, primary_of.get("test", []))]
     for ts in sets:
-        md += [f"## {set_title(ts)}", "", compact_table(rows_of[ts.name]), "",
+        md += [f"## {set_title(ts)}", "",
+               "Accuracy / ROC AUC at threshold 0.5"
+               + (", mean ± SD across seeds" if several else "") + ":", "",
+               compact_table(rows_of[ts.name]), "",
                f"![accuracy and AUC against N]({budget_plot_file(ts)})", ""]
-        comps = (comps_of or {}).get(ts.name, [])
-        for metric, name in (("auc", "AUC"), ("acc", "accuracy")):
-            grid = effect_grid(comps, metric)
-            if grid:
-                md += [f"GAN fill minus oversampling, test {name}: {how[metric]}.", "", grid, "",
-                       unseen_note(comps, metric), ""]
+        if ts.name != "test" and primary_of.get(ts.name):
+            fam = primary_of[ts.name]
+            md += ["The primary comparison on this test set (secondary; its own Holm family: "
+                   f"{verdict_count_text(fam)}):", "", verdict_table(fam), ""]
+        for name, fam in secondary_of.get(ts.name, {}).items():
+            if name.startswith("the primary comparison in") and fam:
+                md += [f"Secondary: {name} (its own Holm family: {verdict_count_text(fam)}):",
+                       "", verdict_table(fam), ""]
         if not ts.external and ts.leaks is None:
             md += ["The published study beside this run (its text's figures; AUC (hard) is "
                    "its convention):", "", study_table(rows_of[ts.name]), ""]
@@ -248,3 +310,15 @@ def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str
         md += ["## CAS AUC (real benign + generated malignant only; the real test split)", "",
                cas, ""]
     return "\n".join(md)
+
+
+def primary_section(primary: Primary, rows: list[dict[str, Any]]) -> list[str]:
+    """The report's lead: the primary comparison, its method, its verdicts and the seeds the
+    undecided cells would need."""
+    md = ["## Primary comparison", "", f"Declared: {primary.describe()}. One Holm family of "
+          f"{len(rows)} tests; every other comparison in this report is secondary.", "",
+          VERDICT_METHOD, ""]
+    if not rows:
+        return [*md, "The grid holds no generative arm beside the reference: nothing to decide.",
+                ""]
+    return [*md, f"Verdicts: {verdict_count_text(rows)}.", "", verdict_table(rows), ""]

@@ -15,11 +15,13 @@ from raygan.eval.markdown import (
     fidelity_table,
     study_table,
     summary_table,
+    unseen_note,
 )
 from raygan.eval.numbers import Trial, comparisons, fidelity_correlations, fidelity_rows, per_trial
 from raygan.eval.plots import budget_figure, budget_plot_png
 from raygan.eval.report import write_report
 from raygan.eval.stats import min_detectable_diff
+from raygan.eval.verdicts import Primary, primary_family, secondary_families
 
 N = 400
 
@@ -42,6 +44,14 @@ def _trials(y, gan_signal, seeds=(0, 1, 2)):
                 Trial("gan:dcgan", 50, s, _scores(y, gan_signal, 300 + s)),
                 Trial("all-real", "all", s, _scores(y, 2.0, 400 + s))]
     return out
+
+
+def _verdicts(trials, y):
+    """The conclusions of the default primary comparison (AUC) and of its accuracy twin."""
+    primary = Primary()
+    second = secondary_families(trials, y, primary, True)
+    return conclusions(primary_family(trials, y, primary),
+                       second["the primary comparison in accuracy"])
 
 
 def test_per_trial_intervals_bracket_the_estimates(y):
@@ -81,10 +91,11 @@ def test_a_clearly_better_gan_wins_and_is_reported(y):
         family = [(c, k) for c in comps if c["level"] == level for k in keys]
         c, k = min(family, key=lambda ck: ck[0][ck[1]])
         assert c[k + "_holm"] == pytest.approx(min(1.0, len(family) * c[k]))
-    text = conclusions(comps)
+    text = _verdicts(_trials(y, 2.0), y)
     assert len(text) == 1
-    assert "test AUC: gan:dcgan significantly better than oversample" in text[0]
-    assert "test accuracy: gan:dcgan significantly better than oversample" in text[0]
+    auc, acc = text[0].split("accuracy (secondary")
+    assert "AUC (primary; Holm family of 1" in auc and "gan:dcgan better than oversample" in auc
+    assert "gan:dcgan better than oversample (dAcc = +" in acc
     # The across-seed interval is Student's t on the three per-seed differences.
     d = np.array([c["d_acc"] for c in per_seed])
     lo, hi = stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d))
@@ -105,10 +116,10 @@ def test_an_identical_gan_does_not_win(y):
     assert all(c["d_auc"] == 0 for c in same)
     assert all(c["p_auc"] == 1.0 for c in same if c["level"] == "seed")
     assert all(c["d_acc"] == 0 for c in same)
-    text = conclusions(comps)[0]
-    # Zero differences in every seed: the t-test is undefined, not "no effect".
-    assert "test AUC: gan:dcgan: t-test undefined (all differences equal)" in text
-    assert "test accuracy: gan:dcgan: t-test undefined (all differences equal)" in text
+    text = _verdicts(trials, y)[0]
+    # The same scores in every seed: no variance at all, so equivalent within any margin (the
+    # t-test alone would be undefined, which is not "no effect").
+    assert text.count("gan:dcgan equivalent to oversample within ±0.02") == 2
     across = next(c for c in same if c["level"] == "seeds")
     assert np.isnan(across["p_ttest"]) and np.isnan(across["p_ttest_holm"])
     assert "undefined (all differences equal)" in across_seeds_table(comps)
@@ -123,34 +134,45 @@ def test_an_identical_gan_does_not_win(y):
 
 
 def test_a_worse_gan_is_called_significantly_worse(y):
-    comps = comparisons(_trials(y, -1.0), y)  # scores anti-correlated with the label
-    text = conclusions(comps)[0]
-    assert "test AUC: gan:dcgan significantly worse than oversample (dAUC = -" in text
-    assert "better than" not in text and "worse in 3 of 3" in text
+    text = _verdicts(_trials(y, -1.0), y)[0]  # scores anti-correlated with the label
+    assert "gan:dcgan worse than oversample (dAUC = -" in text
+    assert "better than" not in text and "lower in 3 of 3 seeds" in text
 
 
 def test_a_close_gan_states_what_the_test_could_detect(y):
     comps = comparisons(_trials(y, 0.35), y)  # the same signal as oversample, other noise
     over = next(c for c in comps if c["level"] == "seeds" and c["arm"] == "gan:dcgan"
                 and c["ref"] == "oversample")
-    text = conclusions(comps)[0]
+    text = _verdicts(_trials(y, 0.35), y)[0]
     assert over["p_ttest_holm"] >= 0.05
-    assert "gan:dcgan not significantly different from oversample" in text
-    mdd = min_detectable_diff(3, over["sd_auc"])
-    assert over["mdd_auc"] == pytest.approx(mdd, rel=1e-12)
-    assert f"the t-test detects |dAUC| >= {mdd:.3f} with 80% power" in text
+    assert "gan:dcgan inconclusive against oversample" in text and "seeds for a verdict:" in text
+    assert "not significantly" not in text and "no effect" not in text
+    # The detectable difference of the secondary t-test is at the alpha its Holm family's
+    # first step uses, not at 0.05.
+    family = over["p_ttest_family"]
+    assert family == 6  # 3 comparisons x AUC and accuracy
+    mdd = min_detectable_diff(3, over["sd_auc"], 0.05 / family)
+    assert over["mdd_auc_holm"] == pytest.approx(mdd, rel=1e-12)
+    assert over["mdd_auc_holm"] > over["mdd_auc"]
+    note = unseen_note(comps, "auc")
+    assert f"at alpha 0.05/{family}" in note and "2 degrees of freedom" in note
 
 
 def test_one_seed_conclusions_state_the_per_seed_tests_power(y):
     comps = comparisons(_trials(y, 0.35, seeds=(0,)), y)
     c = next(c for c in comps if c["arm"] == "gan:dcgan" and c["ref"] == "oversample")
-    text = conclusions(comps)[0]
-    assert "on the test set (DeLong / McNemar)" in text
-    # DeLong: (z(0.975) + z(0.8)) x the SE of the AUC difference.
+    text = _verdicts(_trials(y, 0.35, seeds=(0,)), y)[0]
+    assert "of 1 seeds" in text and "needs 2 seeds to plan" in text
+    # DeLong: (z(0.975) + z(0.8)) x the SE of the AUC difference; at the decision's alpha,
+    # z(1 - 0.05 / (2 m)) for a family of m.
     se = abs(c["d_auc"] / stats.norm.isf(c["p_auc"] / 2))
     assert c["mdd_auc"] == pytest.approx((1.959963984540054 + 0.8416212335729143) * se,
                                          rel=1e-6)
-    assert f"the DeLong test detects |dAUC| >= {c['mdd_auc']:.3f}" in text
+    m = c["p_auc_family"]
+    assert c["mdd_auc_holm"] == pytest.approx(
+        (stats.norm.isf(0.025 / m) + 0.8416212335729143) * se, rel=1e-6)
+    assert f"the DeLong test detects a difference in AUC of {c['mdd_auc_holm']:.3f}" in (
+        unseen_note(comps, "auc"))
 
 
 def test_tables_and_plot(y):
@@ -296,16 +318,15 @@ def test_results_table_marks_fills_of_unconverged_gans():
     assert "gan_converged" in rows_csv(rows).splitlines()[0]
 
 
-def test_conclusions_across_seeds_give_the_t_interval_and_seed_counts(y):
-    comps = comparisons(_trials(y, 3.0), y)
-    line = next(c for c in conclusions(comps) if c.startswith("N=50"))
-    row = next(c for c in comps if c["level"] == "seeds" and c["arm"] == "gan:dcgan"
-               and c["ref"] == "oversample")
-    assert f"dAUC = {row['d_auc']:+.3f} [95% t-interval {row['d_auc_lo']:+.3f}, " \
-           f"{row['d_auc_hi']:+.3f}]" in line
-    # a far stronger GAN scores higher in every seed, and each per-seed DeLong test sees it
-    assert "higher in 3, lower in 0 of 3 seeds" in line
-    assert "significantly better in 3, worse in 0 of 3" in line
+def test_conclusions_across_seeds_give_both_intervals_and_seed_counts(y):
+    trials = _trials(y, 3.0)
+    line = next(c for c in _verdicts(trials, y) if c.startswith("N=50"))
+    row = primary_family(trials, y, Primary())[0]
+    assert (f"dAUC = {row['d']:+.3f} [95% CI {row['lo']:+.3f}, {row['hi']:+.3f}; simultaneous "
+            f"{row['sim_lo']:+.3f}, {row['sim_hi']:+.3f}]") in line
+    # a far stronger GAN scores higher in every seed
+    assert "higher in 3 and lower in 0 of 3 seeds" in line
+    assert "gan:dcgan better than oversample" in line
 
 
 def test_summary_md_holds_the_compact_tables_of_every_test_set(y, tmp_path):
@@ -329,47 +350,37 @@ def test_summary_md_holds_the_compact_tables_of_every_test_set(y, tmp_path):
     assert "## Test split: 400 images (200 malignant)" in md
 
 
-def test_summary_md_gives_each_gan_fill_against_oversampling_with_its_test(y, tmp_path):
+def test_summary_md_leads_with_the_primary_verdicts(y, tmp_path):
     trials = _trials(y, 3.0)
     write_report(trials, y, tmp_path, "effects")
     md = (tmp_path / "summary.md").read_text()
-    comps = comparisons(trials, y)
-    row = next(c for c in comps if c["level"] == "seeds" and c["arm"] == "gan:dcgan"
-               and c["ref"] == "oversample" and c["budget"] == 50)
-    # a far stronger GAN: its t-interval, Holm-adjusted t-test p and 3 of 3 seeds higher
-    cell = (f"{row['d_auc']:+.3f} [{row['d_auc_lo']:+.3f}, {row['d_auc_hi']:+.3f}], p "
-            f"{'**' if row['p_ttest_holm'] < 0.05 else ''}{row['p_ttest_holm']:.2g}")
-    assert cell in md
-    assert "higher in 3 of 3" in md
-    assert "GAN fill minus oversampling, test accuracy" in md
+    row = primary_family(trials, y, Primary())[0]
+    # the primary comparison comes first, with its declaration and its verdict row
+    assert md.index("## Primary comparison") < md.index("## Test split")
+    assert "not declared by this sweep: raygan's default stands in" in md
+    assert (f"| 50 | gan:dcgan | oversample | {row['d']:+.3f} | [{row['lo']:+.3f}, "
+            f"{row['hi']:+.3f}] |") in md
+    assert "| 3 of 3 | **better** |" in md
+    assert "Verdicts: 1 better, 0 worse, 0 equivalent, 0 non-inferior, 0 inconclusive." in md
+    assert "Secondary: the primary comparison in accuracy" in md
     # the study's figures sit in the in-distribution section
     assert "| cell | study acc | ours acc |" in md
+    with (tmp_path / "verdicts.csv").open() as f:
+        families = {r["family"] for r in csv.DictReader(f)}
+    assert "primary" in families and "the primary comparison in accuracy" in families
 
 
-def test_effect_grid_with_one_seed_gives_the_per_seed_test():
-    from raygan.eval.markdown import effect_grid
-
-    comps = [{"level": "seed", "budget": 50, "seed": 0, "arm": "gan:dcgan", "ref": "oversample",
-              "d_auc": -0.024, "p_auc_holm": 0.16, "d_acc": -0.088, "p_acc_holm": 0.00075},
-             {"level": "seed", "budget": 50, "seed": 0, "arm": "classic", "ref": "oversample",
-              "d_auc": 0.01, "p_auc_holm": 1.0, "d_acc": 0.0, "p_acc_holm": 1.0}]
-    assert "| gan:dcgan | -0.024, p 0.16 |" in effect_grid(comps, "auc")
-    assert "| gan:dcgan | -0.088, p **0.00075** |" in effect_grid(comps, "acc")
-    assert "classic" not in effect_grid(comps, "auc")  # GAN fills only
-    assert effect_grid(comps[1:], "auc") == ""
-
-
-def test_unseen_note_gives_the_detectable_range_of_the_tests_that_found_nothing():
-    from raygan.eval.markdown import unseen_note
-
+def test_unseen_note_gives_the_detectable_range_at_the_decisions_alpha():
     def row(arm, p, mdd):
         return {"level": "seed", "budget": 50, "seed": 0, "arm": arm, "ref": "oversample",
-                "p_auc_holm": p, "mdd_auc": mdd}
+                "p_auc_holm": p, "p_auc_family": 6, "mdd_auc_holm": mdd}
 
     comps = [row("gan:dcgan", 0.16, 0.024), row("gan:pggan", 0.61, 0.031),
              row("gan:fastgan", 0.001, 0.011)]  # significant: what it could see is moot
     note = unseen_note(comps, "auc")
     assert "the DeLong test detects a difference in AUC of 0.024 to 0.031 or more" in note
+    assert "at alpha 0.05/6 = 0.0083" in note
+    assert "only an equivalence verdict says that" in note
     assert unseen_note(comps[2:], "auc") == ""
 
 
@@ -393,3 +404,127 @@ def test_gate_grid_with_one_seed_gives_gap_and_steps():
              {**_gate(0, 2.5, "no", 400), "budget": 200}]
     grid = gate_grid(gates)
     assert "| gan:dcgan | 0.40, stopped at 300 | 2.50, 400 **no** |" in grid
+
+
+def test_gate_text_gives_what_the_gate_means_on_the_gaps_own_scale():
+    from raygan.eval.convergence import GATE_TEXT
+    from raygan.eval.quality import GATE_GAP
+
+    assert GATE_GAP == 1.5  # a permissive gate: 1.0 would be "as far as benign lesions"
+    assert "no farther from" not in GATE_TEXT
+    assert "at most 1.5 times as far" in GATE_TEXT and "above the real-vs-real floor" in GATE_TEXT
+    assert "permissive threshold chosen by raygan" in GATE_TEXT
+    assert "every run that stopped early passes by construction" in GATE_TEXT
+
+
+@pytest.mark.parametrize("gap, flagged", [(-0.69, True), (-0.16, True), (-0.15, False),
+                                          (-0.10, False), (0.13, False), (1.2, False),
+                                          (float("nan"), False), (None, False)])
+def test_possible_memorization_is_a_gap_below_the_real_vs_real_range(gap, flagged):
+    from raygan.eval.quality import MEMORIZATION_GAP, REAL_GAP_RANGE, possible_memorization
+
+    assert MEMORIZATION_GAP < REAL_GAP_RANGE[0]  # below what fresh real images read
+    assert possible_memorization(gap) is flagged
+
+
+def test_gate_table_and_conclusion_flag_a_gap_below_the_floor_range():
+    from raygan.eval.convergence import gate_conclusion, gate_table
+
+    gates = [_gate(0, 0.4, "yes"), _gate(1, -0.69, "yes"), _gate(2, -0.10, "yes"),
+             {**_gate(0, -0.48, "yes"), "arm": "gan:fastgan"}, _gate(3, 2.5, "no", 400)]
+    table = gate_table(gates)
+    # flagged, and still passing: the flag is extra information, not a verdict
+    flag = "(possible memorization)"
+    assert f"| gan:dcgan | 50 | 1 | 300 (400) | yes | -0.69 {flag} | yes |" in table
+    assert f"| gan:fastgan | 50 | 0 | 300 (400) | yes | -0.48 {flag} | yes |" in table
+    assert "| gan:dcgan | 50 | 2 | 300 (400) | yes | -0.10 | yes |" in table  # in the real range
+    assert "| gan:dcgan | 50 | 0 | 300 (400) | yes | 0.40 | yes |" in table
+    assert table.count("possible memorization") == 2
+    text = gate_conclusion(gates)
+    assert text.startswith("4 of 5 GAN runs passed the quality gate (final gap at most 1.5, a "
+                           "permissive threshold; 4 of them stopped early")
+    assert "1 did not converge (gan:dcgan N=50 seed 3)" in text
+    assert ("2 read below the real-vs-real range (final gap below -0.15), possible memorization: "
+            "gan:dcgan N=50 seed 1 (-0.69), gan:fastgan N=50 seed 0 (-0.48)") in text
+    plain = [_gate(0, 0.4, "yes"), _gate(2, -0.10, "yes")]
+    assert "memorization" not in gate_table(plain) + gate_conclusion(plain)
+
+
+def test_gate_grid_flags_a_gap_below_the_floor_range():
+    from raygan.eval.markdown import gate_grid
+
+    several = [_gate(0, 0.24, "yes"), _gate(1, -0.00, "yes"), _gate(2, -0.69, "yes")]
+    grid = gate_grid(several)
+    assert ("| gan:dcgan | 3 of 3 pass (0.24 / -0.00 / -0.69); possible memorization: seed 2 |"
+            in grid)
+    assert "is marked 'possible memorization'" in grid  # the line that says what it means
+    one = gate_grid([{**_gate(0, -0.48, "yes"), "stopped_early": False, "steps": 400}])
+    assert "| gan:dcgan | -0.48, 400, possible memorization |" in one
+    assert "memorization" not in gate_grid([_gate(0, 0.24, "yes"), _gate(1, -0.10, "yes")])
+
+
+def test_report_and_summary_flag_possible_memorization(y, tmp_path):
+    gates = [_gate(0, 0.4, "yes"), _gate(1, -0.69, "yes"), _gate(2, 0.6, "yes")]
+    write_report(_trials(y, 2.0), y, tmp_path, "copies", gates=gates)
+    report = (tmp_path / "report.md").read_text()
+    assert ("| gan:dcgan | 50 | 1 | 300 (400) | yes | -0.69 (possible memorization) | yes |"
+            in report)
+    assert "possible memorization: gan:dcgan N=50 seed 1 (-0.69)" in report
+    summary = (tmp_path / "summary.md").read_text()
+    assert "3 of 3 pass (0.40 / -0.69 / 0.60); possible memorization: seed 1" in summary
+
+
+def _external(n_benign: int, n_malignant: int, **audit):
+    from raygan.eval.numbers import TestSet
+
+    y = np.array([0] * n_benign + [1] * n_malignant)
+    return TestSet("isic", y, [], external=True, **audit)
+
+
+def test_set_title_states_the_prevalence_left_by_the_audit_and_a_one_class_drop():
+    from raygan.eval.report import set_title
+
+    # ISIC 2017 against skin-cancer-mvb: 658 images, 120 melanoma; the audit drops 56 melanomas
+    title = set_title(_external(538, 64, duplicates=56, duplicates_malignant=56))
+    assert title == ("External test set isic: 602 images (64 malignant); 56 duplicates of "
+                     "training images dropped by the duplicate audit, all malignant: a "
+                     "label-selected subset; prevalence 10.6 % after the audit (18.2 % before)")
+    assert f"{100 * 64 / 602:.1f} %" in title and f"{100 * 120 / 658:.1f} %" in title
+    benign = set_title(_external(200, 100, duplicates=30, duplicates_malignant=0))
+    assert ("30 duplicates of training images dropped by the duplicate audit, all benign: a "
+            "label-selected subset; prevalence 33.3 % after the audit (30.3 % before)") in benign
+
+
+def test_set_title_without_a_one_class_drop_makes_no_selection_remark():
+    from raygan.eval.report import set_title
+
+    mixed = set_title(_external(240, 60, duplicates=7, duplicates_malignant=3))
+    assert mixed.endswith("7 duplicates of training images dropped by the duplicate audit "
+                          "(3 malignant, 4 benign); prevalence 20.0 % after the audit "
+                          "(20.5 % before)")  # 63 of 307
+    kept = set_title(_external(240, 60, duplicates=7, duplicates_malignant=7,
+                               kept_duplicates=True))
+    assert kept.endswith("7 duplicates of training images kept by the duplicate audit "
+                         "(7 malignant); prevalence 20.0 %")
+    none = set_title(_external(240, 60, duplicates=0, duplicates_malignant=0))
+    assert none.endswith("0 duplicates of training images dropped by the duplicate audit; "
+                         "prevalence 20.0 %")
+    unknown = set_title(_external(240, 60, duplicates=7))
+    assert unknown.endswith("dropped by the duplicate audit; prevalence 20.0 % after the audit")
+    for title in (mixed, kept, none, unknown):
+        assert "label-selected" not in title
+
+
+def test_report_sections_of_an_external_set_state_its_audited_prevalence(y, tmp_path):
+    from raygan.eval.numbers import TestSet
+
+    trials = _trials(y, 2.0)
+    y_ext = np.array([0] * 240 + [1] * 60)
+    ext = TestSet("isic", y_ext, _trials(y_ext, 0.35, (0, 1, 2)), external=True, duplicates=10,
+                  duplicates_malignant=10)
+    write_report(trials, y, tmp_path, "audited", external=[ext])
+    title = ("External test set isic: 300 images (60 malignant); 10 duplicates of training "
+             "images dropped by the duplicate audit, all malignant: a label-selected subset; "
+             "prevalence 20.0 % after the audit (22.6 % before)")
+    for name in ("report.md", "summary.md"):
+        assert f"## {title}" in (tmp_path / name).read_text()
