@@ -16,7 +16,8 @@ from raygan.errors import RayganError
 
 GAN_ARM_PREFIX = "gan:"  # `gan:<family>` arms fill with a GAN's images
 ALL = "all"  # the budget of the all-real arm: every real malignant training image
-ALL_REAL = "all-real"  # the arm that trains on every real malignant image
+ALL_REAL = "all-real"  # the arm whose budget is every real malignant training image (a part
+# of it validates under `budget` validation, as of every budget: data/arms.py)
 FILLING_ARMS = ("oversample", "classic")  # plus every gan:<family>: they fill up to the target
 GAN_RUN_PREFIX = "train:"  # a GAN training's run name: train:<family>-n<budget>-s<seed>
 TUNE_RUN_PREFIX = "tune:"  # a tuned cell's run name: tune:<family>-n<budget>-s<seed>

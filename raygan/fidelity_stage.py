@@ -24,9 +24,13 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
     resamples (up to `max_images` of) the very fill its arm trained on.
 
     With `with_cas`, each row also gets the GAN's Classification Accuracy Score: the sweep's
-    classifier (same config, the run's seed) trained on real benign training images plus as
-    many generated malignant images as there are real malignant training images, so the class
-    ratio is the `all-real` arm's and that arm's test AUC is the score of real images.
+    classifier (same config, the run's seed) trained on the cell's real benign training images
+    plus as many generated malignant images as there are real malignant training images (the
+    pool budgets draw from: 1197 on skin-cancer-mvb under `budget` validation, 1017 under
+    `study`). Under `study` validation that is the `all-real` arm's class ratio. Under `budget`
+    validation (the default) it is not: all-real trains on 956 real malignant images (241 of
+    its budget validate), while CAS and, with the default fill target, every filled arm train
+    on 1197 malignant images (`raygan.data.arms.all_real_note` states the counts in the report).
 
     The feature extractor is trained once per sweep and kept in `extractor_file` (when given):
     its training is not bit-for-bit repeatable on CPU (it varies with the thread count, and

@@ -7,16 +7,29 @@ import io
 import math
 from typing import Any
 
-from raygan.eval.quality import GATE_GAP
+from raygan.eval.quality import GATE_GAP, MEMORIZATION_GAP, REAL_GAP_RANGE, possible_memorization
 
+MEMORIZATION = "possible memorization"  # the mark of a final gap below MEMORIZATION_GAP
+MEMORIZATION_NOTE = (f"A final gap below {MEMORIZATION_GAP:g}, under the range that real malignant "
+                     "images from outside the budget read "
+                     f"({REAL_GAP_RANGE[0]:+.2f} to {REAL_GAP_RANGE[1]:+.2f}), is marked "
+                     f"'{MEMORIZATION}': the floor compares two halves of the images the GAN "
+                     "trained on, so samples that copy them can read below 0. The mark is extra "
+                     "information; the run passes or fails the gate as before.")
 GATE_TEXT = (f"A GAN run passes the quality gate when its final `quality/gap` is at most "
-             f"{GATE_GAP:g}: its samples are no farther from its N real malignant images than "
-             "real benign lesions are (0 = as close as more real malignant images; "
-             "raygan/eval/quality.py).")
+             f"{GATE_GAP:g}: its samples are at most {GATE_GAP:g} times as far from its N real "
+             "malignant images, above the real-vs-real floor, as real benign lesions are (0 = as "
+             "close as more real malignant images, 1 = as far as real benign lesions; "
+             f"raygan/eval/quality.py). {GATE_GAP:g} is a permissive threshold chosen by raygan, "
+             "not a guarantee that the samples are no farther than benign lesions: a run "
+             f"between 1 and {GATE_GAP:g} passes although its samples are farther. The stop rule "
+             f"(`stop_below`, by default {GATE_GAP:g}) stops a run only at or below the gate, so "
+             f"every run that stopped early passes by construction. {MEMORIZATION_NOTE}")
 
 
 def gate_table(gates: list[dict[str, Any]], cas: dict[tuple, float] | None = None) -> str:
-    """One row per GAN run: steps trained, early stop, final gap, verdict (and CAS AUC)."""
+    """One row per GAN run: steps trained, early stop, final gap (marked where it reads below
+    the real-vs-real range), verdict (and CAS AUC)."""
     head = "| GAN | N | seed | steps (max) | stopped early | final gap | converged |"
     sep = "|---|---|---|---|---|---|---|"
     if cas:
@@ -24,6 +37,8 @@ def gate_table(gates: list[dict[str, Any]], cas: dict[tuple, float] | None = Non
     lines = [head, sep]
     for g in gates:
         gap = "" if not math.isfinite(g["gap"]) else f"{g['gap']:.2f}"
+        if possible_memorization(g["gap"]):
+            gap += f" ({MEMORIZATION})"
         row = (f"| {g['arm']} | {g['budget']} | {g['seed']} | {g['steps']} ({g['max_steps']}) |"
                f" {'yes' if g['stopped_early'] else 'no'} | {gap} | {g['converged']} |")
         if cas:
@@ -34,13 +49,18 @@ def gate_table(gates: list[dict[str, Any]], cas: dict[tuple, float] | None = Non
 
 
 def gate_conclusion(gates: list[dict[str, Any]]) -> str:
-    """One sentence: did every GAN run pass the gate, and which cells rest on one that did not."""
+    """One sentence: did every GAN run pass the gate, which cells rest on one that did not, and
+    which runs read below the real-vs-real range (possible memorization)."""
     if not gates:
         return "No GAN run was trained in this sweep."
     bad = [g for g in gates if g["converged"] == "no"]
     unknown = [g for g in gates if g["converged"] == "unknown"]
     passed = len(gates) - len(bad) - len(unknown)
-    text = f"{passed} of {len(gates)} GAN runs passed the quality gate"
+    early = sum(g["stopped_early"] and g["converged"] == "yes" for g in gates)
+    text = (f"{passed} of {len(gates)} GAN runs passed the quality gate (final gap at most "
+            f"{GATE_GAP:g}, a permissive threshold"
+            + (f"; {early} of them stopped early, and the stop rule stops a run only at or "
+               "below the gate, so those pass by construction)" if early else ")"))
     if bad:
         cells = ", ".join(f"{g['arm']} N={g['budget']} seed {g['seed']}" for g in bad)
         text += (f"; {len(bad)} did not converge ({cells}): every comparison of those arms at "
@@ -48,6 +68,14 @@ def gate_conclusion(gates: list[dict[str, Any]]) -> str:
                  "trained GANs")
     if unknown:
         text += f"; {len(unknown)} had no quality probe (eval_every = 0 or too few images)"
+    copies = [g for g in gates if possible_memorization(g["gap"])]
+    if copies:
+        runs = ", ".join(f"{g['arm']} N={g['budget']} seed {g['seed']} ({g['gap']:.2f})"
+                         for g in copies)
+        text += (f"; {len(copies)} read below the real-vs-real range (final gap below "
+                 f"{MEMORIZATION_GAP:g}), {MEMORIZATION}: {runs}; their samples are closer to "
+                 "the GAN's training images than fresh real malignant images are, which the gate "
+                 "does not penalize")
     return text + "."
 
 

@@ -87,3 +87,31 @@ def test_budget_validation_trains_on_the_n_less_its_validation_part(setup, arm):
     assert real == _rows(x_train[cell.malignant])  # no validation image trains
     assert not real & _rows(x_train[cell.val])
     assert (y_arm == 0).sum() == len(cell.benign)
+
+
+def test_all_real_under_budget_validation_trains_on_its_budget_less_the_validating_part():
+    from raygan.data.arms import all_real_note, real_training_images
+
+    # skin-cancer-mvb's train split: 1440 benign, 1197 malignant
+    y = np.array([0] * 1440 + [1] * 1197)
+    x_train = np.zeros((len(y), 3, 1, 1), np.uint8)
+    budget = carve_validation(y, 0.15, 0, "budget")
+    cell = Cell("all-real", ALL, 0)
+    real = real_training_images(cell, budget)
+    assert budget.num_malignant == 1197 and len(real) == 956  # 241 validate
+    _, y_arm = training_set(cell, x_train, budget, budget.num_malignant)
+    assert (y_arm == 1).sum() == 956
+    _, y_fill = training_set(Cell("oversample", 500, 0), x_train, budget, 1197)
+    assert (y_fill == 1).sum() == 1197  # a filled arm: the fill target
+    note = all_real_note(budget, (0, 1, 2), budget.fill_target(0))
+    assert note.startswith("`all-real` trains on 956 real malignant images: its budget is every "
+                           "real malignant training image (1197), and under `budget` validation "
+                           "241 of them validate instead")
+    assert note.endswith("trains on 1197 malignant images (the fill target), 241 more than "
+                         "all-real.")
+    study = carve_validation(y, 0.15, 0, "study")
+    assert len(real_training_images(cell, study)) == study.num_malignant == 1017
+    assert all_real_note(study, (0,), 1017) == (
+        "`all-real` trains on all 1017 real malignant training images (the study's validation "
+        "split holds the others); each filled arm (oversample, classic, GAN fills) trains on "
+        "1017 malignant images (the fill target).")
