@@ -375,15 +375,18 @@ def _sweep_data(cfg, name: str, data: str | None):
 
 def _audited(name: str, spec: str, cfg, dataset, keep: bool):
     """External set `name` at the sweep's resolution, audited against the sweep's training
-    images: (the set, less its duplicates unless `keep`; how many duplicate one)."""
+    images: (the set, less its duplicates unless `keep`; how many duplicate one; how many of
+    those are malignant)."""
     from raygan.data.sources import external_set
     from raygan.eval.leakage import without_external_duplicates
 
-    ext, _, duplicates = without_external_duplicates(
-        dataset.train, external_set(spec, cfg.resolution), keep)
+    whole = external_set(spec, cfg.resolution)
+    ext, pairs, duplicates = without_external_duplicates(dataset.train, whole, keep)
+    malignant = int(whole.y[sorted({p["external_index"] for p in pairs})].sum())
     print(f"external test {name}: {len(ext)} images from {spec}; {duplicates} duplicate a "
-          f"training image and are {'kept' if keep else 'dropped'}", flush=True)
-    return ext, duplicates
+          f"training image ({malignant} malignant) and are {'kept' if keep else 'dropped'}",
+          flush=True)
+    return ext, duplicates, malignant
 
 
 def _report_external(args: argparse.Namespace, cfg, dataset, uri: str, trials: list) -> list:
@@ -404,16 +407,18 @@ def _report_external(args: argparse.Namespace, cfg, dataset, uri: str, trials: l
     params = tracking.sweep_params(uri, cfg.experiment, args.name) if cfg.external else {}
     sets = []
     for name, spec in cfg.external.items():
-        ext, duplicates = _audited(name, spec, cfg, dataset, cfg.keep_external_duplicates)
+        ext, duplicates, malignant = _audited(name, spec, cfg, dataset,
+                                              cfg.keep_external_duplicates)
         logged = params.get(f"external_duplicates.{name}")
         if logged is not None and int(logged) != duplicates:
             raise RayganError(f"the duplicate audit of external set {name!r} finds {duplicates} "
                               f"duplicates, the sweep found {logged}: the set at {spec} or the "
                               "training data changed since the sweep ran; restore them")
         sets.append(TestSet(name, ext.y, tracking.external_scores(uri, trials, name), True,
-                            duplicates, cfg.keep_external_duplicates))
+                            duplicates, cfg.keep_external_duplicates,
+                            duplicates_malignant=malignant))
     loaded = {name: _audited(name, spec, cfg, dataset, keep) for name, spec in new.items()}
-    for name, (ext, duplicates) in loaded.items():  # every set is checked before any is tested
+    for name, (ext, duplicates, malignant) in loaded.items():  # all checked before any is tested
         scored, rows = [], []
         for t in trials:
             metrics, p = evaluate_trial(uri, t.run_id, ext)
@@ -424,7 +429,8 @@ def _report_external(args: argparse.Namespace, cfg, dataset, uri: str, trials: l
         print(f"external test {name}: {len(trials)} saved classifiers tested", flush=True)
         tracking.log_sweep_metrics(uri, cfg.experiment, args.name,
                                    tracking.summary_metrics(rows))
-        sets.append(TestSet(name, ext.y, scored, True, duplicates, keep))
+        sets.append(TestSet(name, ext.y, scored, True, duplicates, keep,
+                            duplicates_malignant=malignant))
     return sets
 
 
@@ -441,6 +447,21 @@ def _leak_sensitivity(cfg, dataset, trials: list):
           "the sensitivity section tests without them", flush=True)
     return TestSet("test-noleak", dataset.test.y[keep], [replace(t, p=t.p[keep]) for t in trials],
                    leaks=int((~keep).sum()))
+
+
+def _all_real_notes(cfg, dataset) -> list[str]:
+    """The report's note on how many real malignant images `all-real` trained on (none when
+    the sweep has no all-real arm)."""
+    from raygan.cell import ALL_REAL
+    from raygan.data import carve_validation
+    from raygan.data.arms import all_real_note
+
+    if ALL_REAL not in cfg.arms:
+        return []
+    train = dataset.train
+    pools = carve_validation(train.y, cfg.val_fraction, cfg.split_seed, cfg.validation,
+                             train.groups)
+    return [all_real_note(pools, cfg.seeds, pools.fill_target(cfg.fill_target))]
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -487,7 +508,8 @@ def _report(args: argparse.Namespace) -> int:
         verdicts = {(g["arm"], g["budget"], g["seed"]): g["converged"] for g in gates}
         for row in fidelity or []:
             row["converged"] = verdicts.get((row["arm"], row["budget"], row["seed"]), "unknown")
-        paths = write_report(trials, y, folder / REPORT_DIR, args.name, grids, fidelity=fidelity,
+        paths = write_report(trials, y, folder / REPORT_DIR, args.name, grids,
+                             notes=_all_real_notes(cfg, dataset), fidelity=fidelity,
                              gates=gates, curves=curves, external=external)
         tracking.log_files(uri, cfg.experiment, args.name, paths, REPORT_DIR)
     except RayganError as exc:

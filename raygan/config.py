@@ -52,7 +52,9 @@ class GANConfig:
     min_steps: int = 0  # never stop before this many steps
     # ... and only once the smoothed gap is at most this (the quality gate, eval/quality.py
     # GATE_GAP): a run that has flattened far from the real images (a collapsed or diverging
-    # GAN) keeps training up to `steps` instead of being stopped in a bad state.
+    # GAN) keeps training up to `steps` instead of being stopped in a bad state. So every run
+    # the rule stops passes the gate by construction; 1.5 is a permissive threshold (at most
+    # 1.5 times as far as real benign lesions, above the real-vs-real floor), not 1.0.
     stop_below: float = 1.5
     ema: float = 0.0  # decay of an exponential moving average of G's weights that sampling
     # uses (StyleGAN2 / FastGAN sample from one); 0 = off, e.g. 0.999 = half-life ~700 steps
