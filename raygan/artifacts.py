@@ -11,6 +11,7 @@ RESULTS_TABLE = "results_table.json"  # the parent run's MLflow table (`log_tabl
 BEST_FILE = "best_gan_configs.json"  # {"<gan>@<budget>": {"batch_size": .., "steps": ..}}
 EXTRACTOR_FILE = "fidelity_extractor.pt"  # the report's feature extractor, reused when rewritten
 REPORT_DIR = "report"  # the report's folder, and its folder among the parent run's artifacts
+RESULTS_DIR = "results"  # the report's inputs as a folder to commit: scores, gates, CAS (bundle.py)
 REPORT_FILE = "report.md"  # the report itself, in REPORT_DIR
 SUMMARY_FILE = "summary.md"  # the report at a glance: the compact tables a README quotes
 SAMPLES_DIR = "samples"  # the report's sample grids, in REPORT_DIR

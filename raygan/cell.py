@@ -8,6 +8,7 @@ other module formats or parses `-n<budget>-s<seed>`.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,11 @@ class Cell:
     def gan(self) -> str:
         """The GAN family of a `gan:*` arm; '' for every other arm."""
         return self.arm[len(GAN_ARM_PREFIX):] if self.is_gan else ""
+
+    @property
+    def sort_key(self) -> tuple:
+        """Order of cells in tables and files: by arm, then budget ('all' last), then seed."""
+        return (self.arm, math.inf if self.budget == ALL else float(self.budget), self.seed)
 
     @property
     def run_name(self) -> str:

@@ -23,7 +23,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-from raygan.artifacts import BEST_FILE, CONFIG_FILE, EXTRACTOR_FILE, MANIFEST_FILE, REPORT_DIR
+from raygan.artifacts import (
+    BEST_FILE,
+    CONFIG_FILE,
+    EXTRACTOR_FILE,
+    MANIFEST_FILE,
+    REPORT_DIR,
+    RESULTS_DIR,
+)
 from raygan.cell import Cell
 from raygan.config import NAME_RULE, PROFILES, check_external_name, profile_config
 from raygan.errors import RayganError
@@ -138,6 +145,12 @@ def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "repeatable; metrics under ext/NAME/ in MLflow")
     p.add_argument("--keep-external-duplicates", action="store_true", default=None,
                    help="keep external images that duplicate a training image (dropped)")
+    p.add_argument("--primary", metavar="METRIC:REF",
+                   help="the primary comparison, declared before the run: every generative\n"
+                        "fill against REF in METRIC at each budget, one Holm family\n"
+                        "(auc:oversample; METRIC auc or acc, REF oversample, real or classic)")
+    p.add_argument("--margin", type=float,
+                   help="equivalence margin of the primary comparison, in its metric (0.02)")
     p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
                    help="train on GPUs (default: as the profile says)")
     p.add_argument("--address", help="Ray cluster to join, e.g. auto; else $RAY_ADDRESS, else\n"
@@ -181,7 +194,7 @@ def build_config(args: argparse.Namespace):
             "address": args.address, "storage": args.storage, "output": args.output,
             "experiment": args.experiment, "sweep_name": args.name,
             "exclude_leaks": args.exclude_leaks, "test_fraction": args.test_fraction,
-            "validation": args.validation,
+            "validation": args.validation, "primary": args.primary, "margin": args.margin,
             "keep_external_duplicates": args.keep_external_duplicates}
     if args.classes is not None:
         over["classes"] = tuple(_items(args.classes, "--classes", "benign,malignant"))
@@ -324,7 +337,10 @@ def _tune(args: argparse.Namespace, rerun: str) -> int:
 def report_parser(prog: str | None = None) -> Parser:
     """The options of `raygan report` (and of `python sweeps/report.py`)."""
     p = _parser(prog, REPORT_DOC)
-    p.add_argument("--name", required=True, help="the sweep's name (its --name)")
+    p.add_argument("--name", help="the sweep's name (its --name)")
+    p.add_argument("--results", metavar="FOLDER",
+                   help="rebuild the report from a results folder alone (runs/NAME/results,\n"
+                        "or one committed under results/): no MLflow, data or training")
     p.add_argument("--output", default="runs", help="the sweep's --output folder (runs)")
     p.add_argument("--data", help="dataset root, if it moved since the sweep ran")
     p.add_argument("--fidelity", action="store_true", help="also rebuild every GAN from its "
@@ -416,7 +432,7 @@ def _report_external(args: argparse.Namespace, cfg, dataset, uri: str, trials: l
                               "training data changed since the sweep ran; restore them")
         sets.append(TestSet(name, ext.y, tracking.external_scores(uri, trials, name), True,
                             duplicates, cfg.keep_external_duplicates,
-                            duplicates_malignant=malignant))
+                            duplicates_malignant=malignant, ids=_ids(ext.files)))
     loaded = {name: _audited(name, spec, cfg, dataset, keep) for name, spec in new.items()}
     for name, (ext, duplicates, malignant) in loaded.items():  # all checked before any is tested
         scored, rows = [], []
@@ -430,7 +446,7 @@ def _report_external(args: argparse.Namespace, cfg, dataset, uri: str, trials: l
         tracking.log_sweep_metrics(uri, cfg.experiment, args.name,
                                    tracking.summary_metrics(rows))
         sets.append(TestSet(name, ext.y, scored, True, duplicates, keep,
-                            duplicates_malignant=malignant))
+                            duplicates_malignant=malignant, ids=_ids(ext.files)))
     return sets
 
 
@@ -446,7 +462,15 @@ def _leak_sensitivity(cfg, dataset, trials: list):
     print(f"leakage audit: {int((~keep).sum())} test images re-capture a training lesion; "
           "the sensitivity section tests without them", flush=True)
     return TestSet("test-noleak", dataset.test.y[keep], [replace(t, p=t.p[keep]) for t in trials],
-                   leaks=int((~keep).sum()))
+                   leaks=int((~keep).sum()),
+                   ids=_ids([f for f, k in zip(dataset.test.files, keep, strict=True) if k]))
+
+
+def _ids(files: list[str]) -> tuple[str, ...]:
+    """Stable ids of a set's images for its results folder: digests, never the file names."""
+    from raygan.eval.bundle import image_digest
+
+    return tuple(image_digest(f) for f in files)
 
 
 def _all_real_notes(cfg, dataset) -> list[str]:
@@ -464,9 +488,40 @@ def _all_real_notes(cfg, dataset) -> list[str]:
     return [all_real_note(pools, cfg.seeds, pools.fill_target(cfg.fill_target))]
 
 
+def _report_results(args: argparse.Namespace) -> list:
+    """The report of a results folder alone (report --results): no MLflow, data or training."""
+    from raygan.config import SweepConfig
+    from raygan.eval.bundle import read_results
+    from raygan.eval.report import write_report
+    from raygan.eval.verdicts import Primary
+
+    needs_data = [f for f, on in (("--fidelity", args.fidelity), ("--cas", args.cas),
+                                  ("--external-test", args.external_test),
+                                  ("--exclude-leaks", args.exclude_leaks),
+                                  ("--data", args.data)) if on]
+    if needs_data:
+        raise RayganError(f"--results reads a finished results folder alone; {needs_data[0]} "
+                          "needs the sweep's data or MLflow store: drop it, or report with "
+                          "--name from the sweep's own folder")
+    res = read_results(args.results)
+    cfg = SweepConfig.from_dict(res.config)
+    name = args.name or cfg.sweep_name
+    out = Path(args.output).resolve() / name / REPORT_DIR
+    test = res.sets[0]
+    return write_report(test.trials, test.y, out, name, notes=res.notes, fidelity=res.fidelity,
+                        gates=res.gates or None, curves=res.curves, external=res.sets[1:],
+                        primary=Primary.of_config(cfg))
+
+
 def _report(args: argparse.Namespace) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
+        if args.results:
+            paths = _report_results(args)
+            print(f"report: {paths[0]}")
+            return 0
+        if not args.name:
+            raise RayganError("name the sweep to report: --name NAME (or --results FOLDER)")
         from raygan import tracking
         from raygan.data.dataset import digest_of_test
         from raygan.eval.leakage import without_leaks
@@ -508,9 +563,18 @@ def _report(args: argparse.Namespace) -> int:
         verdicts = {(g["arm"], g["budget"], g["seed"]): g["converged"] for g in gates}
         for row in fidelity or []:
             row["converged"] = verdicts.get((row["arm"], row["budget"], row["seed"]), "unknown")
-        paths = write_report(trials, y, folder / REPORT_DIR, args.name, grids,
-                             notes=_all_real_notes(cfg, dataset), fidelity=fidelity,
-                             gates=gates, curves=curves, external=external)
+        from raygan.eval.bundle import write_results
+        from raygan.eval.numbers import TestSet
+        from raygan.eval.verdicts import Primary
+
+        notes = _all_real_notes(cfg, dataset)
+        paths = write_report(trials, y, folder / REPORT_DIR, args.name, grids, notes=notes,
+                             fidelity=fidelity, gates=gates, curves=curves, external=external,
+                             primary=Primary.of_config(cfg))
+        sets = [TestSet("test", y, trials, ids=_ids(dataset.test.files)), *external]
+        results = write_results(folder / RESULTS_DIR, cfg.to_json(), sets, gates, curves,
+                                fidelity, notes)
+        print(f"results folder (scores, gates, CAS; no images): {results[0].parent}")
         tracking.log_files(uri, cfg.experiment, args.name, paths, REPORT_DIR)
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -118,6 +118,12 @@ class SweepConfig:
     experiment: str = "raygan"  # MLflow experiment name
     sweep_name: str = ""  # parent MLflow run name and results sub-folder; empty = profile+time
     num_grid_images: int = 64  # generated images shown in each GAN's MLflow PNG grid
+    # The primary comparison, declared before the run (raygan/eval/verdicts.py): every
+    # generative fill against REF in METRIC ("auc" or "acc") at each budget on the test split,
+    # one Holm family; the report leads with its verdicts and calls everything else secondary.
+    primary: str = "auc:oversample"
+    margin: float = 0.02  # +- difference in the primary metric within which arms are equivalent
+    primary_declared: bool = True  # False: a config.json from before `primary` existed
     # Per split/class folder of the data: files, bytes, digests of names+sizes and of mtimes
     # (raygan/data/dataset.py fingerprint); filled on load, a resume must find the same data.
     data_fingerprint: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -146,6 +152,7 @@ class SweepConfig:
             if key in values:
                 values[key] = tuple(values[key])
         values.setdefault("validation", "study")  # a config from before the choice existed
+        values.setdefault("primary_declared", "primary" in d)  # ... or before the declaration
         values["gan"] = GANConfig(**d.get("gan", {}))
         values["classifier"] = ClassifierConfig(**d.get("classifier", {}))
         return cls(**values)
@@ -184,8 +191,14 @@ def load_config(path: Path) -> SweepConfig:
         raise RayganError(f"{path} holds no usable raygan config ({exc}); {fix}") from None
 
 
+# Every arm, in the order the grid and its tables give them. config sits below the GAN plug-ins
+# and cannot read their registry, so the GAN arms are spelled out here: raygan.gans.GAN_ARMS,
+# derived from the registry, is their source, and tests/gans/test_gans.py holds the two equal.
 ALL_ARMS = ("real", "oversample", "classic", "gan:dcgan", "gan:pggan", "gan:cyclegan",
             "gan:infogan", "gan:fastgan", "all-real")
+# DiffAugment's policy names, which `gan.diffaugment` may combine; raygan/gans/diffaugment.py
+# implements each (tests/gans/test_gans.py holds its registry to these names).
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
 FEW_SHOT_AUG = "color,translation,cutout"  # DiffAugment as the FastGAN paper trains
 PGGAN_OPTIM = {"lr": 1e-3, "beta1": 0.0}  # the PGGAN paper's Adam, for equalized-lr weights
 
@@ -304,6 +317,27 @@ def check_external_name(name: str) -> str:
     return name
 
 
+PRIMARY_METRICS = ("auc", "acc")  # what a primary comparison can compare
+PRIMARY_REFS = ("oversample", "real", "classic")  # the arms it can compare the fills against
+
+
+def check_primary(spec: str, margin: Any, arms: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(metric, reference) of a `--primary METRIC:REF` with its `--margin`; a RayganError
+    that says how to fix either, and one when the grid has generative arms but lacks REF."""
+    metric, sep, ref = str(spec).partition(":")
+    if not sep or metric not in PRIMARY_METRICS or ref not in PRIMARY_REFS:
+        raise RayganError(f"--primary {spec!r} is not METRIC:REF with METRIC one of "
+                          f"{', '.join(PRIMARY_METRICS)} and REF one of {', '.join(PRIMARY_REFS)};"
+                          " e.g. --primary auc:oversample")
+    if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 < margin < 0.5:
+        raise RayganError(f"--margin {margin!r} must lie between 0 and 0.5 (a difference in "
+                          f"{metric}); e.g. --margin 0.02")
+    if arms and ref not in arms and any(a.startswith(GAN_ARM_PREFIX) for a in arms):
+        raise RayganError(f"--primary {spec} compares the fills with {ref!r}, which the grid "
+                          f"lacks; add it to --arms or name another reference")
+    return metric, ref
+
+
 def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     """Check every value that can be checked without the data; raise RayganError on the first."""
     if cfg.sweep_name:
@@ -329,6 +363,7 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
             raise RayganError(f"unknown arm {arm!r}; known arms: {known}")
     if len(set(cfg.arms)) != len(cfg.arms):
         raise RayganError(f"arms repeat: {','.join(cfg.arms)}; name each arm once")
+    check_primary(cfg.primary, cfg.margin, cfg.arms)
     needs_budget = any(a != "all-real" for a in cfg.arms)
     if needs_budget and not cfg.budgets:
         raise RayganError("no budgets given; pass e.g. --budgets 50,200")
@@ -400,12 +435,11 @@ def _check_gan(gan: GANConfig) -> None:
             f"gan batch size {gan.batch_size} is smaller than its {gan.num_workers}"
             " workers; raise --gan-batch-size or lower --gan-workers"
         )
-    from raygan.gans.diffaugment import POLICIES  # the registry of policy names
-
-    bad = [p for p in gan.diffaugment.split(",") if p.strip() and p.strip() not in POLICIES]
+    bad = [p for p in gan.diffaugment.split(",")
+           if p.strip() and p.strip() not in DIFFAUGMENT_POLICIES]
     if bad:
         raise RayganError(f"unknown DiffAugment policy {bad[0]!r}; use a comma-separated subset"
-                          f" of: {', '.join(POLICIES)}")
+                          f" of: {', '.join(DIFFAUGMENT_POLICIES)}")
 
 
 _TYPES = {"int": ((int,), "an integer"), "float": ((int, float), "a number"),

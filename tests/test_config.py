@@ -128,3 +128,31 @@ def test_validation_is_recorded_and_old_configs_read_as_study() -> None:
     old = cfg.to_dict()
     del old["validation"]  # a config.json written before the choice existed
     assert SweepConfig.from_dict(old).validation == "study"
+
+
+@pytest.mark.parametrize("primary, margin, arms, message", [
+    ("auc", 0.02, (), "is not METRIC:REF"),
+    ("f1:oversample", 0.02, (), "is not METRIC:REF"),
+    ("auc:gan:dcgan", 0.02, (), "is not METRIC:REF"),
+    ("auc:oversample", 0.0, (), "--margin 0.0 must lie between 0 and 0.5"),
+    ("auc:oversample", 0.7, (), "must lie between 0 and 0.5"),
+    ("auc:real", 0.02, ("oversample", "gan:dcgan"), "which the grid lacks"),
+])
+def test_a_bad_primary_comparison_is_refused_before_the_run(primary, margin, arms, message):
+    from raygan.config import check_primary
+
+    with pytest.raises(RayganError, match=message):
+        check_primary(primary, margin, arms)
+
+
+def test_the_primary_comparison_is_saved_and_a_config_without_one_says_so():
+    from raygan.config import SweepConfig
+    from raygan.eval.verdicts import Primary
+
+    cfg = profile_config("laptop")
+    back = SweepConfig.from_dict(json.loads(cfg.to_json()))
+    assert (back.primary, back.margin, back.primary_declared) == ("auc:oversample", 0.02, True)
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("primary", "margin",
+                                                                 "primary_declared")}
+    legacy = Primary.of_config(SweepConfig.from_dict(old))
+    assert not legacy.declared and "raygan's default stands in" in legacy.describe()

@@ -74,6 +74,7 @@ class TestSet:
     # audit's sensitivity set): how many were dropped; None for any other set.
     leaks: int | None = None
     duplicates_malignant: int | None = None  # how many `duplicates` are malignant (None: unknown)
+    ids: tuple[str, ...] = ()  # a stable id per image (bundle.image_digest of its file name)
 
 
 def _budget_key(b: Any) -> float:

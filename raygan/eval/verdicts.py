@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from raygan.cell import GAN_ARM_PREFIX
-from raygan.errors import RayganError
+from raygan.config import PRIMARY_REFS, check_primary
 from raygan.eval.stats import (
     FIGURES_OF_MERIT,
     crossed_difference,
@@ -43,7 +43,7 @@ DEFAULT_PRIMARY = "auc:oversample"  # each generative fill against oversampling,
 DEFAULT_MARGIN = 0.02  # +-AUC (or accuracy) within which two arms count as equivalent
 MAX_SEEDS = 200  # the planner's horizon: beyond it a cell reads "more than 200"
 VERDICTS = ("better", "worse", "equivalent", "non-inferior", "inconclusive")
-REFERENCES = ("oversample", "real", "classic")  # arms a primary comparison can be against
+REFERENCES = PRIMARY_REFS  # arms a primary comparison can be against
 
 
 @dataclass(frozen=True)
@@ -58,17 +58,16 @@ class Primary:
 
     @classmethod
     def parse(cls, spec: str, margin: float = DEFAULT_MARGIN, declared: bool = True) -> Primary:
-        """`METRIC:REF` (e.g. auc:oversample) and a margin, checked."""
-        metric, sep, ref = str(spec).partition(":")
-        if not sep or metric not in FIGURES_OF_MERIT or ref not in REFERENCES:
-            raise RayganError(
-                f"--primary {spec!r} is not METRIC:REF with METRIC one of "
-                f"{', '.join(FIGURES_OF_MERIT)} and REF one of {', '.join(REFERENCES)}; "
-                f"e.g. --primary {DEFAULT_PRIMARY}")
-        if not (isinstance(margin, int | float) and 0.0 < margin < 0.5):
-            raise RayganError(f"--margin {margin!r} must lie between 0 and 0.5 (units of "
-                              f"{metric}); e.g. --margin {DEFAULT_MARGIN}")
+        """`METRIC:REF` (e.g. auc:oversample) and a margin, checked as a sweep's config is."""
+        metric, ref = check_primary(spec, margin)
         return cls(metric, ref, float(margin), declared)
+
+    @classmethod
+    def of_config(cls, cfg: Any) -> Primary:
+        """The primary comparison a sweep declared; raygan's default, marked undeclared, for a
+        sweep whose config.json predates the declaration."""
+        declared = getattr(cfg, "primary_declared", True)
+        return cls.parse(cfg.primary, cfg.margin, declared)
 
     @property
     def spec(self) -> str:
