@@ -27,6 +27,11 @@ RUN_NAME = re.compile(r"(?P<prefix>train:|tune:)?(?P<arm>(?:gan:)?\w+(?:-\w+)*?)
                       r"-n(?P<budget>\d+|all)-s(?P<seed>\d+)")
 
 
+def budget_key(budget: Any) -> float:
+    """Sort key of a budget: counts in order, 'all' (the all-real arm's) last."""
+    return math.inf if budget == ALL else float(budget)
+
+
 def parse_budget(value: Any) -> int | str:
     """A budget as MLflow or a run name holds it (`'50'`, `'all'`) -> 50 or 'all'."""
     return ALL if str(value) == ALL else int(value)
@@ -58,7 +63,7 @@ class Cell:
     @property
     def sort_key(self) -> tuple:
         """Order of cells in tables and files: by arm, then budget ('all' last), then seed."""
-        return (self.arm, math.inf if self.budget == ALL else float(self.budget), self.seed)
+        return (self.arm, budget_key(self.budget), self.seed)
 
     @property
     def run_name(self) -> str:
@@ -82,6 +87,12 @@ class Cell:
         """`tune:{gan}-n{budget}-s{seed}`: the MLflow name of the cell's GAN tuning."""
         self._need_gan("tunes no GAN")
         return f"{TUNE_RUN_PREFIX}{self.gan}-n{self.budget}-s{self.seed}"
+
+    def budget_count(self, num_malignant: int) -> int:
+        """The budget as a count of real malignant images: 'all' (the all-real arm's) resolves
+        to `num_malignant`, every real malignant training image. The one place 'all' is
+        resolved."""
+        return num_malignant if self.budget == ALL else int(self.budget)
 
     def fill_count(self, num_real: int, fill_target: int) -> int:
         """Synthetic or duplicated malignant images that the arm adds to its `num_real` real

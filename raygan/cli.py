@@ -438,7 +438,7 @@ def _report_external(args: argparse.Namespace, cfg, dataset, uri: str, trials: l
         scored, rows = [], []
         for t in trials:
             metrics, p = evaluate_trial(uri, t.run_id, ext)
-            scored.append(Trial(t.arm, t.budget, t.seed, p, metrics["youden/threshold"],
+            scored.append(Trial(t.cell, p, metrics["youden/threshold"],
                                 t.run_id))
             rows.append({"arm": t.arm, "budget": t.budget, "seed": t.seed,
                          **{f"ext/{name}/{k}": v for k, v in metrics.items()}})

@@ -273,7 +273,7 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
             cell = run_cell(run)
             path = client.download_artifacts(run.info.run_id, TEST_PROBS, tmp)
             threshold = run.data.metrics.get("test/youden/threshold", float("nan"))
-            trials.append(Trial(cell.arm, cell.budget, cell.seed, np.load(path), threshold,
+            trials.append(Trial(cell, np.load(path), threshold,
                                 run.info.run_id))
         for cell, run_id in largest.values():
             path = client.download_artifacts(run_id, SAMPLES_PNG, f"{tmp}/{run_id}")
@@ -304,7 +304,7 @@ def external_scores(uri: str, trials: list, name: str) -> list:
                                   f"{name!r}; test the saved classifiers on it anew with raygan "
                                   "report --external-test OTHER_NAME=DATASET")
             path = client.download_artifacts(t.run_id, file, f"{tmp}/{t.run_id}")
-            out.append(Trial(t.arm, t.budget, t.seed, np.load(path), t.threshold, t.run_id))
+            out.append(Trial(t.cell, np.load(path), t.threshold, t.run_id))
     return out
 
 

@@ -10,6 +10,7 @@ import ray
 from sweep_helpers import logged_sweep, saved_sweep
 
 from raygan import cli
+from raygan.cell import Cell
 from raygan.data import load_dataset
 from raygan.data.dataset import digest_of_test, fingerprint_changes
 from raygan.errors import RayganError
@@ -93,7 +94,7 @@ def test_report_refuses_predictions_of_another_length(capsys, data_copy, tmp_pat
     msg = _one_error(capsys, cli.report_main(["--name", "s", "--output", str(tmp_path / "runs")]))
     assert "run oversample-n5-s0 holds 15 test scores but the test set has 24 images" in msg
     with pytest.raises(RayganError, match="cannot be paired"):
-        check_paired([Trial("real", 5, 0, p[:3])], np.zeros(24, dtype=int))
+        check_paired([Trial(Cell("real", 5, 0), p[:3])], np.zeros(24, dtype=int))
 
 
 def test_report_of_runs_tagged_with_the_sweeps_test_data(capsys, data_copy, tmp_path):

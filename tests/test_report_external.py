@@ -20,6 +20,7 @@ from sweep_helpers import saved_sweep
 
 from raygan import cli, tracking
 from raygan.artifacts import CLASSIFIER_FILE
+from raygan.cell import Cell
 from raygan.classifiers import TwoBlockCNN, classifier_state, load_classifier, predict_proba
 from raygan.config import load_config
 from raygan.data.sources import external_set
@@ -41,7 +42,7 @@ def _scores(y: np.ndarray, signal: float, seed: int) -> np.ndarray:
 def _trials(y: np.ndarray, gan_signal: float, offset: int) -> list[Trial]:
     """real, oversample and gan:dcgan at N=50, seeds 0-2, each with a validation threshold."""
     signal = {"real": 0.3, "oversample": 0.35, "gan:dcgan": gan_signal}
-    return [Trial(arm, 50, s, _scores(y, signal[arm], offset + 10 * k + s),
+    return [Trial(Cell(arm, 50, s), _scores(y, signal[arm], offset + 10 * k + s),
                   threshold=0.3 + 0.1 * s, run_id=f"{arm}-{s}")
             for k, arm in enumerate(ARMS) for s in range(3)]
 

@@ -59,7 +59,7 @@ def training_set(cell: Cell, x_train: np.ndarray, pools: Pools, fill_target: int
 
 def _budget(cell: Cell, pools: Pools) -> int:
     """The cell's budget as a count: `all-real`'s is every real malignant training image."""
-    return pools.num_malignant if cell.arm == ALL_REAL else cell.budget
+    return cell.budget_count(pools.num_malignant)
 
 
 def real_training_images(cell: Cell, pools: Pools) -> np.ndarray:

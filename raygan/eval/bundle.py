@@ -54,7 +54,7 @@ def image_digest(name: str) -> str:
 
 
 def _run(t: Trial) -> str:
-    return Cell(t.arm, t.budget, t.seed).run_name
+    return t.cell.run_name
 
 
 def _num(v: Any) -> str:
@@ -79,7 +79,7 @@ def write_results(folder: str | Path, config_json: str, sets: list[TestSet],
     meta = []
     for ts in sets:
         file = f"scores/{ts.name}.csv"
-        trials = sorted(ts.trials, key=lambda t: Cell(t.arm, t.budget, t.seed).sort_key)
+        trials = sorted(ts.trials, key=lambda t: t.cell.sort_key)
         ids = list(ts.ids)
         if len(ids) != len(ts.y):
             ids = [str(i) for i in range(len(ts.y))]  # no names known: the position stands in
@@ -100,7 +100,7 @@ def write_results(folder: str | Path, config_json: str, sets: list[TestSet],
     with paths[2].open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["run", "arm", "budget", "seed", "threshold"])
-        for t in sorted(sets[0].trials, key=lambda t: Cell(t.arm, t.budget, t.seed).sort_key):
+        for t in sorted(sets[0].trials, key=lambda t: t.cell.sort_key):
             w.writerow([_run(t), t.arm, t.budget, t.seed, _num(float(t.threshold))])
     for name, keys, rows in (("gates.csv", GATE_KEYS, gates),
                              ("fidelity.csv", FIDELITY_KEYS, fidelity)):
@@ -169,7 +169,7 @@ def read_results(folder: str | Path) -> Results:
             trials = []
             for j, run in enumerate(head[2:]):
                 cell = Cell.from_run_name(run)
-                trials.append(Trial(cell.arm, cell.budget, cell.seed, scores[:, j],
+                trials.append(Trial(cell, scores[:, j],
                                     thresholds.get(run, math.nan)))
             sets.append(TestSet(m["name"], y, trials, m["external"], m["duplicates"],
                                 m["kept_duplicates"], m["leaks"],

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from raygan.eval.numbers import ALPHA, POWER, PUBLISHED, _arms, _budget_key
+from raygan.cell import budget_key
+from raygan.eval.numbers import ALPHA, POWER, PUBLISHED, _arms
 from raygan.eval.verdicts import ALPHA as VERDICT_ALPHA
 from raygan.eval.verdicts import MAX_SEEDS, verdict_counts
 
@@ -57,7 +58,7 @@ def conclusions(primary: list[dict[str, Any]], secondary: list[dict[str, Any]] |
     primary family (`label` names it), then, marked secondary, in the other metric. Verdict
     words only: better, worse, equivalent, non-inferior, inconclusive."""
     lines = []
-    budgets = sorted({r["budget"] for r in [*primary, *(secondary or [])]}, key=_budget_key)
+    budgets = sorted({r["budget"] for r in [*primary, *(secondary or [])]}, key=budget_key)
     for budget in budgets:
         parts = []
         for rows, tag in ((primary, label), (secondary or [], "secondary")):
@@ -83,7 +84,7 @@ def verdict_table(rows: list[dict[str, Any]]) -> str:
     lines = [f"| N | arm | vs | {name} | 95% CI | simultaneous {1 - VERDICT_ALPHA / k:.2%} CI | "
              "p (Holm) | TOST p (Holm) | seeds higher | verdict | seeds needed (observed / 0) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (_budget_key(r["budget"]), r["ref"], r["arm"])):
+    for r in sorted(rows, key=lambda r: (budget_key(r["budget"]), r["ref"], r["arm"])):
         verdict = r["verdict"] if r["verdict"] == "inconclusive" else f"**{r['verdict']}**"
         needed = (f"{_seeds_text(r['seeds_verdict'], r['n'])} / "
                   f"{_seeds_text(r['seeds_equiv'], r['n'])}")
@@ -134,7 +135,7 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         cells[(r["arm"], r["budget"])].append(r)
     arms = _arms(rows)
-    budgets = sorted({r["budget"] for r in rows}, key=_budget_key)
+    budgets = sorted({r["budget"] for r in rows}, key=budget_key)
     lines = ["| arm | " + " | ".join(f"N={b}" for b in budgets) + " |",
              "|---|" + "---|" * len(budgets)]
     for arm in arms:
@@ -176,7 +177,7 @@ def threshold_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         cells[(r["arm"], r["budget"])].append(r)
     for arm in _arms(rows):
-        for b in sorted({r["budget"] for r in rows}, key=_budget_key):
+        for b in sorted({r["budget"] for r in rows}, key=budget_key):
             rs = cells.get((arm, b))
             if not rs:
                 continue
@@ -211,7 +212,7 @@ def comparison_table(comps: list[dict[str, Any]]) -> str:
     lines = ["| N | seed | arm | vs | dAUC | p (AUC) | p Holm | dAcc | p (acc) | p Holm |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for c in sorted((c for c in comps if c["level"] == "seed"), key=lambda c: (
-            _budget_key(c["budget"]), c["ref"], c["arm"], str(c["seed"]))):
+            budget_key(c["budget"]), c["ref"], c["arm"], str(c["seed"]))):
         lines.append(f"| {c['budget']} | {c['seed']} | {c['arm']} | {c['ref']} | "
                      f"{_fmt(c['d_auc'])} | {_pfmt(c['p_auc'])} | "
                      f"{_pfmt(c.get('p_auc_holm', math.nan))} | {_fmt(c['d_acc'])} | "
@@ -223,7 +224,7 @@ def across_seeds_table(comps: list[dict[str, Any]]) -> str:
     """Mean per-seed differences with their 95% t-intervals, paired Wilcoxon and t-test
     p-values and the Holm-adjusted t-test p-value, for AUC and accuracy; empty with one seed."""
     rows = sorted((c for c in comps if c["level"] == "seeds"), key=lambda c: (
-        _budget_key(c["budget"]), c["ref"], c["arm"]))
+        budget_key(c["budget"]), c["ref"], c["arm"]))
     if not rows:
         return ""
     lines = ["| N | arm | vs | seeds | dAUC [95% t-interval] | Wilcoxon p | t p | t p Holm | "
@@ -303,7 +304,7 @@ def compact_table(rows: list[dict[str, Any]]) -> str:
     keyed = {k: f"{_mean_sd([r['acc'] for r in rs])} / {_mean_sd([r['auc'] for r in rs])}"
              for k, rs in cells.items()}
     return _grid(keyed, _arms(rows),
-                 sorted({r["budget"] for r in rows}, key=_budget_key))
+                 sorted({r["budget"] for r in rows}, key=budget_key))
 
 
 def gate_grid(gates: list[dict[str, Any]]) -> str:
@@ -334,7 +335,7 @@ def gate_grid(gates: list[dict[str, Any]]) -> str:
                     f"{', '.join(map(str, copies))}" if copies else "")
             keyed[key] = f"{passed} of {len(gs)} pass ({' / '.join(gaps)}){mark}"
     grid = _grid(keyed, sorted({a for a, _ in cells}),
-                 sorted({b for _, b in cells}, key=_budget_key))
+                 sorted({b for _, b in cells}, key=budget_key))
     if any(possible_memorization(g["gap"]) for g in gates):
         grid += f"\n\n{MEMORIZATION_NOTE}"
     return grid
@@ -350,7 +351,7 @@ def cas_grid(fidelity: list[dict[str, Any]]) -> str:
         return ""
     keyed = {k: _mean_sd(v) for k, v in cells.items()}
     return _grid(keyed, sorted({a for a, _ in cells}),
-                 sorted({b for _, b in cells}, key=_budget_key))
+                 sorted({b for _, b in cells}, key=budget_key))
 
 
 def unseen_note(comps: list[dict[str, Any]], metric: str, ref: str = "oversample") -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from raygan.cell import Cell, budget_key
 from raygan.errors import RayganError
 from raygan.eval.stats import (
     bootstrap_mean_ci,
@@ -49,14 +50,24 @@ PUBLISHED = {("real", 200): {"acc": 0.62}, ("gan:pggan", 200): {"acc": 0.73},
 class Trial:
     """One finished classifier trial: its cell and its per-image test probabilities."""
 
-    arm: str
-    budget: int | str  # 'all' for all-real
-    seed: int
+    cell: Cell  # its arm, budget and seed
     p: np.ndarray = field(repr=False)  # P(malignant) per test image, test-split order
     # The threshold that maximised Youden's J on the trial's validation split (logged as
     # `test/youden/threshold`); NaN for a run logged before raygan chose one.
     threshold: float = math.nan
     run_id: str = ""  # its MLflow run, which holds the trained classifier (classifier.pt)
+
+    @property
+    def arm(self) -> str:
+        return self.cell.arm
+
+    @property
+    def budget(self) -> int | str:
+        return self.cell.budget
+
+    @property
+    def seed(self) -> int:
+        return self.cell.seed
 
 
 @dataclass(frozen=True)
@@ -75,10 +86,6 @@ class TestSet:
     leaks: int | None = None
     duplicates_malignant: int | None = None  # how many `duplicates` are malignant (None: unknown)
     ids: tuple[str, ...] = ()  # a stable id per image (bundle.image_digest of its file name)
-
-
-def _budget_key(b: Any) -> float:
-    return math.inf if b == "all" else float(b)
 
 
 def _arms(rows: list[dict[str, Any]]) -> list[str]:
@@ -134,7 +141,7 @@ def comparisons(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     groups: dict[tuple, list[tuple[float, ...]]] = defaultdict(list)
     for (arm, budget, seed), t in sorted(by_cell.items(), key=lambda kv: (
-            _budget_key(kv[0][1]), kv[0][0], kv[0][2])):
+            budget_key(kv[0][1]), kv[0][0], kv[0][2])):
         for ref in REFERENCES:
             r = by_cell.get((ref, budget, seed))
             if r is None or ref == arm or arm in REFERENCES[: REFERENCES.index(ref)]:
@@ -206,11 +213,12 @@ def fidelity_rows(fakes: dict[tuple[str, int, int], np.ndarray], real_malignant:
     for (gan, budget, seed), fake in sorted(fakes.items()):
         feat = extractor.features(fake)
         kid_mean, _ = kid(feat, real_feat, subsets=20, subset_size=min(100, len(fake)))
-        rows.append({"arm": f"gan:{gan}", "budget": budget, "seed": seed,
+        arm = Cell.of_gan(gan, budget, seed).arm
+        rows.append({"arm": arm, "budget": budget, "seed": seed,
                      "fd": frechet_distance(feat, real_feat), "kid": kid_mean,
                      "near_copies": near_copy_share(nearest_real_distances(
                          fake, budget_images[(budget, seed)])),
-                     "test_auc": test_auc.get((f"gan:{gan}", budget, seed), math.nan)})
+                     "test_auc": test_auc.get((arm, budget, seed), math.nan)})
     return rows
 
 
@@ -222,7 +230,7 @@ def fidelity_correlations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from scipy.stats import spearmanr
 
     out = []
-    for budget in sorted({r["budget"] for r in rows}, key=_budget_key):
+    for budget in sorted({r["budget"] for r in rows}, key=budget_key):
         rs = [r for r in rows if r["budget"] == budget and not math.isnan(r["test_auc"])]
         for measure in ("fd", "kid", "cas_auc"):
             rs_m = [r for r in rs if measure in r and not math.isnan(r[measure])]

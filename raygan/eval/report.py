@@ -38,6 +38,7 @@ from raygan.eval.numbers import (
     per_trial,
 )
 from raygan.eval.plots import budget_plot_png, fidelity_plot_png
+from raygan.eval.quality import GATE_GAP
 from raygan.eval.verdicts import Primary, primary_family, secondary_families
 
 __all__ = ["TestSet", "check_paired", "set_title", "write_report"]
@@ -304,7 +305,8 @@ def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str
             md += ["The published study beside this run (its text's figures; AUC (hard) is "
                    "its convention):", "", study_table(rows_of[ts.name]), ""]
     if gates:
-        md += ["## GAN quality gate (final quality/gap; gate 1.5)", "", gate_grid(gates), ""]
+        md += [f"## GAN quality gate (final quality/gap; gate {GATE_GAP:g})", "",
+               gate_grid(gates), ""]
     cas = cas_grid(fidelity or [])
     if cas:
         md += ["## CAS AUC (real benign + generated malignant only; the real test split)", "",

@@ -8,15 +8,11 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from raygan.cell import ALL, Cell
+from raygan.cell import Cell, budget_key
 
 COLUMNS = ("arm", "budget", "seed", "test/acc", "test/auc", "test/auc_hard", "test/sensitivity",
            "test/specificity", "test/balanced_acc", "val/auc", "best_epoch", "gan_gap",
            "gan_converged", "error")
-
-
-def _budget_key(b: Any) -> float:
-    return math.inf if b == ALL else float(b)
 
 
 def rows_csv(rows: list[dict[str, Any]]) -> str:
@@ -24,7 +20,7 @@ def rows_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
     w.writeheader()
-    for r in sorted(rows, key=lambda r: (r["arm"], _budget_key(r["budget"]), r["seed"])):
+    for r in sorted(rows, key=lambda r: (r["arm"], budget_key(r["budget"]), r["seed"])):
         w.writerow({k: r.get(k, "") for k in COLUMNS})
     return buf.getvalue()
 
@@ -35,7 +31,7 @@ def summary(rows: list[dict[str, Any]]) -> tuple[list[str], list[Any], dict]:
     for r in rows:
         cells[(r["arm"], r["budget"])].append(r)
     arms = list(dict.fromkeys(r["arm"] for r in rows))
-    budgets = sorted({r["budget"] for r in rows}, key=_budget_key)
+    budgets = sorted({r["budget"] for r in rows}, key=budget_key)
     out = {}
     for key, rs in cells.items():
         ok = [r for r in rs if not r.get("error")]

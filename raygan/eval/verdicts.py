@@ -19,14 +19,13 @@ TOST; non-inferiority), and each cell gets exactly one verdict word:
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from raygan.cell import GAN_ARM_PREFIX
+from raygan.cell import GAN_ARM_PREFIX, budget_key
 from raygan.config import PRIMARY_REFS, check_primary
 from raygan.eval.stats import (
     FIGURES_OF_MERIT,
@@ -86,10 +85,6 @@ def is_generative(arm: str) -> bool:
     return arm.startswith(GAN_ARM_PREFIX)
 
 
-def _budget_key(b: Any) -> float:
-    return math.inf if b == "all" else float(b)
-
-
 def crossed_rows(trials: list, y: np.ndarray, metric: str, ref: str,
                  arms: Any = is_generative) -> list[dict[str, Any]]:
     """Each arm (those for which `arms(arm)` holds) against `ref` at each budget, over the
@@ -102,7 +97,7 @@ def crossed_rows(trials: list, y: np.ndarray, metric: str, ref: str,
             cells[(arm, budget)].append(seed)
     rows = []
     for (arm, budget), seeds in sorted(cells.items(),
-                                       key=lambda kv: (_budget_key(kv[0][1]), kv[0][0])):
+                                       key=lambda kv: (budget_key(kv[0][1]), kv[0][0])):
         seeds = sorted(seeds)
         a = np.stack([by_cell[(arm, budget, s)].p for s in seeds])
         b = np.stack([by_cell[(ref, budget, s)].p for s in seeds])

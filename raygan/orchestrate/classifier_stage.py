@@ -70,8 +70,8 @@ def classifier_trial(config: dict[str, Any], *, data: SweepData,
             raise RuntimeError(f"no generated images for {cell.gan_key}: its GAN training failed")
         fake = ray.get(generated[cell.gan_key][0])
     x, y = training_set(cell, x_train, pools, data.fill_target, fake)
-    n_budget = pools.num_malignant if cell.budget == ALL else cell.budget
-    val = cell_split(pools, n_budget, cell.seed).val  # `budget` validation: a part of the N
+    # `budget` validation: a part of the N validates
+    val = cell_split(pools, cell.budget_count(pools.num_malignant), cell.seed).val
     x_val, y_val = x_train[val], y_train[val]
     params = {**cell.params, "resolution": sweep.resolution,
               "fill_target": data.fill_target, "num_train": len(y),

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from raygan.cell import Cell
 from raygan.cli import main
 from raygan.config import profile_config
 from raygan.eval.bundle import image_digest, read_results, write_results
@@ -25,9 +26,9 @@ def _sets():
     arms = {"real": 0.3, "oversample": 0.4, "gan:dcgan": 0.8}
 
     def trials(y, k):
-        out = [Trial(arm, b, s, _scores(y, sig, k + 100 * i + 10 * b + s), 0.4 + 0.01 * s)
+        out = [Trial(Cell(arm, b, s), _scores(y, sig, k + 100 * i + 10 * b + s), 0.4 + 0.01 * s)
                for i, (arm, sig) in enumerate(arms.items()) for b in (50, 200) for s in (0, 1, 2)]
-        return out + [Trial("all-real", "all", s, _scores(y, 1.5, k + 999 + s), 0.5)
+        return out + [Trial(Cell("all-real", "all", s), _scores(y, 1.5, k + 999 + s), 0.5)
                       for s in (0, 1, 2)]
 
     test = TestSet("test", y, trials(y, 0), ids=tuple(image_digest(f"t/{i}.jpg")

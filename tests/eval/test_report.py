@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
+from raygan.cell import Cell
 from raygan.eval.markdown import (
     across_seeds_table,
     comparison_table,
@@ -40,9 +41,10 @@ def _trials(y, gan_signal, seeds=(0, 1, 2)):
     out = []
     for s in seeds:
         base = _scores(y, 0.3, 100 + s)
-        out += [Trial("real", 50, s, base), Trial("oversample", 50, s, _scores(y, 0.35, 200 + s)),
-                Trial("gan:dcgan", 50, s, _scores(y, gan_signal, 300 + s)),
-                Trial("all-real", "all", s, _scores(y, 2.0, 400 + s))]
+        out += [Trial(Cell("real", 50, s), base),
+                Trial(Cell("oversample", 50, s), _scores(y, 0.35, 200 + s)),
+                Trial(Cell("gan:dcgan", 50, s), _scores(y, gan_signal, 300 + s)),
+                Trial(Cell("all-real", "all", s), _scores(y, 2.0, 400 + s))]
     return out
 
 
@@ -108,7 +110,7 @@ def test_a_clearly_better_gan_wins_and_is_reported(y):
 
 def test_an_identical_gan_does_not_win(y):
     trials = [t if t.arm != "gan:dcgan" else
-              Trial(t.arm, t.budget, t.seed, next(o.p for o in _trials(y, 0)
+              Trial(t.cell, next(o.p for o in _trials(y, 0)
                                                   if o.arm == "oversample" and o.seed == t.seed))
               for t in _trials(y, 0)]
     comps = comparisons(trials, y)
