@@ -48,6 +48,39 @@ def gate_table(gates: list[dict[str, Any]], cas: dict[tuple, float] | None = Non
     return "\n".join(lines)
 
 
+GAP_BANDS = ((-math.inf, 1.0, "gap <= 1 (no farther than benign)"),
+             (1.0, GATE_GAP, f"1 < gap <= {GATE_GAP:g}"),
+             (GATE_GAP, math.inf, f"gap > {GATE_GAP:g} (fails)"))
+
+
+def gate_cas_table(gates: list[dict[str, Any]], cas: dict[tuple, float]) -> str:
+    """What the gate says about CAS: per budget, the GAN runs in each band of final gap (no
+    farther than benign lesions; passing but farther; failing) with their mean CAS AUC, and
+    Spearman's rho between gap and CAS over the budget's runs. Empty without CAS."""
+    from scipy.stats import spearmanr
+
+    runs = [(g["budget"], g["gap"], cas[(g["arm"], g["budget"], g["seed"])]) for g in gates
+            if (g["arm"], g["budget"], g["seed"]) in cas and math.isfinite(g["gap"])
+            and math.isfinite(cas[(g["arm"], g["budget"], g["seed"])])]
+    if not runs:
+        return ""
+    budgets = sorted({b for b, _, _ in runs}, key=float)
+    lines = ["| N | " + " | ".join(name for _, _, name in GAP_BANDS)
+             + " | Spearman rho (gap, CAS) |", "|---|" + "---|" * (len(GAP_BANDS) + 1)]
+    for b in budgets:
+        rs = [(gap, c) for bb, gap, c in runs if bb == b]
+        cells = []
+        for lo, hi, _ in GAP_BANDS:
+            band = [c for gap, c in rs if lo < gap <= hi]
+            cells.append(f"{len(band)} run{'s' if len(band) > 1 else ''}, CAS "
+                         f"{sum(band) / len(band):.3f}" if band else "none")
+        gaps, cass = [g for g, _ in rs], [c for _, c in rs]
+        rho = (f"{spearmanr(gaps, cass).statistic:+.2f} ({len(rs)} runs)"
+               if len(rs) >= 3 and len(set(gaps)) > 1 and len(set(cass)) > 1 else "")
+        lines.append(f"| {b} | " + " | ".join(cells) + f" | {rho} |")
+    return "\n".join(lines)
+
+
 def gate_conclusion(gates: list[dict[str, Any]]) -> str:
     """One sentence: did every GAN run pass the gate, which cells rest on one that did not, and
     which runs read below the real-vs-real range (possible memorization)."""

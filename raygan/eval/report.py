@@ -9,7 +9,13 @@ from typing import Any
 import numpy as np
 
 from raygan.artifacts import REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE
-from raygan.eval.convergence import GATE_TEXT, convergence_png, gate_conclusion, gate_table
+from raygan.eval.convergence import (
+    GATE_TEXT,
+    convergence_png,
+    gate_cas_table,
+    gate_conclusion,
+    gate_table,
+)
 from raygan.eval.markdown import (
     HOLM_TEXT,
     VERDICT_METHOD,
@@ -223,6 +229,11 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
         cas = {(r["arm"], r["budget"], r["seed"]): r["cas_auc"] for r in fidelity or []
                if "cas_auc" in r}
         md += ["## GAN quality gate", "", GATE_TEXT, "", gate_table(gates, cas), ""]
+        by_band = gate_cas_table(gates, cas)
+        if by_band:
+            md += ["What the gate says about CAS: the GAN runs by their final gap, with their "
+                   "mean CAS AUC (a negative rho: runs closer to the real images fill better).",
+                   "", by_band, ""]
         if curves and any(curves.values()):
             path = out / "convergence.png"
             path.write_bytes(convergence_png(curves))

@@ -530,3 +530,18 @@ def test_report_sections_of_an_external_set_state_its_audited_prevalence(y, tmp_
              "prevalence 20.0 % after the audit (22.6 % before)")
     for name in ("report.md", "summary.md"):
         assert f"## {title}" in (tmp_path / name).read_text()
+
+
+def test_the_gate_is_read_against_cas_by_gap_band():
+    from scipy.stats import spearmanr
+
+    from raygan.eval.convergence import gate_cas_table
+
+    gaps, cas_auc = [0.2, 1.2, 1.7, 0.5, 0.9], [0.85, 0.80, 0.70, 0.84, 0.83]
+    gates = [{"arm": "gan:dcgan", "budget": 50, "seed": s, "gap": g} for s, g in enumerate(gaps)]
+    cas = {("gan:dcgan", 50, s): c for s, c in enumerate(cas_auc)}
+    table = gate_cas_table(gates, cas)
+    rho = spearmanr(gaps, cas_auc).statistic
+    assert (f"| 50 | 3 runs, CAS {np.mean([0.85, 0.84, 0.83]):.3f} | 1 run, CAS 0.800 | "
+            f"1 run, CAS 0.700 | {rho:+.2f} (5 runs) |") in table
+    assert gate_cas_table(gates, {}) == ""
