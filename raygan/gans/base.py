@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from raygan.cell import GAN_ARM_PREFIX
 from raygan.config import GANConfig
 from raygan.gans.diffaugment import diff_augment
 from raygan.gans.layers import unwrap
@@ -22,9 +23,13 @@ SAMPLE_CHUNK = 64  # images per generator call when sampling; fixed so pixels ne
 
 
 def register(cls: type[GAN]) -> type[GAN]:
-    """Class decorator: make a family available as `gan:<cls.name>`."""
+    """Class decorator: make a family available as its arm `gan:<cls.name>`. The registry keeps
+    the order of registration, which is the order of the grid's GAN arms (see __init__.py)."""
     if cls.name in REGISTRY:
         raise ValueError(f"GAN {cls.name!r} is registered twice")
+    if not getattr(cls, "memory_slope_mib", 0) > 0:
+        raise ValueError(f"GAN {cls.name!r} declares no memory_slope_mib (see base.GAN)")
+    cls.arm = GAN_ARM_PREFIX + cls.name
     REGISTRY[cls.name] = cls
     return cls
 
@@ -53,6 +58,11 @@ class GAN:
     """
 
     name: ClassVar[str]
+    arm: ClassVar[str]  # `gan:<name>`: the grid arm filled with this family's images (register)
+    # MiB of a CPU worker's peak memory per (image of its batch x pixel x channel of `width`):
+    # the activation term that orchestrate/memory.py reserves from Ray for each worker. Each
+    # family's figure is the larger of its two slopes measured by benchmarks/peak_memory.py.
+    memory_slope_mib: ClassVar[float]
     generator_key: ClassVar[str] = "G"  # which entry of `nets` makes images
     needs_context: ClassVar[bool] = False  # True: needs `set_context` (e.g. benign sources)
     native_scale: ClassVar[float] = 1.0  # 0.5: always generate at half size and upscale
@@ -196,3 +206,4 @@ class GAN:
             o.load_state_dict(state["opts"][k])
         if self.G_ema is not None:
             self.G_ema.load_state_dict(state["ema"])
+

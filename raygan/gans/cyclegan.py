@@ -115,6 +115,7 @@ class CycleGAN(GAN):
     """The study's CycleGAN: samples are G's translations of benign training images."""
 
     name = "cyclegan"
+    memory_slope_mib = 2.6e-4  # MiB per image x pixel x width channel (base.GAN)
     needs_context = True
 
     def __init__(self, cfg: GANConfig, resolution: int, seed: int, device: str = "cpu"):

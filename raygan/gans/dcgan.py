@@ -70,6 +70,7 @@ class DCGAN(GAN):
     """The study's DCGAN; the non-saturating loss with separate real and fake D batches."""
 
     name = "dcgan"
+    memory_slope_mib = 1.6e-5  # MiB per image x pixel x width channel (base.GAN)
 
     def build(self) -> dict[str, nn.Module]:
         c, r = self.cfg, self.gen_resolution

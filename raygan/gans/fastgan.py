@@ -189,6 +189,7 @@ class FastGAN(GAN):
     """
 
     name = "fastgan"
+    memory_slope_mib = 2.3e-4  # MiB per image x pixel x width channel (base.GAN)
     # D's decoders run on real batches only, so the fake and G-step backward passes give them
     # no gradients; without this flag DDP fails on the next step (checked with gloo). G never
     # has unused parameters, so DDP only warns that the flag is needless there.

@@ -74,6 +74,7 @@ class InfoGAN(GAN):
     """
 
     name = "infogan"
+    memory_slope_mib = 1.6e-4  # MiB per image x pixel x width channel (base.GAN)
     native_scale = 0.5  # the study's InfoGAN generates at half size; the SR stage upscales
 
     def build(self) -> dict[str, nn.Module]:

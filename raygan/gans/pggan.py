@@ -205,6 +205,7 @@ class PGGAN(GAN):
     """Progressive growing with WGAN-GP + drift; the growth stage follows `steps_done`."""
 
     name = "pggan"
+    memory_slope_mib = 8.9e-5  # MiB per image x pixel x width channel (base.GAN)
     # Blocks not grown yet (and the old toRGB/fromRGB once a fade-in ends) get no gradient.
     ddp_kwargs = {"find_unused_parameters": True}
 

@@ -4,7 +4,7 @@ Ray packs trials onto a node by the resources they ask for; without a `memory` r
 starts as many as the node has CPUs for, and at 224 px two GAN trainings side by side outgrew
 the machine until Ray's memory monitor killed workers. So each worker and trial asks for its
 estimated peak: a fixed part plus activations, linear in images per worker x pixels (x the
-GAN's width), with a slope per family.
+GAN's width), with a slope per family that the family's class declares (`memory_slope_mib`).
 
 The figures come from `benchmarks/peak_memory.py` (2026-12-01, 2-core AMD EPYC, 24 GiB, no
 GPU, torch 2.14, 1 thread): peak RSS of a fresh process training each family for 3 steps at
@@ -17,14 +17,13 @@ not count, so a GPU worker reserves the fixed part only.
 
 from __future__ import annotations
 
+from raygan.gans import REGISTRY
+
 MIB = 2**20
 # A Ray worker with torch and raygan imported: 935 MiB measured (a plain process 713-886 MiB),
 # plus 192 MiB for weights, optimizer state and allocator slack at the measured widths (the
 # most any measured point needed beyond the activation term was 150 MiB).
 PROCESS_MIB = 1024 + 192
-# MiB per (image of a worker's batch x pixel x channel of the GAN's width).
-GAN_ACTIVATION_MIB = {"dcgan": 1.6e-5, "pggan": 8.9e-5, "cyclegan": 2.6e-4, "infogan": 1.6e-4,
-                      "fastgan": 2.3e-4}
 CLASSIFIER_ACTIVATION_MIB = 1.15e-3  # MiB per (image of a batch x pixel) of the 2-block CNN
 NUM_IMAGES = 2637  # training images of the dataset: what a trial may hold, and copy, at most
 
@@ -37,8 +36,7 @@ def gan_worker_bytes(gan: str, width: int, batch_size: int, num_workers: int, re
     images = NUM_IMAGES * 3 * resolution**2
     per_worker = -(-batch_size // num_workers)
     activations = 0.0 if use_gpu else (
-        GAN_ACTIVATION_MIB.get(gan, max(GAN_ACTIVATION_MIB.values())) * per_worker
-        * resolution**2 * width * MIB)
+        REGISTRY[gan].memory_slope_mib * per_worker * resolution**2 * width * MIB)
     return int(PROCESS_MIB * MIB + images + activations)
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from raygan.config import GANConfig
-from raygan.gans import REGISTRY, build_gan, fit_gan
+from raygan.config import ALL_ARMS, GANConfig
+from raygan.gans import GAN, GAN_ARMS, REGISTRY, build_gan, fit_gan, register
 
 RES = 32
 CFG = GANConfig(z_dim=16, width=8, batch_size=8, steps=2, checkpoint_every=1, log_every=1)
@@ -33,6 +33,25 @@ def name(request) -> str:
 
 def test_registry_has_dcgan():
     assert "dcgan" in REGISTRY
+
+
+def test_each_family_declares_its_arm_and_memory_slope():
+    for family, cls in REGISTRY.items():
+        assert cls.arm == f"gan:{family}" and cls.memory_slope_mib > 0
+    assert GAN_ARMS == tuple(f"gan:{f}" for f in REGISTRY)
+    # The arm order the grid and its tables have always used: the study's first GAN first.
+    assert GAN_ARMS == ("gan:dcgan", "gan:pggan", "gan:cyclegan", "gan:infogan", "gan:fastgan")
+    # config, below the plug-ins, spells out every arm; the registry is its source.
+    assert ALL_ARMS == ("real", "oversample", "classic", *GAN_ARMS, "all-real")
+
+
+def test_a_family_without_a_memory_slope_is_refused():
+    class Unsized(GAN):
+        name = "unsized"
+
+    with pytest.raises(ValueError, match="memory_slope_mib"):
+        register(Unsized)
+    assert "unsized" not in REGISTRY
 
 
 def test_training_step_gives_finite_losses_and_moves_weights(name):
