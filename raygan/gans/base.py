@@ -207,3 +207,18 @@ class GAN:
         if self.G_ema is not None:
             self.G_ema.load_state_dict(state["ema"])
 
+
+class LatentGAN(GAN):
+    """A family whose `G(z_dim, width, R)` maps latents z (N, z_dim, 1, 1) to images and whose
+    `D(width, R)` judges images (DCGAN, FastGAN): subclasses name the two network classes."""
+
+    generator_cls: ClassVar[type[nn.Module]]
+    discriminator_cls: ClassVar[type[nn.Module]]
+
+    def build(self) -> dict[str, nn.Module]:
+        c, r = self.cfg, self.gen_resolution
+        return {"G": self.generator_cls(c.z_dim, c.width, r),
+                "D": self.discriminator_cls(c.width, r)}
+
+    def generator_input(self, rngs: list[torch.Generator]) -> torch.Tensor:
+        return torch.stack([torch.randn(self.cfg.z_dim, 1, 1, generator=g) for g in rngs])

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from raygan.gans.base import GAN, register
-from raygan.gans.layers import base_size
+from raygan.gans.base import LatentGAN, register
+from raygan.gans.layers import base_size, nonsaturating_fake_and_g_step
 
 
 def _init(m: nn.Module) -> None:
@@ -66,18 +66,12 @@ class Discriminator(nn.Module):
 
 
 @register
-class DCGAN(GAN):
+class DCGAN(LatentGAN):
     """The study's DCGAN; the non-saturating loss with separate real and fake D batches."""
 
     name = "dcgan"
     memory_slope_mib = 1.6e-5  # MiB per image x pixel x width channel (base.GAN)
-
-    def build(self) -> dict[str, nn.Module]:
-        c, r = self.cfg, self.gen_resolution
-        return {"G": Generator(c.z_dim, c.width, r), "D": Discriminator(c.width, r)}
-
-    def generator_input(self, rngs: list[torch.Generator]) -> torch.Tensor:
-        return torch.stack([torch.randn(self.cfg.z_dim, 1, 1, generator=g) for g in rngs])
+    generator_cls, discriminator_cls = Generator, Discriminator
 
     def train_step(self, real: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
         G, D = self.nets["G"], self.nets["D"]
@@ -89,12 +83,6 @@ class DCGAN(GAN):
         self.opts["D"].zero_grad(set_to_none=True)
         loss_real = F.softplus(-D(self.augment(real, gen))).mean()
         loss_real.backward()
-        loss_fake = F.softplus(D(self.augment(fake.detach(), gen))).mean()
-        loss_fake.backward()
-        self.opts["D"].step()
-        # G step: the non-saturating loss -log D(G(z)).
-        self.opts["G"].zero_grad(set_to_none=True)
-        loss_g = F.softplus(-D(self.augment(fake, gen))).mean()
-        loss_g.backward()
-        self.opts["G"].step()
+        # then the fake batch, D's update, and G's step on the non-saturating loss -log D(G(z))
+        loss_fake, loss_g = nonsaturating_fake_and_g_step(D, fake, self.augment, self.opts, gen)
         return {"loss/G": loss_g.item(), "loss/D": (loss_real + loss_fake).item()}

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from raygan.gans.base import GAN, register
+from raygan.gans.base import LatentGAN, register
 from raygan.gans.layers import base_size
 
 MAX_MULT = 8  # channels are width * 2^depth, capped at width * MAX_MULT (as in dcgan.py)
@@ -180,7 +180,7 @@ def reconstruction_loss(
 
 
 @register
-class FastGAN(GAN):
+class FastGAN(LatentGAN):
     """FastGAN with the hinge loss; D also learns to auto-encode the real images it sees.
 
     Optimizers are the base class's Adam(cfg.lr, (cfg.beta1, 0.999)): at the config defaults,
@@ -190,17 +190,11 @@ class FastGAN(GAN):
 
     name = "fastgan"
     memory_slope_mib = 2.3e-4  # MiB per image x pixel x width channel (base.GAN)
+    generator_cls, discriminator_cls = Generator, Discriminator
     # D's decoders run on real batches only, so the fake and G-step backward passes give them
     # no gradients; without this flag DDP fails on the next step (checked with gloo). G never
     # has unused parameters, so DDP only warns that the flag is needless there.
     ddp_kwargs = {"find_unused_parameters": True}
-
-    def build(self) -> dict[str, nn.Module]:
-        c, r = self.cfg, self.gen_resolution
-        return {"G": Generator(c.z_dim, c.width, r), "D": Discriminator(c.width, r)}
-
-    def generator_input(self, rngs: list[torch.Generator]) -> torch.Tensor:
-        return torch.stack([torch.randn(self.cfg.z_dim, 1, 1, generator=g) for g in rngs])
 
     def train_step(self, real: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
         G, D = self.nets["G"], self.nets["D"]

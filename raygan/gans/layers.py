@@ -1,9 +1,15 @@
-"""Helpers that every GAN family's networks share: the first feature map's size, and the bare
-module inside a DDP wrapper."""
+"""Helpers that the GAN families share: the first feature map's size, the bare module inside a
+DDP wrapper, and the non-saturating loss's fake and generator step."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
 from torch import nn
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # a family's `augment`
 
 
 def base_size(resolution: int) -> int:
@@ -18,3 +24,20 @@ def base_size(resolution: int) -> int:
 def unwrap(module: nn.Module) -> nn.Module:
     """The bare module inside a DDP wrapper (or the module itself)."""
     return module.module if hasattr(module, "module") else module
+
+
+def nonsaturating_fake_and_g_step(
+    D: nn.Module, fake: torch.Tensor, augment: Augment, opts: dict[str, torch.optim.Optimizer],
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The end of a non-saturating GAN step: D's fake term softplus(D(fake)), its backward and
+    D's update, then G's step on -log D(G(z)) = softplus(-D(fake)). D's real term (and any
+    penalty) comes before, into the same gradients. Returns (D's fake loss, G's loss)."""
+    loss_fake = F.softplus(D(augment(fake.detach(), gen))).mean()
+    loss_fake.backward()  # each forward followed by its own backward, as DDP requires
+    opts["D"].step()
+    opts["G"].zero_grad(set_to_none=True)
+    loss_g = F.softplus(-D(augment(fake, gen))).mean()
+    loss_g.backward()
+    opts["G"].step()
+    return loss_fake, loss_g

@@ -33,7 +33,7 @@ from torch import nn
 
 from raygan.config import GANConfig
 from raygan.gans.base import GAN, register
-from raygan.gans.layers import base_size, unwrap
+from raygan.gans.layers import base_size, nonsaturating_fake_and_g_step, unwrap
 
 GP_WEIGHT = 10.0  # lambda of the gradient penalty (WGAN-GP paper)
 DRIFT = 1e-3  # epsilon_drift: keeps D(real) near 0 (PGGAN paper, appendix A.1)
@@ -293,13 +293,7 @@ class PGGAN(GAN):
             (grad,) = torch.autograd.grad(score_real.sum(), real_in, create_graph=True)
             penalty = self.cfg.r1 / 2 * every * grad.flatten(1).square().sum(dim=1).mean()
         (loss_real + penalty).backward()
-        loss_fake = F.softplus(D(self.augment(fake.detach(), gen))).mean()
-        loss_fake.backward()
-        self.opts["D"].step()
-        self.opts["G"].zero_grad(set_to_none=True)
-        loss_g = F.softplus(-D(self.augment(fake, gen))).mean()
-        loss_g.backward()
-        self.opts["G"].step()
+        loss_fake, loss_g = nonsaturating_fake_and_g_step(D, fake, self.augment, self.opts, gen)
         self.steps_done += 1
         self._apply_schedule()
         # 0 between penalties, so a logged mean over steps is the amortized penalty
