@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from raygan.config import ALL_ARMS, GANConfig
+from raygan.config import ALL_ARMS, DIFFAUGMENT_POLICIES, GANConfig
 from raygan.gans import GAN, GAN_ARMS, REGISTRY, build_gan, fit_gan, register
+from raygan.gans.diffaugment import POLICIES
 
 RES = 32
 CFG = GANConfig(z_dim=16, width=8, batch_size=8, steps=2, checkpoint_every=1, log_every=1)
@@ -52,6 +53,10 @@ def test_a_family_without_a_memory_slope_is_refused():
     with pytest.raises(ValueError, match="memory_slope_mib"):
         register(Unsized)
     assert "unsized" not in REGISTRY
+
+
+def test_diffaugment_implements_the_policy_names_config_validates():
+    assert tuple(POLICIES) == DIFFAUGMENT_POLICIES
 
 
 def test_training_step_gives_finite_losses_and_moves_weights(name):
