@@ -28,8 +28,8 @@ from raygan.config import GANConfig, SweepConfig
 from raygan.data.splits import cell_split
 from raygan.eval.plots import grid_png
 from raygan.eval.quality import QualityProbe, verdict
-from raygan.gans import build_gan, fit_gan
-from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint, save_checkpoint
+from raygan.gans import fit_gan
+from raygan.gans.checkpoint import GANSpec, load_checkpoint, sample_checkpoint, save_checkpoint
 from raygan.gans.train import final_quality
 from raygan.orchestrate.handoff import SweepData, result_cells
 from raygan.orchestrate.memory import gan_worker_bytes
@@ -71,7 +71,8 @@ def train_worker(config: dict[str, Any]) -> None:
     torch.set_num_threads(config["threads"])
     device = str(ray.train.torch.get_device())
     cfg = GANConfig(**config["gan_cfg"])
-    gan = build_gan(config["gan"], cfg, config["resolution"], config["seed"], device)
+    spec = GANSpec(config["gan"], cfg, config["resolution"], config["seed"], config["budget"])
+    gan = spec.build(device)
     images = ray.get(config["images"][0])
     if config.get("context"):
         gan.set_context(ray.get(config["context"][0]))
@@ -114,7 +115,7 @@ def train_worker(config: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             ckpt = None
             if rank == 0:
-                save_checkpoint(Path(tmp), gan.state_dict(), step, history)
+                save_checkpoint(Path(tmp), spec, gan.state_dict(), step, history)
                 ckpt = ray.train.Checkpoint.from_directory(tmp)
             ray.train.report(metrics, checkpoint=ckpt)  # every rank calls it: it is a barrier
         if live is not None:
@@ -163,7 +164,8 @@ def gan_trial(config: dict[str, Any], *, data: SweepData, hub, tracking: Trackin
             train_worker,
             train_loop_config={
                 "gan": gan_name, "gan_cfg": dataclasses.asdict(gcfg), "seed": seed,
-                "resolution": sweep.resolution, "images": [images_ref], "context": [context_ref],
+                "budget": budget, "resolution": sweep.resolution, "images": [images_ref],
+                "context": [context_ref],
                 "threads": gcfg.cpus_per_worker, "tracking_uri": tracking.uri,
                 "run_id": run.run_id,
             },
@@ -187,8 +189,11 @@ def gan_trial(config: dict[str, Any], *, data: SweepData, hub, tracking: Trackin
         sample_s = time.perf_counter() - t1
         ray.get(hub.store.remote(cell.gan_key, fake[:n_fill]))
         run.artifact(grid_png(fake[: sweep.num_grid_images]), SAMPLES_PNG)
-        with tempfile.TemporaryDirectory() as tmp:  # the trained GAN, to resample or resume
-            run.file(save_checkpoint(Path(tmp), state["gan"], int(state["step"]),
+        # The trained GAN, to resample or resume, with the arguments that rebuild it (written
+        # here, not copied: a Ray Train checkpoint from before they were carried has none).
+        spec = GANSpec(gan_name, gcfg, sweep.resolution, seed, budget)
+        with tempfile.TemporaryDirectory() as tmp:
+            run.file(save_checkpoint(Path(tmp), spec, state["gan"], int(state["step"]),
                                      state["history"]))
         final = {"time/train_s": train_s, "time/sample_s": sample_s, "num_generated": n_fill,
                  "resumed_from": float(result.metrics.get("resumed_from", 0)),

@@ -7,7 +7,15 @@ import pytest
 from raygan.config import GANConfig
 from raygan.gans import REGISTRY, build_gan, fit_gan
 from raygan.gans.base import latent_seed
-from raygan.gans.checkpoint import latent_seeds, load_checkpoint, sample_checkpoint, save_checkpoint
+from raygan.gans.checkpoint import (
+    GANSpec,
+    latent_seeds,
+    load_checkpoint,
+    read_checkpoint,
+    sample_checkpoint,
+    sample_file,
+    save_checkpoint,
+)
 
 RES = 32
 CFG = GANConfig(z_dim=16, width=8, batch_size=8, steps=2, checkpoint_every=1, log_every=1)
@@ -21,7 +29,8 @@ def test_sample_checkpoint_gives_the_trained_gans_images(name, tmp_path):
     gan = build_gan(name, CFG, RES, seed=3)
     gan.set_context(context)
     history = fit_gan(gan, real, seed=3)
-    path = save_checkpoint(tmp_path, gan.state_dict(), 2, history)
+    path = save_checkpoint(tmp_path, GANSpec(name, CFG, RES, seed=3, budget=8), gan.state_dict(),
+                           2, history)
     state = load_checkpoint(tmp_path)  # from the folder, as a Ray Train checkpoint gives it
     assert state["step"] == 2 and len(state["history"]) == len(history)
     trained = gan.generate(7, seed=3)
@@ -30,6 +39,10 @@ def test_sample_checkpoint_gives_the_trained_gans_images(name, tmp_path):
     # A shorter draw is a prefix: a cell's fill is the first images of any longer sample.
     assert np.array_equal(sample_checkpoint(name, CFG, RES, 3, state, context, 3), trained[:3])
     assert sample_checkpoint(name, CFG, RES, 3, state, context, 0).shape == (0, *trained.shape[1:])
+    if not REGISTRY[name].needs_context:  # the file alone rebuilds the GAN, and its images
+        spec, checkpoint = read_checkpoint(path)
+        assert spec == GANSpec(name, CFG, RES, 3, 8)
+        assert np.array_equal(sample_file(spec, checkpoint, 7), trained)
     # Not merely a GAN built from the same seed: the checkpoint's weights are used.
     fresh = build_gan(name, CFG, RES, seed=3)
     fresh.set_context(context)
