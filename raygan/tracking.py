@@ -34,6 +34,9 @@ TEST_DATA_TAG = "raygan.test_data"  # digest of the test split's file names and 
 SERVER_TIMEOUT_S = 5.0  # how long the pre-flight check waits for an http(s) tracking server
 # MLflow's search filter for the finished GAN trainings (of one parent run, once ANDed with it)
 FINISHED_GANS = f"tags.`raygan.kind` = '{KIND_GAN}' and attributes.status = 'FINISHED'"
+# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, prompts); the
+# tag makes it open raygan's in the view of model training: runs, their metrics and charts.
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
 @dataclass(frozen=True)
@@ -90,18 +93,23 @@ def _check_server(uri: str) -> None:
 
 
 def setup(uri: str, experiment: str) -> str:
-    """The experiment's id, created if new; artifacts go next to a sqlite store, absolute."""
+    """The experiment's id, created if new; artifacts go next to a sqlite store, absolute. New
+    or reused, the experiment is tagged as model training (EXPERIMENT_KIND) for MLflow's UI."""
     check_writable(uri)
     mlflow.set_tracking_uri(uri)
     try:
         exp = mlflow.get_experiment_by_name(experiment)
         if exp is not None:
             check_active(exp, uri)
+            if exp.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:  # e.g. the UI's own guess
+                MlflowClient(uri).set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG,
+                                                     EXPERIMENT_KIND)
             return exp.experiment_id
         location = None
         if uri.startswith("sqlite:///"):
             location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
-        return mlflow.create_experiment(experiment, artifact_location=location)
+        return mlflow.create_experiment(experiment, artifact_location=location,
+                                        tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
     except RayganError:
         raise
     except Exception as exc:  # noqa: BLE001 - any store failure is a user-fixable setting

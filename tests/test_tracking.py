@@ -78,3 +78,19 @@ def test_summary_metric_names_are_legal_for_every_arm():
     for name in names:
         _validate_metric_name(name)
         assert ":" not in name
+
+
+def test_experiment_is_tagged_for_the_model_training_view(tmp_path):
+    """MLflow 3's UI opens an experiment in its GenAI view unless the experiment's kind says
+    model training: raygan tags the experiment it creates, and one it reuses."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    kind = "mlflow.experimentKind"
+    created = tracking.setup(uri, "raygan")
+    assert client.get_experiment(created).tags[kind] == "custom_model_development"
+    bare = client.create_experiment("bare")  # made by an older raygan, or by hand
+    guessed = client.create_experiment("guessed", tags={kind: "genai_development_inferred"})
+    assert tracking.setup(uri, "bare") == bare and tracking.setup(uri, "guessed") == guessed
+    assert tracking.setup(uri, "raygan") == created  # reused as it is
+    for exp in (created, bare, guessed):
+        assert client.get_experiment(exp).tags[kind] == "custom_model_development"
