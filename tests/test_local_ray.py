@@ -11,7 +11,7 @@ import tempfile
 import time
 
 import pytest
-import ray  # noqa: F401  (puts the psutil that Ray bundles on the path)
+import ray  # also puts the psutil that Ray bundles on the path
 from sweep_helpers import check_mlflow, sweep_command
 
 JOBS = """
@@ -103,3 +103,53 @@ def test_sweep_without_address_starts_its_own_ray_on_loopback(tiny_dataset, tmp_
         except subprocess.TimeoutExpired:
             os.killpg(foreign.pid, 9)
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def _environ(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ") as f:
+        return dict(kv.split("=", 1) for kv in f.read().split("\0") if "=" in kv)
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_own_ray_starts_its_raylet_with_room_for_a_sweeps_workers(monkeypatch):
+    """raygan's own Ray lets its raylet start twice the CPU count of workers at once, which
+    keeps Ray's "worker processes have been started" warning for 8 per CPU + 8 of them (a
+    sweep runs about 7 per CPU + 2); the driver's own environment is left as it was."""
+    from raygan.orchestrate.cluster import STARTUP_CONCURRENCY_ENV, connect
+
+    monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="rg", dir="/tmp"))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.delenv(STARTUP_CONCURRENCY_ENV, raising=False)
+    try:
+        cpus = connect(verbose=False)["CPU"]
+        raylet = ray._private.worker._global_node.all_processes["raylet"][0].process.pid
+        assert _environ(raylet)[STARTUP_CONCURRENCY_ENV] == str(2 * int(cpus))
+        assert STARTUP_CONCURRENCY_ENV not in os.environ
+    finally:
+        ray.shutdown()
+        shutil.rmtree(os.environ["RAY_TMPDIR"], ignore_errors=True)
+
+
+def test_a_joined_cluster_keeps_its_startup_concurrency(monkeypatch):
+    """The setting is raygan's own Ray's: joining a cluster passes nothing of it on."""
+    from raygan.errors import RayganError
+    from raygan.orchestrate import cluster
+
+    seen = {}
+
+    def fake_init(**kwargs):
+        seen.update(address=kwargs.get("address"),
+                    env=os.environ.get(cluster.STARTUP_CONCURRENCY_ENV))
+        raise ConnectionError("no cluster here")
+
+    monkeypatch.delenv(cluster.STARTUP_CONCURRENCY_ENV, raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", fake_init)
+    with pytest.raises(RayganError, match="cannot connect"):
+        cluster.connect("10.0.0.1:6379", verbose=False)
+    assert seen == {"address": "10.0.0.1:6379", "env": None}
+    with pytest.raises(RayganError, match="cannot connect"):
+        cluster.connect("", verbose=False)  # raygan's own Ray: the raylet would get it
+    assert seen["address"] == "local" and int(seen["env"]) >= 2

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import ray
 import ray._private.ray_constants as ray_constants
+from ray._private.utils import get_num_cpus
 
 from raygan.errors import RayganError
 from raygan.orchestrate.progress import quiet_ray
@@ -22,6 +23,15 @@ LOCAL = "local"  # the address of raygan's own Ray: a new local instance, never 
 # there. Its single-machine mode (the default on macOS and Windows, switched on with this
 # variable set to 0) takes 127.0.0.1 instead: nothing of a local sweep listens beyond this host.
 SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+# Ray's raylet warns "N PYTHON worker processes have been started ..., which is 4x the maximum
+# expected startup concurrency (C)" once its Python workers, less 8 kept for I/O, reach 4 C;
+# C, the workers it starts at once, is the CPU count. A sweep runs about 7 worker processes per
+# GAN training (Tune's trial, Train's controller and helpers, one per DDP worker), up to one
+# training per CPU, plus 2 of its own: 7 per CPU + 2, so at 2 CPUs every GAN stage of a quiet
+# sweep ended with the warning, about nothing. raygan's own Ray starts with C at twice the CPU
+# count (warning from 8 per CPU + 8 workers on, which still catches a real runaway); a cluster
+# it joins keeps its own setting, and so does a user who sets the variable.
+STARTUP_CONCURRENCY_ENV = "RAY_worker_maximum_startup_concurrency"
 # An HTTP/2 client's first bytes: the connection preface and an empty SETTINGS frame. Ray's
 # GCS and Ray Client servers speak gRPC (HTTP/2) and answer with their own SETTINGS frame.
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
@@ -89,6 +99,20 @@ def _loopback_only() -> Iterator[None]:
             os.environ[SINGLE_MACHINE_ENV] = before[0]
 
 
+@contextmanager
+def _startup_concurrency() -> Iterator[None]:
+    """Start Ray's raylet with STARTUP_CONCURRENCY_ENV at twice the CPU count, unless the user
+    set it. The raylet keeps the variable; the driver's environment is restored after."""
+    if STARTUP_CONCURRENCY_ENV in os.environ:
+        yield
+        return
+    os.environ[STARTUP_CONCURRENCY_ENV] = str(2 * max(1, int(get_num_cpus())))
+    try:
+        yield
+    finally:
+        os.environ.pop(STARTUP_CONCURRENCY_ENV, None)
+
+
 def connect(address: str = "", verbose: bool = True) -> dict[str, float]:
     """Start raygan's own local Ray, or join the cluster at `address`; returns the cluster's
     total resources. Without an address no existing Ray is joined, even one on this machine.
@@ -102,7 +126,7 @@ def connect(address: str = "", verbose: bool = True) -> dict[str, float]:
         on_term = signal.getsignal(signal.SIGTERM)
         try:
             if address == LOCAL:
-                with _loopback_only():
+                with _loopback_only(), _startup_concurrency():
                     ray.init(address=LOCAL, include_dashboard=False, dashboard_host="127.0.0.1",
                              **quiet)
             else:
