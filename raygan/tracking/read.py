@@ -1,0 +1,206 @@
+"""The read side of the tracking store: a sweep's parent run, its finished trials and their
+per-image scores, its GAN trainings' checkpoints and quality gates, and its params."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from mlflow.tracking import MlflowClient
+
+from raygan.artifacts import GAN_CHECKPOINT, SAMPLES_PNG, TEST_PROBS, external_probs
+from raygan.cell import KIND_CLASSIFIER, KIND_GAN, Cell
+from raygan.errors import RayganError
+from raygan.tracking.store import FINISHED_GANS, TEST_DATA_TAG, check_active
+
+
+def find_parent(uri: str, experiment_id: str, sweep: str) -> str | None:
+    """The id of the newest parent run of the sweep called `sweep`, or None."""
+    # The name is compared here, never pasted into the filter string: no character of it (a
+    # quote, a backslash) can change the query.
+    runs = MlflowClient(uri).search_runs(
+        [experiment_id], "tags.`raygan.kind` = 'sweep'",
+        order_by=["attributes.start_time DESC"], max_results=50000)
+    return next((r.info.run_id for r in runs if r.data.tags.get("raygan.sweep") == sweep), None)
+
+
+def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
+                  ) -> tuple[list, dict[str, bytes]]:
+    """The finished classifier trials of a sweep (with per-image test scores, validation
+    threshold and run id) and the sample grid of its largest-budget GAN training per family;
+    every trial tagged with a test-data digest must carry `test_data` (when given) and the same
+    digest as the others."""
+    import numpy as np
+
+    from raygan.eval.numbers import Trial
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is not None:
+        check_active(exp, uri)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
+                              " and attributes.status = 'FINISHED'", max_results=50000)
+    classifiers = [r for r in runs if r.data.tags.get("raygan.kind") == KIND_CLASSIFIER]
+    _check_test_data(sweep, classifiers, test_data)
+    names = Counter(r.info.run_name for r in classifiers)
+    twice = sorted(n for n, k in names.items() if k > 1)
+    if twice:
+        raise RayganError(
+            f"sweep {sweep!r} has {names[twice[0]]} finished runs named {twice[0]!r} under one "
+            f"parent run ({len(twice)} cells repeat): two processes ran it at once; delete the "
+            "extra runs in MLflow, or run the sweep again under a new --name")
+    trials, grids = [], {}
+    gans = [(run_cell(r), r.info.run_id) for r in runs
+            if r.data.tags.get("raygan.kind") == KIND_GAN]
+    first_seed = min((cell.seed for cell, _ in gans), default=0)
+    largest: dict[str, tuple[Cell, str]] = {}  # arm -> (cell, run id) of its largest budget
+    for cell, run_id in gans:
+        if cell.seed == first_seed and (cell.arm not in largest
+                                        or cell.budget > largest[cell.arm][0].budget):
+            largest[cell.arm] = (cell, run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in classifiers:
+            cell = run_cell(run)
+            path = client.download_artifacts(run.info.run_id, TEST_PROBS, tmp)
+            threshold = run.data.metrics.get("test/youden/threshold", float("nan"))
+            trials.append(Trial(cell, np.load(path), threshold,
+                                run.info.run_id))
+        for cell, run_id in largest.values():
+            path = client.download_artifacts(run_id, SAMPLES_PNG, f"{tmp}/{run_id}")
+            grids[f"{cell.arm}-n{cell.budget}"] = Path(path).read_bytes()
+    return trials, grids
+
+
+def run_cell(run: Any) -> Cell:
+    """The cell of a finished GAN training or classifier run, from its MLflow params."""
+    return Cell.from_params(run.data.params)
+
+
+def external_scores(uri: str, trials: list, name: str) -> list:
+    """The `trials` (of `sweep_results`) with their stored per-image scores on the external
+    set `name` in place of the test split's (artifact `external_probs(name)`)."""
+    import numpy as np
+
+    from raygan.eval.numbers import Trial
+
+    client = MlflowClient(uri)
+    file = external_probs(name)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in trials:
+            if file not in {a.path for a in client.list_artifacts(t.run_id)}:
+                raise RayganError(f"classifier run {Cell(t.arm, t.budget, t.seed).run_name} "
+                                  f"holds no {file}: it was not tested on external set "
+                                  f"{name!r}; test the saved classifiers on it anew with raygan "
+                                  "report --external-test OTHER_NAME=DATASET")
+            path = client.download_artifacts(t.run_id, file, f"{tmp}/{t.run_id}")
+            out.append(Trial(t.cell, np.load(path), t.threshold, t.run_id))
+    return out
+
+
+def sweep_params(uri: str, experiment: str, sweep: str) -> dict[str, str]:
+    """The params of the parent run of the sweep called `sweep` (its config, and what the
+    sweep found before it ran, such as `external_duplicates.<NAME>`)."""
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    return dict(client.get_run(parent).data.params)
+
+
+def _check_test_data(sweep: str, runs: list, expected: str) -> None:
+    tagged = [r for r in runs if TEST_DATA_TAG in r.data.tags]
+    digests = sorted({r.data.tags[TEST_DATA_TAG] for r in tagged})
+    odd = [r for r in tagged if expected and r.data.tags[TEST_DATA_TAG] != expected]
+    if len(digests) > 1 or odd:
+        run = (odd or tagged)[0]
+        raise RayganError(
+            f"the classifier runs of sweep {sweep!r} were tested on different test sets (tag "
+            f"{TEST_DATA_TAG}: {', '.join(digests)}, the sweep's data {expected or '?'}; e.g. "
+            f"{run.info.run_name}); their predictions cannot be paired: report the runs of one "
+            "test set under a new sweep, or run the sweep again")
+
+
+def _finished_gan_runs(client: MlflowClient, uri: str, experiment: str, sweep: str) -> list:
+    """The finished GAN training runs of sweep `sweep`; a missing sweep is a RayganError."""
+    exp = client.get_experiment_by_name(experiment)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    return client.search_runs([exp.experiment_id],
+                              f"tags.`mlflow.parentRunId` = '{parent}' and {FINISHED_GANS}",
+                              max_results=50000)
+
+
+def gan_checkpoints(uri: str, experiment: str, sweep: str, dest: str) -> dict[Cell, str]:
+    """Local copies of the checkpoint artifact of each finished GAN training of a sweep, by
+    cell; trainings logged without one are left out."""
+    client = MlflowClient(uri)
+    runs = _finished_gan_runs(client, uri, experiment, sweep)
+    out = {}
+    for run in runs:
+        if GAN_CHECKPOINT not in {a.path for a in client.list_artifacts(run.info.run_id)}:
+            continue
+        folder = Path(dest) / run.info.run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        out[run_cell(run)] = client.download_artifacts(run.info.run_id, GAN_CHECKPOINT,
+                                                       str(folder))
+    return out
+
+
+def gan_checkpoint(uri: str, experiment: str, sweep: str, run_name: str, dest: str) -> str:
+    """Local copy of the checkpoint artifact of the finished GAN training `run_name` of a
+    sweep."""
+    client = MlflowClient(uri)
+    runs = _finished_gan_runs(client, uri, experiment, sweep)
+    run = next((r for r in runs if r.info.run_name == run_name), None)
+    if run is None:
+        names = sorted(r.info.run_name for r in runs)
+        raise RayganError(f"sweep {sweep!r} has no finished GAN training {run_name!r}; it has "
+                          f"{', '.join(names) or 'none'}")
+    if GAN_CHECKPOINT not in {a.path for a in client.list_artifacts(run.info.run_id)}:
+        raise RayganError(f"GAN training {run_name!r} of sweep {sweep!r} has no "
+                          f"{GAN_CHECKPOINT} artifact")
+    return client.download_artifacts(run.info.run_id, GAN_CHECKPOINT, dest)
+
+
+def gan_gates(uri: str, experiment_id: str, parent_run_id: str) -> list[dict[str, Any]]:
+    """The quality-gate verdict of every finished GAN training under a parent run: family,
+    budget, seed, steps trained, whether it stopped early, final gap and `converged`."""
+    runs = MlflowClient(uri).search_runs(
+        [experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}' and {FINISHED_GANS}",
+        max_results=50000)
+    out = []
+    for run in runs:
+        p, m, cell = run.data.params, run.data.metrics, run_cell(run)
+        out.append({"arm": cell.arm, "budget": cell.budget, "seed": cell.seed,
+                    "steps": int(m.get("steps_trained", p.get("steps", 0))),
+                    "max_steps": int(p.get("steps", 0)),
+                    "stopped_early": bool(m.get("stopped_early", 0.0)),
+                    "gap": m.get("quality/final_gap", float("nan")),
+                    "converged": run.data.tags.get("raygan.converged", "unknown"),
+                    "run_id": run.info.run_id})
+    return sorted(out, key=lambda r: (r["arm"], r["budget"], r["seed"]))
+
+
+def sweep_gates(uri: str, experiment: str, sweep: str
+                ) -> tuple[list[dict[str, Any]], dict[tuple[str, int, int], list]]:
+    """`gan_gates` of a sweep by name, and each GAN run's quality/gap history as
+    {(arm, budget, seed): [(step, gap), ...]}."""
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    gates = gan_gates(uri, exp.experiment_id, parent)
+    curves = {}
+    for g in gates:
+        history = client.get_metric_history(g["run_id"], "quality/gap")
+        curves[(g["arm"], g["budget"], g["seed"])] = sorted((m.step, m.value) for m in history)
+    return gates, curves

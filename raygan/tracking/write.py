@@ -1,0 +1,158 @@
+"""The write side of the tracking store: the sweep's parent run, the child run of each
+trial, and what they log (params, metrics, tags, artifacts)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+
+from raygan.artifacts import RESULTS_TABLE, SAMPLES_DIR
+from raygan.tracking.read import find_parent
+from raygan.tracking.summary import results_table, summary_metrics
+
+
+@dataclass(frozen=True)
+class TrackingContext:
+    """What a trial on any node needs to log a child run of the sweep's parent run."""
+
+    uri: str
+    experiment_id: str
+    parent_run_id: str
+    sweep: str
+    tags: dict[str, str] = field(default_factory=dict)  # on every child run, e.g. the test data
+
+
+def start_parent(uri: str, experiment_id: str, sweep: str, params: dict[str, Any],
+                 tags: dict[str, str] | None = None) -> str:
+    """Create the sweep's parent run (left open until `end_run`); returns its id."""
+    client = MlflowClient(uri)
+    run = client.create_run(experiment_id, run_name=sweep, tags={
+        "raygan.sweep": sweep, "raygan.kind": "sweep", **(tags or {})})
+    _log_params(client, run.info.run_id, params)
+    return run.info.run_id
+
+
+def reopen(uri: str, run_id: str) -> None:
+    """Mark a parent run RUNNING again, for a resumed sweep."""
+    MlflowClient(uri).update_run(run_id, status="RUNNING")
+
+
+def finished_children(uri: str, experiment_id: str, parent_run_id: str) -> dict[str, Any]:
+    """The parent's FINISHED children by run name; every other child (RUNNING when its process
+    died, FAILED, KILLED) is deleted, so that re-running its trial leaves no duplicate."""
+    client = MlflowClient(uri)
+    runs = client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+                              max_results=50000)
+    done = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time or 0):
+        if run.info.status == "FINISHED" and run.info.run_name not in done:
+            done[run.info.run_name] = run
+        else:
+            client.delete_run(run.info.run_id)
+    return done
+
+
+def end_run(uri: str, run_id: str, status: str = "FINISHED") -> None:
+    """Close a run opened with `start_parent`."""
+    MlflowClient(uri).set_terminated(run_id, status)
+
+
+@contextmanager
+def child_run(
+    ctx: TrackingContext, name: str, params: dict[str, Any], tags: dict[str, str]
+) -> Iterator[ChildRun]:
+    """A child run of the sweep's parent: FINISHED on success, FAILED if the body raises."""
+    client = MlflowClient(ctx.uri)
+    all_tags = {"mlflow.parentRunId": ctx.parent_run_id, "raygan.sweep": ctx.sweep, **ctx.tags,
+                **tags}
+    run = client.create_run(ctx.experiment_id, run_name=name, tags=all_tags)
+    child = ChildRun(client, run.info.run_id)
+    _log_params(client, child.run_id, params)
+    try:
+        yield child
+    except BaseException:
+        client.set_terminated(child.run_id, "FAILED")
+        raise
+    client.set_terminated(child.run_id, "FINISHED")
+
+
+class ChildRun:
+    """Thin logger bound to one run id; safe to use from any process."""
+
+    def __init__(self, client: MlflowClient, run_id: str):
+        self.client, self.run_id = client, run_id
+
+    def metrics(self, values: dict[str, float], step: int | None = None) -> None:
+        """Log finite numeric metrics (NaN stays out of MLflow charts)."""
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step or 0) for k, v in values.items()
+                 if isinstance(v, (int, float)) and v == v]
+        if batch:
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def artifact(self, data: bytes, name: str) -> None:
+        """Store bytes (a PNG, a CSV) as the artifact file `name`."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            self.client.log_artifact(self.run_id, str(path))
+
+    def file(self, path: str | Path) -> None:
+        """Store an existing file as an artifact under its own name."""
+        self.client.log_artifact(self.run_id, str(path))
+
+    def tag(self, key: str, value: str) -> None:
+        self.client.set_tag(self.run_id, key, value)
+
+
+def _log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
+    flat = _flatten(params)
+    items = [Param(k, str(v)[:6000]) for k, v in flat.items()]
+    for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+        client.log_batch(run_id, params=items[i : i + 100])
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = ",".join(map(str, v))
+        else:
+            out[key] = v
+    return out
+
+
+def log_sweep_metrics(uri: str, experiment: str, sweep: str, values: dict[str, float]) -> None:
+    """Log metrics on the parent run of the sweep called `sweep` (e.g. the `summary_metrics`
+    of an external set that its report tested)."""
+    client = MlflowClient(uri)
+    parent = find_parent(uri, client.get_experiment_by_name(experiment).experiment_id, sweep)
+    ChildRun(client, parent).metrics(values)
+
+
+def log_files(uri: str, experiment: str, sweep: str, paths: list, folder: str) -> None:
+    """Attach files to the sweep's parent run, under `folder/`."""
+    client = MlflowClient(uri)
+    parent = find_parent(uri, client.get_experiment_by_name(experiment).experiment_id, sweep)
+    for path in map(Path, paths):
+        sub = f"{folder}/{SAMPLES_DIR}" if path.parent.name == SAMPLES_DIR else folder
+        client.log_artifact(parent, str(path), sub)
+
+
+def log_results(uri: str, run_id: str, rows: list[dict[str, Any]]) -> None:
+    """Put the sweep's results on its parent run: `summary_metrics` as metrics (columns of the
+    runs table in the MLflow UI) and `results_table` as the table artifact RESULTS_TABLE."""
+    client = MlflowClient(uri)
+    ChildRun(client, run_id).metrics(summary_metrics(rows))
+    client.log_table(run_id, results_table(rows), RESULTS_TABLE)
