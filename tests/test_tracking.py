@@ -81,8 +81,8 @@ def test_summary_metric_names_are_legal_for_every_arm():
 
 
 def test_experiment_is_tagged_for_the_model_training_view(tmp_path):
-    """MLflow 3's UI opens an experiment in its GenAI view unless the experiment's kind says
-    model training: raygan tags the experiment it creates, and one it reuses."""
+    """MLflow 3 tells a GenAI experiment from a model-training one by this tag: raygan tags
+    the experiment it creates, and one it reuses, whatever was guessed before."""
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(uri)
     kind = "mlflow.experimentKind"

@@ -20,8 +20,10 @@ TEST_DATA_TAG = "raygan.test_data"  # digest of the test split's file names and 
 SERVER_TIMEOUT_S = 5.0  # how long the pre-flight check waits for an http(s) tracking server
 # MLflow's search filter for the finished GAN trainings (of one parent run, once ANDed with it)
 FINISHED_GANS = f"tags.`raygan.kind` = '{KIND_GAN}' and attributes.status = 'FINISHED'"
-# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, prompts); the
-# tag makes it open raygan's in the view of model training: runs, their metrics and charts.
+# The experiment's kind for MLflow 3: model training (runs, metrics, charts), not GenAI
+# (traces, prompts). MLflow 3.17's UI picks its view from its own GenAI / Model training
+# switch rather than from this tag: GenAI in a browser that never chose, and model training at
+# #/experiments/<id>?workflowType=machine_learning or once the switch says so.
 EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
@@ -69,7 +71,7 @@ def _check_server(uri: str) -> None:
 
 def setup(uri: str, experiment: str) -> str:
     """The experiment's id, created if new; artifacts go next to a sqlite store, absolute. New
-    or reused, the experiment is tagged as model training (EXPERIMENT_KIND) for MLflow's UI."""
+    or reused, the experiment is tagged as model training (EXPERIMENT_KIND)."""
     check_writable(uri)
     mlflow.set_tracking_uri(uri)
     try:
