@@ -3,17 +3,21 @@
 A cell crosses Ray Tune, MLflow and the report. Its run names, the key of its generated images,
 its MLflow params and tags, and the size of its fill are defined here alone, and a run read back
 from MLflow becomes a `Cell` again through `from_run_name`, `from_tags` or `from_params`, so no
-other module formats or parses `-n<budget>-s<seed>`.
+other module formats or parses `-n<budget>-s<seed>`. A finished classifier trial of a cell is a
+`Trial` (its per-image test scores), as tracking reads it back and the report takes it.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from raygan.errors import RayganError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 GAN_ARM_PREFIX = "gan:"  # `gan:<family>` arms fill with a GAN's images
 ALL = "all"  # the budget of the all-real arm: every real malignant training image
@@ -138,3 +142,27 @@ class Cell:
     def _need_gan(self, what: str) -> None:
         if not self.is_gan:
             raise ValueError(f"arm {self.arm!r} {what}: it is not a gan:<family> arm")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One finished classifier trial: its cell and its per-image test probabilities."""
+
+    cell: Cell  # its arm, budget and seed
+    p: np.ndarray = field(repr=False)  # P(malignant) per test image, test-split order
+    # The threshold that maximised Youden's J on the trial's validation split (logged as
+    # `test/youden/threshold`); NaN for a run logged before raygan chose one.
+    threshold: float = math.nan
+    run_id: str = ""  # its MLflow run, which holds the trained classifier (classifier.pt)
+
+    @property
+    def arm(self) -> str:
+        return self.cell.arm
+
+    @property
+    def budget(self) -> int | str:
+        return self.cell.budget
+
+    @property
+    def seed(self) -> int:
+        return self.cell.seed

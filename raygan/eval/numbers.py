@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from raygan.cell import Cell, budget_key
+from raygan.cell import Cell, Trial, budget_key
 from raygan.errors import RayganError
 from raygan.eval.stats import (
     bootstrap_mean_ci,
@@ -44,30 +44,6 @@ HOLM_FAMILIES = (("seed", ("p_auc", "p_acc")),       # DeLong (AUC) and McNemar 
 # labels). Cells it does not state stay empty rather than being guessed.
 PUBLISHED = {("real", 200): {"acc": 0.62}, ("gan:pggan", 200): {"acc": 0.73},
              ("all-real", "all"): {"acc": 0.83, "auc_hard": 0.83}}
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One finished classifier trial: its cell and its per-image test probabilities."""
-
-    cell: Cell  # its arm, budget and seed
-    p: np.ndarray = field(repr=False)  # P(malignant) per test image, test-split order
-    # The threshold that maximised Youden's J on the trial's validation split (logged as
-    # `test/youden/threshold`); NaN for a run logged before raygan chose one.
-    threshold: float = math.nan
-    run_id: str = ""  # its MLflow run, which holds the trained classifier (classifier.pt)
-
-    @property
-    def arm(self) -> str:
-        return self.cell.arm
-
-    @property
-    def budget(self) -> int | str:
-        return self.cell.budget
-
-    @property
-    def seed(self) -> int:
-        return self.cell.seed
 
 
 @dataclass(frozen=True)
