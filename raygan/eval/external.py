@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from raygan.artifacts import CLASSIFIER_FILE
 from raygan.classifiers import load_classifier, predict_proba
 from raygan.data.dataset import Split
 from raygan.errors import RayganError
@@ -20,16 +19,10 @@ from raygan.metrics import binary_metrics, metrics_at
 def trial_classifier(uri: str, run_id: str) -> tuple[nn.Module, dict]:
     """The classifier a finished trial trained (eval mode), and its saved state (resolution,
     validation threshold), from the run's `classifier.pt` artifact."""
-    from mlflow.tracking import MlflowClient
+    from raygan import tracking
 
-    client = MlflowClient(uri)
-    if CLASSIFIER_FILE not in {a.path for a in client.list_artifacts(run_id)}:
-        name = client.get_run(run_id).info.run_name
-        raise RayganError(f"classifier run {name} ({run_id}) holds no {CLASSIFIER_FILE}: an older"
-                          " raygan trained it without saving weights; run the sweep again to "
-                          "test it on new data")
     with tempfile.TemporaryDirectory() as tmp:
-        path = client.download_artifacts(run_id, CLASSIFIER_FILE, tmp)
+        path = tracking.classifier_file(uri, run_id, tmp)
         state = torch.load(Path(path), map_location="cpu", weights_only=True)
     return load_classifier(state), state
 

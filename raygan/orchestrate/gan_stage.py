@@ -18,7 +18,6 @@ import ray
 import ray.train
 import ray.train.torch
 import torch
-from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.train.torch import TorchTrainer
 
@@ -34,7 +33,7 @@ from raygan.gans.train import final_quality
 from raygan.orchestrate.handoff import SweepData, result_cells
 from raygan.orchestrate.memory import gan_worker_bytes
 from raygan.orchestrate.progress import Progress, gan_label, gan_summary, tune_verbosity
-from raygan.tracking import ChildRun, TrackingContext, child_run
+from raygan.tracking import TrackingContext, attach, child_run, download_artifact
 
 KILL_HOOK = "RAYGAN_KILL_WORKER_AFTER_STEP"  # test hook: rank 0 dies once past this step
 DRIVER_MEMORY = 256 * 1024**2  # bytes reserved by each GAN trial's driving process
@@ -82,7 +81,7 @@ def train_worker(config: dict[str, Any]) -> None:
     # worker that dies and resumes from that checkpoint never logs a row twice.
     probe = live = None
     if rank == 0:
-        live = ChildRun(MlflowClient(config["tracking_uri"]), config["run_id"])
+        live = attach(config["tracking_uri"], config["run_id"])
         if cfg.eval_every and config.get("context") and len(images) >= MIN_PROBE_IMAGES:
             probe = QualityProbe(images, ray.get(config["context"][0]), config["seed"])
     checkpoint = ray.train.get_checkpoint()
@@ -212,11 +211,8 @@ def _sample_finished(tracking: TrackingContext, run_id: str, gan_name: str, gcfg
                      resolution: int, seed: int, context: np.ndarray, n_fill: int) -> np.ndarray:
     """The fill of a GAN trained before a sweep was interrupted, resampled from its MLflow
     artifact: sampling is seeded per image, so these are the very images it made then."""
-    from mlflow.tracking import MlflowClient
-
     with tempfile.TemporaryDirectory() as tmp:
-        state = load_checkpoint(MlflowClient(tracking.uri).download_artifacts(
-            run_id, GAN_CHECKPOINT, tmp))
+        state = load_checkpoint(download_artifact(tracking.uri, run_id, GAN_CHECKPOINT, tmp))
     return sample_checkpoint(gan_name, gcfg, resolution, seed, state, context, n_fill)
 
 

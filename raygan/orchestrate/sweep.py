@@ -245,8 +245,8 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
                                         **{f"external_duplicates.{n}": k
                                            for n, k in prep.external_duplicates.items()}},
                                        data_tags)
-    tracking.MlflowClient(prep.tracking_uri).set_tag(  # the `seeds` param is the first run's
-        parent, "raygan.seeds", ",".join(map(str, cfg.seeds)))
+    parent_log = tracking.attach(prep.tracking_uri, parent)
+    parent_log.tag("raygan.seeds", ",".join(map(str, cfg.seeds)))  # `seeds`: the first run's
     trained = {c.gan_key: done[c.gan_run_name].info.run_id for c in gan_cells(cfg)
                if c.gan_run_name in done}
     kept = [result_row(tracking.run_cell(run), run.data.metrics) for run in done.values()
@@ -287,9 +287,8 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
         (prep.out_dir / RESULTS_MD).write_text(table)
         (prep.out_dir / RESULTS_CSV).write_text(rows_csv(rows))
         (prep.out_dir / RESULTS_JSON).write_text(json.dumps(rows, indent=1, default=str))
-        client = tracking.MlflowClient(prep.tracking_uri)
         for name in (RESULTS_MD, RESULTS_CSV, CONFIG_FILE):
-            client.log_artifact(parent, str(prep.out_dir / name))
+            parent_log.file(prep.out_dir / name)
         tracking.log_results(prep.tracking_uri, parent, rows)
         clock["results"] = time.perf_counter()
         stages = dict(zip(("ray_start", "data_put", "gan_stage", "classifier_stage",
@@ -297,7 +296,7 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
         cpu_end = machine_cpu_s()
         if cpu_start is not None and cpu_end is not None:
             stages["machine_cpu"] = cpu_end - cpu_start  # logged as time/machine_cpu_s
-        tracking.ChildRun(client, parent).metrics({f"time/{k}_s": v for k, v in stages.items()})
+        parent_log.metrics({f"time/{k}_s": v for k, v in stages.items()})
         log("stage times: " + ", ".join(f"{k} {v:.0f} s" for k, v in stages.items()))
         status = "FINISHED"
         return SweepResult(rows, table, prep.out_dir, parent, time.perf_counter() - t_start)

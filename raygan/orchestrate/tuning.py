@@ -201,8 +201,7 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
                     child.artifact(frame.to_csv(index=False).encode(), TRIALS_CSV)
                 log(f"{key}: best {best[key]} (val AUC {score:.3f})")
                 ctrl_c.check()  # Ctrl-C during the cell: stop here, this cell is kept
-        client = tracking.MlflowClient(prep.tracking_uri)
-        client.log_artifact(parent, str(best_path))
+        tracking.attach(prep.tracking_uri, parent).file(best_path)
         status = "FINISHED"
         return best
     except KeyboardInterrupt:

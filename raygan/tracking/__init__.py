@@ -6,6 +6,8 @@ and `summary` sums a sweep's results rows up for its parent run."""
 
 from raygan.artifacts import RESULTS_TABLE
 from raygan.tracking.read import (
+    classifier_file,
+    download_artifact,
     external_scores,
     find_parent,
     gan_checkpoint,
@@ -32,6 +34,7 @@ from raygan.tracking.summary import SUMMARY_METRICS, arm_slug, results_table, su
 from raygan.tracking.write import (
     ChildRun,
     TrackingContext,
+    attach,
     child_run,
     end_run,
     finished_children,
@@ -54,9 +57,12 @@ __all__ = [
     "ChildRun",
     "TrackingContext",
     "arm_slug",
+    "attach",
     "check_active",
     "check_writable",
     "child_run",
+    "classifier_file",
+    "download_artifact",
     "end_run",
     "external_scores",
     "find_parent",
@@ -68,8 +74,8 @@ __all__ = [
     "log_results",
     "log_sweep_metrics",
     "reopen",
-    "results_table",
     "resolve_uri",
+    "results_table",
     "run_cell",
     "setup",
     "start_parent",

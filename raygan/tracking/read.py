@@ -1,5 +1,6 @@
 """The read side of the tracking store: a sweep's parent run, its finished trials and their
-per-image scores, its GAN trainings' checkpoints and quality gates, and its params."""
+per-image scores, its GAN trainings' checkpoints and quality gates, its params, and the files
+(a checkpoint, a classifier's weights) that a run holds."""
 
 from __future__ import annotations
 
@@ -10,8 +11,14 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient
 
-from raygan.artifacts import GAN_CHECKPOINT, SAMPLES_PNG, TEST_PROBS, external_probs
-from raygan.cell import KIND_CLASSIFIER, KIND_GAN, Cell
+from raygan.artifacts import (
+    CLASSIFIER_FILE,
+    GAN_CHECKPOINT,
+    SAMPLES_PNG,
+    TEST_PROBS,
+    external_probs,
+)
+from raygan.cell import KIND_CLASSIFIER, KIND_GAN, Cell, Trial
 from raygan.errors import RayganError
 from raygan.tracking.store import FINISHED_GANS, TEST_DATA_TAG, check_active
 
@@ -33,8 +40,6 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
     every trial tagged with a test-data digest must carry `test_data` (when given) and the same
     digest as the others."""
     import numpy as np
-
-    from raygan.eval.numbers import Trial
 
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
@@ -86,8 +91,6 @@ def external_scores(uri: str, trials: list, name: str) -> list:
     set `name` in place of the test split's (artifact `external_probs(name)`)."""
     import numpy as np
 
-    from raygan.eval.numbers import Trial
-
     client = MlflowClient(uri)
     file = external_probs(name)
     out = []
@@ -112,6 +115,23 @@ def sweep_params(uri: str, experiment: str, sweep: str) -> dict[str, str]:
     if parent is None:
         raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
     return dict(client.get_run(parent).data.params)
+
+
+def download_artifact(uri: str, run_id: str, name: str, dest: str) -> str:
+    """Local copy, under `dest`, of the artifact `name` of run `run_id`."""
+    return MlflowClient(uri).download_artifacts(run_id, name, dest)
+
+
+def classifier_file(uri: str, run_id: str, dest: str) -> str:
+    """Local copy, under `dest`, of the weights (CLASSIFIER_FILE) of the classifier that the
+    finished trial `run_id` trained; a run without them is a RayganError."""
+    client = MlflowClient(uri)
+    if CLASSIFIER_FILE not in {a.path for a in client.list_artifacts(run_id)}:
+        name = client.get_run(run_id).info.run_name
+        raise RayganError(f"classifier run {name} ({run_id}) holds no {CLASSIFIER_FILE}: an older"
+                          " raygan trained it without saving weights; run the sweep again to "
+                          "test it on new data")
+    return client.download_artifacts(run_id, CLASSIFIER_FILE, dest)
 
 
 def _check_test_data(sweep: str, runs: list, expected: str) -> None:

@@ -113,6 +113,12 @@ class ChildRun:
         self.client.set_tag(self.run_id, key, value)
 
 
+def attach(uri: str, run_id: str) -> ChildRun:
+    """A logger bound to a run that is open already: the sweep's parent run, or a child run
+    that another process created (a GAN training's, which its rank-0 worker logs to)."""
+    return ChildRun(MlflowClient(uri), run_id)
+
+
 def _log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
     flat = _flatten(params)
     items = [Param(k, str(v)[:6000]) for k, v in flat.items()]
