@@ -14,12 +14,10 @@ stderr and exit code 2, before Ray starts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -32,7 +30,7 @@ from raygan.artifacts import (
     RESULTS_DIR,
 )
 from raygan.cell import Cell
-from raygan.config import NAME_RULE, PROFILES, check_external_name, profile_config
+from raygan.config import NAME_RULE, PROFILES
 from raygan.errors import RayganError
 
 RUN_DOC = """Run the grid: every arm x budget x seed; GANs on Ray Train, classifiers on Ray Tune.
@@ -87,34 +85,6 @@ def _parser(prog: str | None, doc: str) -> Parser:
 
 
 # ---- run and tune: the options of a sweep -------------------------------------------------
-
-def _items(text: str, flag: str, example: str) -> list[str]:
-    """The comma-separated values of `flag`; an empty list is an error, not the profile's."""
-    parts = [v.strip() for v in text.split(",") if v.strip()]
-    if not parts:
-        raise RayganError(f"{flag} {text!r} names nothing; pass e.g. {flag} {example}, or leave "
-                          "the flag out for the profile's")
-    return parts
-
-
-def _ints(text: str, what: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise RayganError(f"{what} {text!r} must be comma-separated integers, e.g. 0,1,2") from None
-
-
-def _read_gan_configs(path: str) -> dict:
-    try:
-        data = json.loads(open(path).read())
-    except (OSError, ValueError) as exc:
-        raise RayganError(f"cannot read --gan-configs {path}: {exc}; pass the "
-                          "best_gan_configs.json that raygan tune wrote") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise RayganError(f"--gan-configs {path} must map '<gan>@<budget>' to settings, e.g. "
-                          '{"dcgan@50": {"batch_size": 32, "steps": 600}}')
-    return data
-
 
 def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of a sweep (shared by `run` and `tune`)."""
@@ -175,56 +145,11 @@ def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-def _external_tests(values: list[str]) -> dict[str, str]:
-    """NAME=DATASET pairs of --external-test; paths made absolute so a resume finds them."""
-    out: dict[str, str] = {}
-    for value in values:
-        name, sep, spec = value.partition("=")
-        if not sep or not name.strip() or not spec.strip():
-            raise RayganError(f"--external-test {value!r} is not NAME=DATASET; pass e.g. "
-                              "--external-test isic=cards/isic2017.toml")
-        name = check_external_name(name.strip())
-        if name in out:
-            raise RayganError(f"--external-test names {name!r} twice; give each set its own name")
-        out[name] = os.path.abspath(os.path.expanduser(spec.strip()))
-    return out
-
-
 def build_config(args: argparse.Namespace):
     """The SweepConfig of a profile with the command line's values over it."""
-    cfg = profile_config(args.profile)
-    gan, clf = cfg.gan, cfg.classifier
-    over = {"data": args.data or "", "resolution": args.resolution, "fill_target": args.fill_target,
-            "address": args.address, "storage": args.storage, "output": args.output,
-            "experiment": args.experiment, "sweep_name": args.name,
-            "exclude_leaks": args.exclude_leaks, "test_fraction": args.test_fraction,
-            "validation": args.validation, "primary": args.primary, "margin": args.margin,
-            "keep_external_duplicates": args.keep_external_duplicates}
-    if args.classes is not None:
-        over["classes"] = tuple(_items(args.classes, "--classes", "benign,malignant"))
-    if args.external_test:
-        over["external"] = _external_tests(args.external_test)
-    if args.budgets is not None:
-        parts = _items(args.budgets, "--budgets", "50,200,all")
-        over["budgets"] = _ints(",".join(b for b in parts if b != "all"), "budgets")
-        if "all" in parts and "all-real" not in (args.arms or ",".join(cfg.arms)):
-            over["arms"] = (*cfg.arms, "all-real")
-    if args.arms is not None:
-        over["arms"] = tuple(_items(args.arms, "--arms", "real,gan:dcgan"))
-    if args.seeds is not None:
-        over["seeds"] = _ints(",".join(_items(args.seeds, "--seeds", "0,1,2")), "seeds")
-    gan_flags = {k: v for k, v in {
-        "steps": args.gan_steps, "batch_size": args.gan_batch_size, "width": args.gan_width,
-        "num_workers": args.gan_workers, "use_gpu": args.gpu}.items() if v is not None}
-    gan = replace(gan, **gan_flags)
-    # A value given on the command line holds for every family, over the profile's per-family one.
-    over["gan_overrides"] = {fam: {k: v for k, v in o.items() if k not in gan_flags}
-                             for fam, o in cfg.gan_overrides.items()}
-    if args.gan_configs:
-        over["gan_overrides"].update(_read_gan_configs(args.gan_configs))
-    clf = replace(clf, **{k: v for k, v in {"epochs": args.clf_epochs,
-                                             "use_gpu": args.gpu}.items() if v is not None})
-    return replace(cfg, gan=gan, classifier=clf, **{k: v for k, v in over.items() if v is not None})
+    from raygan.options import sweep_config
+
+    return sweep_config(vars(args))
 
 
 def run_parser(prog: str | None = None) -> Parser:
@@ -415,8 +340,9 @@ def _report_external(args: argparse.Namespace, cfg, dataset, uri: str, trials: l
     from raygan import tracking
     from raygan.eval.external import evaluate_trial
     from raygan.eval.numbers import TestSet, Trial
+    from raygan.options import external_tests
 
-    new = _external_tests(args.external_test or [])
+    new = external_tests(args.external_test or [])
     clash = sorted(set(new) & set(cfg.external))
     if clash:
         raise RayganError(f"sweep {args.name!r} already tested external set {clash[0]!r} "

@@ -389,11 +389,11 @@ def test_gpu_flag_holds_for_every_trial(flag):
     ("x y=card.toml", "is not a plain name"),
 ])
 def test_external_test_names_are_plain(value, needle):
-    from raygan.cli import _external_tests
     from raygan.errors import RayganError
+    from raygan.options import external_tests
 
     with pytest.raises(RayganError, match=needle):
-        _external_tests([value])
+        external_tests([value])
     with pytest.raises(RayganError, match="twice"):
-        _external_tests(["isic=a.toml", "isic=b.toml"])
-    assert list(_external_tests(["isic-2017=a.toml"])) == ["isic-2017"]
+        external_tests(["isic=a.toml", "isic=b.toml"])
+    assert list(external_tests(["isic-2017=a.toml"])) == ["isic-2017"]
