@@ -30,6 +30,7 @@ from raygan.eval.plots import budget_figure
 from raygan.eval.report import write_report
 from raygan.eval.stats import holm
 from raygan.metrics import metrics_at
+from raygan.report_stage import sweep_data
 
 ARMS = ("real", "oversample", "gan:dcgan")
 
@@ -207,8 +208,8 @@ def test_report_tests_saved_classifiers_on_a_new_set_without_retraining(
     assert "trains on 40 malignant images (the fill target), 9 more than all-real." in md
 
     # The new set's scores are the saved classifiers' own predictions on the audited set.
-    dataset_train = cli._sweep_data(load_config(tmp_path / "runs" / "s" / "config.json"), "s",
-                                    None).train
+    dataset_train = sweep_data(load_config(tmp_path / "runs" / "s" / "config.json"), "s",
+                               None).train
     audited, _, _ = without_external_duplicates(dataset_train, external_set(new, 32))
     trials, _ = tracking.sweep_results(uri, "raygan", "s")
     aucs = []

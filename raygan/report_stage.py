@@ -1,0 +1,247 @@
+"""The report of a finished sweep (`raygan report`): its config.json and data, checked against
+what it ran on, its classifier and GAN runs read back from MLflow, the external test sets it
+tested and those tested now (its saved classifiers, no retraining), the optional fidelity
+section, then report.md with its plots and the results folder. `report_results` rebuilds the
+report from a results folder alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from raygan.artifacts import CONFIG_FILE, EXTRACTOR_FILE, REPORT_DIR, RESULTS_DIR
+from raygan.errors import RayganError
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What a report reads and which sections it adds (the options of `raygan report`)."""
+
+    name: str | None  # the sweep's name (its --name); from the results folder with --results
+    output: str = "runs"  # the sweep's --output folder; the report goes to output/name/report
+    data: str | None = None  # dataset root, if it moved since the sweep ran
+    fidelity: bool = False  # rebuild every GAN and relate fidelity (FD, KID, near-copies) to AUC
+    fidelity_images: int = 500  # generated images per GAN for the fidelity measures
+    cas: bool = False  # with fidelity: also each GAN run's Classification Accuracy Score
+    external_test: tuple[str, ...] = ()  # NAME=DATASET: new sets for the saved classifiers
+    keep_external_duplicates: bool | None = None  # None: as the sweep did (it drops them)
+    exclude_leaks: bool = False  # add the test split without its re-captured training lesions
+
+
+def sweep_folder(name: str, output: str):
+    """(folder, config) of the finished sweep `name` under `output`."""
+    from raygan.config import check_name, load_config
+
+    check_name(name)
+    folder = Path(output).resolve() / name
+    if not (folder / CONFIG_FILE).is_file():
+        raise RayganError(f"no sweep {name!r} in {folder.parent} (config.json missing); "
+                          "check the sweep's name and --output")
+    return folder, load_config(folder / CONFIG_FILE)
+
+
+def sweep_data(cfg, name: str, data: str | None):
+    """The dataset a sweep ran on (at its resolution), checked against its fingerprint."""
+    from raygan.data import load_source
+    from raygan.data.dataset import fingerprint_changes
+
+    dataset = load_source(data or cfg.data, cfg.resolution, cfg.classes or None,
+                          cfg.test_fraction, cfg.split_seed)
+    changed, _ = fingerprint_changes(cfg.data_fingerprint or dataset.fingerprint,
+                                     dataset.fingerprint)
+    if changed:
+        raise RayganError(f"{dataset.root} is not the data sweep {name!r} ran on: "
+                          f"{'; '.join(changed)}; pass the sweep's data with --data")
+    return dataset
+
+
+def _audited(name: str, spec: str, cfg, dataset, keep: bool, log: Callable[[str], None]):
+    """External set `name` at the sweep's resolution, audited against the sweep's training
+    images: (the set, less its duplicates unless `keep`; how many duplicate one; how many of
+    those are malignant)."""
+    from raygan.data.sources import external_set
+    from raygan.eval.leakage import without_external_duplicates
+
+    whole = external_set(spec, cfg.resolution)
+    ext, pairs, duplicates = without_external_duplicates(dataset.train, whole, keep)
+    malignant = int(whole.y[sorted({p["external_index"] for p in pairs})].sum())
+    log(f"external test {name}: {len(ext)} images from {spec}; {duplicates} duplicate a "
+        f"training image ({malignant} malignant) and are {'kept' if keep else 'dropped'}")
+    return ext, duplicates, malignant
+
+
+def _report_external(req: ReportRequest, cfg, dataset, uri: str, trials: list,
+                     log: Callable[[str], None]) -> list:
+    """The external test sets of a report: those the sweep tested (their stored scores) and
+    those of --external-test (the sweep's saved classifiers, evaluated now, no retraining)."""
+    from raygan import tracking
+    from raygan.eval.external import evaluate_trial
+    from raygan.eval.numbers import TestSet, Trial
+    from raygan.options import external_tests
+
+    new = external_tests(list(req.external_test))
+    clash = sorted(set(new) & set(cfg.external))
+    if clash:
+        raise RayganError(f"sweep {req.name!r} already tested external set {clash[0]!r} "
+                          f"({cfg.external[clash[0]]}), and its report reads those scores back "
+                          "without the flag; give the new set another name")
+    keep = (cfg.keep_external_duplicates if req.keep_external_duplicates is None
+            else req.keep_external_duplicates)
+    params = tracking.sweep_params(uri, cfg.experiment, req.name) if cfg.external else {}
+    sets = []
+    for name, spec in cfg.external.items():
+        ext, duplicates, malignant = _audited(name, spec, cfg, dataset,
+                                              cfg.keep_external_duplicates, log)
+        logged = params.get(f"external_duplicates.{name}")
+        if logged is not None and int(logged) != duplicates:
+            raise RayganError(f"the duplicate audit of external set {name!r} finds {duplicates} "
+                              f"duplicates, the sweep found {logged}: the set at {spec} or the "
+                              "training data changed since the sweep ran; restore them")
+        sets.append(TestSet(name, ext.y, tracking.external_scores(uri, trials, name), True,
+                            duplicates, cfg.keep_external_duplicates,
+                            duplicates_malignant=malignant, ids=_ids(ext.files)))
+    loaded = {name: _audited(name, spec, cfg, dataset, keep, log)
+              for name, spec in new.items()}
+    for name, (ext, duplicates, malignant) in loaded.items():  # all checked before any is tested
+        scored, rows = [], []
+        for t in trials:
+            metrics, p = evaluate_trial(uri, t.run_id, ext)
+            scored.append(Trial(t.cell, p, metrics["youden/threshold"],
+                                t.run_id))
+            rows.append({"arm": t.arm, "budget": t.budget, "seed": t.seed,
+                         **{f"ext/{name}/{k}": v for k, v in metrics.items()}})
+        log(f"external test {name}: {len(trials)} saved classifiers tested")
+        tracking.log_sweep_metrics(uri, cfg.experiment, req.name,
+                                   tracking.summary_metrics(rows))
+        sets.append(TestSet(name, ext.y, scored, True, duplicates, keep,
+                            duplicates_malignant=malignant, ids=_ids(ext.files)))
+    return sets
+
+
+def _leak_sensitivity(dataset, trials: list, log: Callable[[str], None]):
+    """The sweep's test split less its re-captures of training lesions, each trial's stored
+    scores on the images left (report --exclude-leaks)."""
+    from raygan.eval.leakage import leaked
+    from raygan.eval.numbers import TestSet
+
+    keep = ~leaked(dataset)
+    log(f"leakage audit: {int((~keep).sum())} test images re-capture a training lesion; "
+        "the sensitivity section tests without them")
+    return TestSet("test-noleak", dataset.test.y[keep], [replace(t, p=t.p[keep]) for t in trials],
+                   leaks=int((~keep).sum()),
+                   ids=_ids([f for f, k in zip(dataset.test.files, keep, strict=True) if k]))
+
+
+def _ids(files: list[str]) -> tuple[str, ...]:
+    """Stable ids of a set's images for its results folder: digests, never the file names."""
+    from raygan.eval.bundle import image_digest
+
+    return tuple(image_digest(f) for f in files)
+
+
+def _all_real_notes(cfg, dataset) -> list[str]:
+    """The report's note on how many real malignant images `all-real` trained on (none when
+    the sweep has no all-real arm)."""
+    from raygan.cell import ALL_REAL
+    from raygan.data import carve_validation
+    from raygan.data.arms import all_real_note
+
+    if ALL_REAL not in cfg.arms:
+        return []
+    train = dataset.train
+    pools = carve_validation(train.y, cfg.val_fraction, cfg.split_seed, cfg.validation,
+                             train.groups)
+    return [all_real_note(pools, cfg.seeds, pools.fill_target(cfg.fill_target))]
+
+
+def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
+    """The report of a results folder alone (report --results): no MLflow, data or training;
+    written to req.output/<name>/report, the name being req.name or the folder's sweep's."""
+    from raygan.config import SweepConfig
+    from raygan.eval.bundle import read_results
+    from raygan.eval.report import write_report
+    from raygan.eval.verdicts import Primary
+
+    needs_data = [f for f, on in (("--fidelity", req.fidelity), ("--cas", req.cas),
+                                  ("--external-test", req.external_test),
+                                  ("--exclude-leaks", req.exclude_leaks),
+                                  ("--data", req.data)) if on]
+    if needs_data:
+        raise RayganError(f"--results reads a finished results folder alone; {needs_data[0]} "
+                          "needs the sweep's data or MLflow store: drop it, or report with "
+                          "--name from the sweep's own folder")
+    res = read_results(results)
+    cfg = SweepConfig.from_dict(res.config)
+    name = req.name or cfg.sweep_name
+    out = Path(req.output).resolve() / name / REPORT_DIR
+    test = res.sets[0]
+    return write_report(test.trials, test.y, out, name, notes=res.notes, fidelity=res.fidelity,
+                        gates=res.gates or None, curves=res.curves, external=res.sets[1:],
+                        primary=Primary.of_config(cfg))
+
+
+def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[Path]:
+    """Write the report of the finished sweep `req.name` (report.md first, then its tables and
+    plots) and its results folder, and log the report to the sweep's parent run; `log` gets the
+    progress lines."""
+    if not req.name:
+        raise RayganError("name the sweep to report: --name NAME (or --results FOLDER)")
+    from raygan import tracking
+    from raygan.data.dataset import digest_of_test
+    from raygan.eval.bundle import write_results
+    from raygan.eval.leakage import without_leaks
+    from raygan.eval.numbers import TestSet
+    from raygan.eval.report import check_paired, write_report
+    from raygan.eval.verdicts import Primary
+
+    if req.cas and not req.fidelity:
+        raise RayganError("--cas is part of the fidelity section: add --fidelity")
+    if req.fidelity_images < 1:
+        raise RayganError(f"--fidelity-images must be at least 1, got {req.fidelity_images}")
+    folder, cfg = sweep_folder(req.name, req.output)
+    if req.exclude_leaks and cfg.exclude_leaks:
+        raise RayganError("the sweep already tested without the leaked images (it ran with "
+                          "--exclude-leaks); drop --exclude-leaks from the report")
+    uri = tracking.resolve_uri()
+    dataset = sweep_data(cfg, req.name, req.data)
+    if cfg.exclude_leaks:  # the sweep tested without them: so must its report
+        dataset, _ = without_leaks(dataset)
+    y = dataset.test.y
+    trials, grids = tracking.sweep_results(uri, cfg.experiment, req.name,
+                                           digest_of_test(dataset.fingerprint))
+    if not trials:
+        raise RayganError(f"sweep {req.name!r} has no finished classifier runs in {uri}")
+    check_paired(trials, y)  # before the fidelity section pairs them too
+    external = _report_external(req, cfg, dataset, uri, trials, log)
+    if req.exclude_leaks:
+        external.insert(0, _leak_sensitivity(dataset, trials, log))
+    fidelity = None
+    if req.fidelity:
+        import tempfile
+
+        from raygan.fidelity_stage import sweep_fidelity
+
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpts = tracking.gan_checkpoints(uri, cfg.experiment, req.name, tmp)
+            fidelity = sweep_fidelity(cfg, dataset, ckpts, trials, y, req.fidelity_images,
+                                      with_cas=req.cas, log=log,
+                                      extractor_file=folder / EXTRACTOR_FILE)
+    gates, curves = tracking.sweep_gates(uri, cfg.experiment, req.name)
+    verdicts = {(g["arm"], g["budget"], g["seed"]): g["converged"] for g in gates}
+    for row in fidelity or []:
+        row["converged"] = verdicts.get((row["arm"], row["budget"], row["seed"]), "unknown")
+    notes = _all_real_notes(cfg, dataset)
+    paths = write_report(trials, y, folder / REPORT_DIR, req.name, grids, notes=notes,
+                         fidelity=fidelity, gates=gates, curves=curves, external=external,
+                         primary=Primary.of_config(cfg))
+    sets = [TestSet("test", y, trials, ids=_ids(dataset.test.files)), *external]
+    results = write_results(folder / RESULTS_DIR, cfg.to_json(), sets, gates, curves,
+                            fidelity, notes)
+    log(f"results folder (scores, gates, CAS; no images): {results[0].parent}")
+    tracking.log_files(uri, cfg.experiment, req.name, paths, REPORT_DIR)
+    return paths
