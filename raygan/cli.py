@@ -21,8 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from raygan.artifacts import BEST_FILE, MANIFEST_FILE
-from raygan.cell import Cell
+from raygan.artifacts import BEST_FILE
 from raygan.config import NAME_RULE, PROFILES
 from raygan.errors import RayganError
 
@@ -317,116 +316,17 @@ def generate_parser(prog: str | None = None) -> Parser:
     return p
 
 
-def _gan_training(run: str) -> Cell:
-    """The cell of a GAN training's run name (`train:<gan>-n<budget>-s<seed>`)."""
-    try:
-        cell = Cell.from_run_name(run)
-    except RayganError:
-        cell = None
-    if cell is None or not cell.is_gan or cell.gan_run_name != run:
-        raise RayganError(f"--run {run!r} is not a GAN training's name; use "
-                          "train:<gan>-n<budget>-s<seed>, e.g. train:dcgan-n50-s0")
-    return cell
-
-
 def _generate(args: argparse.Namespace) -> int:
+    from raygan.generate_stage import generate
+
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
-        if args.count is not None and args.count < 1:
-            raise RayganError(f"--count must be at least 1, got {args.count}")
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise RayganError(f"--out {out} is a file, not a folder; pass a folder for the PNGs")
-        if args.checkpoint is not None:
-            return _generate_from_file(args, out)
-        if args.sweep is None or args.run is None:
-            raise RayganError("name the GAN training: --sweep NAME --run "
-                              "train:<gan>-n<budget>-s<seed>, or pass --checkpoint FILE")
-        return _generate_from_sweep(args, out)
+        print(generate(args.out, args.count, args.checkpoint, args.sweep, args.run, args.output,
+                       args.data))
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-def _generate_from_sweep(args: argparse.Namespace, out: Path) -> int:
-    """`raygan generate --sweep --run`: the GAN rebuilt from config.json and its MLflow run."""
-    import tempfile
-
-    from raygan import tracking
-    from raygan.data import carve_validation, cell_split
-    from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint
-    from raygan.report_stage import sweep_data, sweep_folder
-
-    cell = _gan_training(args.run)
-    gan, budget, seed = cell.gan, cell.budget, cell.seed
-    folder, cfg = sweep_folder(args.sweep, args.output)
-    if gan not in cfg.gan_names or budget not in cfg.budgets or seed not in cfg.seeds:
-        raise RayganError(f"sweep {args.sweep!r} has no GAN training {args.run!r}: its GANs "
-                          f"are {', '.join(cfg.gan_names) or 'none'}, budgets "
-                          f"{', '.join(map(str, cfg.budgets))}, seeds "
-                          f"{', '.join(map(str, cfg.seeds))}")
-    dataset = sweep_data(cfg, args.sweep, args.data)
-    pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed,
-                             cfg.validation, dataset.train.groups)
-    split = cell_split(pools, budget, seed)  # the GAN's real images and benign context
-    n_fill = cell.fill_count(len(split.malignant), pools.fill_target(cfg.fill_target))
-    count = args.count or n_fill
-    if not count:
-        raise RayganError(f"cell {args.run!r} has no fill (its budget reaches the fill "
-                          "target); pass --count")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = tracking.gan_checkpoint(tracking.resolve_uri(), cfg.experiment, args.sweep,
-                                       args.run, tmp)
-        state = load_checkpoint(path)
-    images = sample_checkpoint(gan, cfg.gan_config(gan, budget), cfg.resolution, seed,
-                               state, dataset.train.x[split.benign], count)
-    _write_samples(out, images, seed, {"gan": gan, "budget": budget, "seed": seed}, n_fill)
-    print(f"{count} images of {args.run} ({cfg.resolution} px; the first "
-          f"{min(count, n_fill)} are the cell's fill) in {out}, manifest {out / MANIFEST_FILE}")
     return 0
-
-
-def _generate_from_file(args: argparse.Namespace, out: Path) -> int:
-    """`raygan generate --checkpoint`: the GAN rebuilt from the arguments its file carries."""
-    from raygan.gans.checkpoint import read_checkpoint, sample_file
-
-    given = [f"--{k}" for k in ("sweep", "run", "data") if getattr(args, k) is not None]
-    if given:
-        raise RayganError(f"--checkpoint samples the file alone; drop {', '.join(given)}")
-    if args.count is None:
-        raise RayganError("--checkpoint needs --count (a checkpoint does not know its cell's "
-                          "fill); pass e.g. --count 100")
-    spec, state = read_checkpoint(args.checkpoint)
-    images = sample_file(spec, state, args.count)
-    _write_samples(out, images, spec.seed,
-                   {"gan": spec.family, "budget": spec.budget, "seed": spec.seed})
-    print(f"{args.count} images of {args.checkpoint} ({spec.family}, N={spec.budget}, seed "
-          f"{spec.seed}, {spec.resolution} px) in {out}, manifest {out / MANIFEST_FILE}")
-    return 0
-
-
-def _write_samples(out: Path, images, seed: int, columns: dict,
-                   n_fill: int | None = None) -> None:
-    """`out/000000.png ...` and a manifest row per image: its index, latent seed, `columns`
-    and, where the cell's fill is known, whether the image is part of it."""
-    import csv
-
-    import numpy as np
-    from PIL import Image
-
-    from raygan.gans.checkpoint import latent_seeds
-
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i, (img, z) in enumerate(zip(images, latent_seeds(seed, len(images)), strict=True)):
-        name = f"{i:06d}.png"
-        Image.fromarray(np.ascontiguousarray(img.transpose(1, 2, 0))).save(out / name)
-        fill = {} if n_fill is None else {"in_fill": int(i < n_fill)}
-        rows.append({"file": name, "index": i, "latent_seed": z, **columns, **fill})
-    with open(out / MANIFEST_FILE, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 # ---- data ---------------------------------------------------------------------------------

@@ -1,0 +1,94 @@
+"""`raygan generate`: a trained GAN's images and their manifest (`raygan.gans.export`), from a
+checkpoint file alone, or from a finished sweep's GAN training: its config.json, its data (the
+cell's benign context and fill count) and its checkpoint downloaded from MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from raygan.artifacts import MANIFEST_FILE
+from raygan.cell import Cell
+from raygan.errors import RayganError
+
+
+def gan_training(run: str) -> Cell:
+    """The cell of a GAN training's run name (`train:<gan>-n<budget>-s<seed>`)."""
+    try:
+        cell = Cell.from_run_name(run)
+    except RayganError:
+        cell = None
+    if cell is None or not cell.is_gan or cell.gan_run_name != run:
+        raise RayganError(f"--run {run!r} is not a GAN training's name; use "
+                          "train:<gan>-n<budget>-s<seed>, e.g. train:dcgan-n50-s0")
+    return cell
+
+
+def generate(out: Path | str, count: int | None = None, checkpoint: str | None = None,
+             sweep: str | None = None, run: str | None = None, output: str = "runs",
+             data: str | None = None) -> str:
+    """Write `count` images (default: the cell's fill) of the GAN of `checkpoint`, or of the
+    GAN training `run` of sweep `sweep` under `output`, to the folder `out`; returns the line
+    that says what was written. Every bad argument is a RayganError before any image."""
+    if count is not None and count < 1:
+        raise RayganError(f"--count must be at least 1, got {count}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RayganError(f"--out {out} is a file, not a folder; pass a folder for the PNGs")
+    if checkpoint is not None:
+        return _from_file(checkpoint, count, out, sweep=sweep, run=run, data=data)
+    if sweep is None or run is None:
+        raise RayganError("name the GAN training: --sweep NAME --run "
+                          "train:<gan>-n<budget>-s<seed>, or pass --checkpoint FILE")
+    return _from_sweep(sweep, run, count, out, output, data)
+
+
+def _from_sweep(sweep: str, run: str, count: int | None, out: Path, output: str,
+                data: str | None) -> str:
+    """The GAN rebuilt from config.json and its MLflow run, sampled as the sweep sampled it."""
+    import tempfile
+
+    from raygan import tracking
+    from raygan.data import carve_validation, cell_split
+    from raygan.gans.checkpoint import GANSpec, load_checkpoint
+    from raygan.gans.export import export_cell
+    from raygan.report_stage import sweep_data, sweep_folder
+
+    cell = gan_training(run)
+    gan, budget, seed = cell.gan, cell.budget, cell.seed
+    _, cfg = sweep_folder(sweep, output)
+    if gan not in cfg.gan_names or budget not in cfg.budgets or seed not in cfg.seeds:
+        raise RayganError(f"sweep {sweep!r} has no GAN training {run!r}: its GANs "
+                          f"are {', '.join(cfg.gan_names) or 'none'}, budgets "
+                          f"{', '.join(map(str, cfg.budgets))}, seeds "
+                          f"{', '.join(map(str, cfg.seeds))}")
+    dataset = sweep_data(cfg, sweep, data)
+    pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed,
+                             cfg.validation, dataset.train.groups)
+    split = cell_split(pools, budget, seed)  # the GAN's real images and benign context
+    n_fill = cell.fill_count(len(split.malignant), pools.fill_target(cfg.fill_target))
+    count = count or n_fill
+    if not count:
+        raise RayganError(f"cell {run!r} has no fill (its budget reaches the fill "
+                          "target); pass --count")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = tracking.gan_checkpoint(tracking.resolve_uri(), cfg.experiment, sweep, run, tmp)
+        state = load_checkpoint(path)
+    spec = GANSpec(gan, cfg.gan_config(gan, budget), cfg.resolution, seed, budget)
+    export_cell(out, spec, state, dataset.train.x[split.benign], count, n_fill)
+    return (f"{count} images of {run} ({cfg.resolution} px; the first "
+            f"{min(count, n_fill)} are the cell's fill) in {out}, manifest {out / MANIFEST_FILE}")
+
+
+def _from_file(checkpoint: str, count: int | None, out: Path, **sweep_args: str | None) -> str:
+    """The GAN rebuilt from the arguments its file carries: no MLflow, config.json or data."""
+    from raygan.gans.export import export_checkpoint
+
+    given = [f"--{k}" for k, v in sweep_args.items() if v is not None]
+    if given:
+        raise RayganError(f"--checkpoint samples the file alone; drop {', '.join(given)}")
+    if count is None:
+        raise RayganError("--checkpoint needs --count (a checkpoint does not know its cell's "
+                          "fill); pass e.g. --count 100")
+    spec = export_checkpoint(checkpoint, count, out)
+    return (f"{count} images of {checkpoint} ({spec.family}, N={spec.budget}, seed "
+            f"{spec.seed}, {spec.resolution} px) in {out}, manifest {out / MANIFEST_FILE}")
