@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import NoReturn
 
 from raygan.artifacts import BEST_FILE
@@ -165,16 +164,6 @@ def _shutdown_ray() -> None:
             ray.shutdown()
 
 
-def _download_if_missing(data: str | None) -> None:
-    """`--download`: fetch the Kaggle dataset into the sweep's data folder unless it is there."""
-    from raygan.data.dataset import DEFAULT_ROOT
-    from raygan.data.fetch import fetch
-
-    root = Path(data or os.environ.get("RAYGAN_DATA") or DEFAULT_ROOT).expanduser()
-    if not root.is_dir() or not any(root.iterdir()):
-        fetch(root)
-
-
 def _interrupted(exc: KeyboardInterrupt, prep, rerun: str, what: str) -> int:
     """Exit code of a sweep or tuning stopped by Ctrl-C or SIGTERM, after the resume hint."""
     code = 128 + getattr(exc, "signum", signal.SIGINT)
@@ -188,7 +177,9 @@ def _run(args: argparse.Namespace, rerun: str) -> int:
     prep = None
     try:
         if args.download and not args.resume:
-            _download_if_missing(args.data)
+            from raygan.data.commands import download_if_missing
+
+            download_if_missing(args.data)
         from raygan.orchestrate import num_trials, prepare, run_sweep
 
         cfg = build_config(args)
@@ -331,43 +322,16 @@ def _generate(args: argparse.Namespace) -> int:
 
 # ---- data ---------------------------------------------------------------------------------
 
-def _data_check(args: argparse.Namespace) -> int:
-    import time
-
+def _data(args: argparse.Namespace) -> int:
     try:
-        from raygan.data import load_source
+        from raygan.data import commands
 
-        if args.resolution < 8:
-            raise RayganError(f"--resolution must be at least 8 px, got {args.resolution}")
-        t0 = time.perf_counter()
-        dataset = load_source(args.dataset, args.resolution)  # the layout, then every image
+        lines = (commands.check(args.dataset, args.resolution) if args.data_command == "check"
+                 else commands.fetch_into(args.dest, args.archive))
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{dataset.root}: {len(dataset.train)} train / {len(dataset.test)} test images, all "
-          f"decoded at {args.resolution} px ({time.perf_counter() - t0:.1f} s)")
-    for split, part in (("train", dataset.train), ("test", dataset.test)):
-        for label, cls in enumerate(dataset.classes):
-            print(f"  {split}/{cls}: {int((part.y == label).sum())}")
-    return 0
-
-
-def _data_fetch(args: argparse.Namespace) -> int:
-    try:
-        from raygan.data.fetch import counts, fetch, install
-
-        dest = Path(args.dest)
-        if dest.is_dir() and any(dest.iterdir()):  # as torchvision's download=True: no twice
-            found = counts(dest)
-            print(f"already there: {dest}: " + ", ".join(f"{k} {n}" for k, n in found.items()))
-        elif args.archive:
-            install(args.archive, dest)
-        else:
-            fetch(dest)
-    except RayganError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"ready: raygan run --data {dest} (or set RAYGAN_DATA={dest})")
+    print("\n".join(lines))
     return 0
 
 
@@ -384,13 +348,13 @@ def _add_data(sub) -> None:
                                        "(.toml), e.g. data/skin-cancer-mvb")
     check.add_argument("--resolution", type=int, default=32,
                        help="px to decode at, as a sweep would (32)")
-    check.set_defaults(func=_data_check)
+    check.set_defaults(func=_data)
     fetch = dsub.add_parser("fetch", help="download the Kaggle dataset (needs kagglehub)",
                             description="Download the Kaggle dataset with kagglehub (pip install "
                                         "'raygan[download]') into --dest and check it.")
     fetch.add_argument("--dest", default=DEFAULT_ROOT, help=f"where to put it ({DEFAULT_ROOT})")
     fetch.add_argument("--archive", help="install from a downloaded zip or folder instead")
-    fetch.set_defaults(func=_data_fetch)
+    fetch.set_defaults(func=_data)
 
 
 # ---- entry points -------------------------------------------------------------------------
