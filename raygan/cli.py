@@ -194,10 +194,6 @@ def _run(args: argparse.Namespace, rerun: str) -> int:
             return 0
         result = run_sweep(prep, verbose=args.verbose)
         _shutdown_ray()  # whatever Ray says as it stops comes before the results, not after
-    except RayganError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        _shutdown_ray()  # a check that failed after Ray started leaves no Ray behind
-        return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
         return _interrupted(exc, prep, rerun, "; finished runs are in MLflow. Continue with:")
     print()
@@ -233,10 +229,6 @@ def _tune(args: argparse.Namespace, rerun: str) -> int:
             return 0
         run_tuning(prep, args.num_samples, verbose=args.verbose)
         _shutdown_ray()
-    except RayganError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        _shutdown_ray()
-        return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
         return _interrupted(exc, prep, rerun, "; continue with:")
     print(f"best settings: {prep.out_dir / BEST_FILE}; use them with: raygan run --gan-configs "
@@ -281,11 +273,7 @@ def _report(args: argparse.Namespace) -> int:
     req = ReportRequest(args.name, args.output, args.data, args.fidelity, args.fidelity_images,
                         args.cas, tuple(args.external_test or ()), args.keep_external_duplicates,
                         args.exclude_leaks)
-    try:
-        paths = report_results(args.results, req) if args.results else report_sweep(req)
-    except RayganError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    paths = report_results(args.results, req) if args.results else report_sweep(req)
     print(f"report: {paths[0]}")
     return 0
 
@@ -311,27 +299,18 @@ def _generate(args: argparse.Namespace) -> int:
     from raygan.generate_stage import generate
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    try:
-        print(generate(args.out, args.count, args.checkpoint, args.sweep, args.run, args.output,
-                       args.data))
-    except RayganError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    print(generate(args.out, args.count, args.checkpoint, args.sweep, args.run, args.output,
+                   args.data))
     return 0
 
 
 # ---- data ---------------------------------------------------------------------------------
 
 def _data(args: argparse.Namespace) -> int:
-    try:
-        from raygan.data import commands
+    from raygan.data import commands
 
-        lines = (commands.check(args.dataset, args.resolution) if args.data_command == "check"
-                 else commands.fetch_into(args.dest, args.archive))
-    except RayganError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join(lines))
+    print("\n".join(commands.check(args.dataset, args.resolution) if args.data_command == "check"
+                    else commands.fetch_into(args.dest, args.archive)))
     return 0
 
 
@@ -383,13 +362,19 @@ def make_parser() -> Parser:
 
 def _call(parser: Parser, argv: list[str] | None, func: Callable[[argparse.Namespace], int]
           ) -> int:
-    """Parse `argv` and run `func`; --help and bad arguments return their exit code."""
+    """Parse `argv` and run `func`; --help and bad arguments return their exit code, a user
+    error (RayganError) is one line `error: ...` and exit code 2."""
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")  # before Ray Train is first imported
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
-    return func(args)
+    try:
+        return func(args)
+    except RayganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        _shutdown_ray()  # a check that failed after Ray started leaves no Ray behind
+        return 2
 
 
 def main(argv: list[str] | None = None) -> int:
