@@ -80,8 +80,9 @@ def _report_external(req: ReportRequest, cfg, dataset, uri: str, trials: list,
     """The external test sets of a report: those the sweep tested (their stored scores) and
     those of --external-test (the sweep's saved classifiers, evaluated now, no retraining)."""
     from raygan import tracking
+    from raygan.cell import Trial
     from raygan.eval.external import evaluate_trial
-    from raygan.eval.numbers import TestSet, Trial
+    from raygan.eval.numbers import TestSet
     from raygan.options import external_tests
 
     new = external_tests(list(req.external_test))
