@@ -25,9 +25,9 @@ from common import RESULTS, machine  # noqa: E402
 from raygan.config import FEW_SHOT_AUG, ClassifierConfig, GANConfig  # noqa: E402
 from raygan.data import carve_validation, load_dataset  # noqa: E402
 from raygan.data.splits import budget_subset  # noqa: E402
-from raygan.eval.fidelity import cas  # noqa: E402
 from raygan.eval.plots import grid_png  # noqa: E402
 from raygan.eval.quality import QualityProbe  # noqa: E402
+from raygan.fidelity_stage import cas  # noqa: E402
 from raygan.gans import build_gan, fit_gan  # noqa: E402
 from raygan.gans.train import final_quality  # noqa: E402
 

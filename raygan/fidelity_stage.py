@@ -1,7 +1,8 @@
 """The report's fidelity stage: rebuild each GAN of a finished sweep from its checkpoint,
 resample its fill, and measure it (domain FD, KID, near-copies, and optionally CAS, which
-trains one classifier per GAN run). It trains models, so it lives outside `raygan.eval`, which
-only computes on what it is given."""
+trains one classifier per GAN run). It trains models (the feature extractor that the distances
+are measured in, and CAS's classifiers), so it lives outside `raygan.eval`, which only computes
+on what it is given."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from raygan.cell import Cell
+from raygan.classifiers import fit_classifier, predict_proba
+from raygan.config import ClassifierConfig
+from raygan.data import carve_validation, cell_split
 from raygan.errors import RayganError
+from raygan.eval.fidelity import FeatureExtractor
 from raygan.eval.numbers import Trial, fidelity_rows
+from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint
+from raygan.images import check_images
 from raygan.metrics import binary_metrics
 
 
@@ -36,12 +44,6 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
     its training is not bit-for-bit repeatable on CPU (it varies with the thread count, and
     was seen to vary with machine load), so a report written again reuses it and repeats the
     distances exactly."""
-    import torch
-
-    from raygan.data import carve_validation, cell_split
-    from raygan.eval.fidelity import FeatureExtractor, cas, train_feature_extractor
-    from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint
-
     x, y_train = dataset.train.x, dataset.train.y
     groups = dataset.train.groups
     pools = carve_validation(y_train, cfg.val_fraction, cfg.split_seed, cfg.validation, groups)
@@ -89,3 +91,44 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
         if score:
             r["cas_auc"], r["cas_acc"] = score["auc"], score["acc"]
     return rows
+
+
+def train_feature_extractor(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    seed: int,
+    epochs: int = 30,
+    device: str = "cpu",
+) -> FeatureExtractor:
+    """Train the study's 2-block CNN on real benign/malignant images and wrap it for features."""
+    x = check_images(x, "x")
+    check_images(x_val, "x_val")
+    fit = fit_classifier(ClassifierConfig(epochs=epochs), x, y, x_val, y_val, seed, device=device)
+    return FeatureExtractor(fit.model, x.shape[-1], device)
+
+
+def cas(
+    fake_malignant: np.ndarray,
+    real_benign: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    cfg: ClassifierConfig,
+    seed: int,
+    device: str = "cpu",
+) -> dict:
+    """Classification Accuracy Score: train on synthetic malignant + real benign, test on real."""
+    fake_malignant = check_images(fake_malignant, "fake_malignant")
+    real_benign = check_images(real_benign, "real_benign")
+    check_images(x_val, "x_val")
+    x_test = check_images(x_test, "x_test")
+    sides = {a.shape[-2:] for a in (fake_malignant, real_benign, x_val, x_test)}
+    if len(sides) != 1:
+        raise ValueError(f"all image sets must share one resolution, got {sorted(sides)}")
+    x = np.concatenate([real_benign, fake_malignant])
+    y = np.concatenate([np.zeros(len(real_benign)), np.ones(len(fake_malignant))]).astype(np.int64)
+    fit = fit_classifier(cfg, x, y, x_val, y_val, seed, device=device)
+    return binary_metrics(y_test, predict_proba(fit.model, x_test, device=device))

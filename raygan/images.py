@@ -5,8 +5,17 @@ Images are uint8 NCHW at every boundary; models see floats in [-1, 1], made and 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+def check_images(images: np.ndarray, name: str) -> np.ndarray:
+    """Reject anything but uint8 NCHW RGB, the format at every boundary."""
+    arr = np.asarray(images)
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1] != 3:
+        raise ValueError(f"{name} must be uint8 NCHW with 3 channels, got {arr.dtype} {arr.shape}")
+    return arr
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:

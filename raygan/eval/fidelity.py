@@ -1,5 +1,6 @@
-"""Fidelity of generated images without downloadable weights: an in-project feature extractor,
-Fréchet distance, KID, a memorization check and the Classification Accuracy Score (CAS)."""
+"""Fidelity of generated images without downloadable weights: features of an in-project
+classifier, Fréchet distance, KID and a memorization check. It trains nothing: the feature
+extractor and the Classification Accuracy Score's classifier train in `raygan.fidelity_stage`."""
 
 from __future__ import annotations
 
@@ -11,22 +12,18 @@ import numpy as np
 import torch
 from scipy import linalg
 
-from raygan.classifiers.cnn import TwoBlockCNN, fit_classifier, predict_proba
-from raygan.config import ClassifierConfig
-from raygan.images import resize, to_float
-from raygan.metrics import binary_metrics
+from raygan.classifiers.cnn import TwoBlockCNN
+from raygan.images import check_images, resize, to_float
 
 __all__ = [
     "NEAR_COPY_RMS",
     "FeatureExtractor",
-    "cas",
     "frechet_distance",
     "kid",
     "near_copy_share",
     "nearest_real_distances",
     "optional_inception_fid",
     "real_nn_baseline",
-    "train_feature_extractor",
 ]
 
 # A generated image whose nearest real training image is within this per-pixel RMS (32 px, [0, 1])
@@ -40,14 +37,6 @@ NEAR_COPY_RMS = 0.02
 NEAR_COPY_SIZE = 32  # px, the side both image sets are resized to before comparing
 
 _FID_EPS = 1e-6  # added to both covariance diagonals when their product is singular
-
-
-def _check_images(images: np.ndarray, name: str) -> np.ndarray:
-    """Reject anything but uint8 NCHW RGB, the format at every boundary."""
-    arr = np.asarray(images)
-    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1] != 3:
-        raise ValueError(f"{name} must be uint8 NCHW with 3 channels, got {arr.dtype} {arr.shape}")
-    return arr
 
 
 def _check_features(feat: np.ndarray, name: str, min_rows: int = 2) -> np.ndarray:
@@ -80,7 +69,7 @@ class FeatureExtractor:
     @torch.no_grad()
     def features(self, images: np.ndarray, batch: int = 256) -> np.ndarray:
         """(n, dim) float32 features of uint8 NCHW images at the extractor's resolution."""
-        x = _check_images(images, "images")
+        x = check_images(images, "images")
         if x.shape[-2:] != (self.resolution, self.resolution):
             # Features (and FID/KID built on them) only compare at the resolution it was trained on.
             raise ValueError(
@@ -112,22 +101,6 @@ class FeatureExtractor:
         model = TwoBlockCNN(state["resolution"], tuple(state["channels"]), state["hidden"])
         model.load_state_dict(state["weights"])
         return cls(model, state["resolution"], device)
-
-
-def train_feature_extractor(
-    x: np.ndarray,
-    y: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
-    seed: int,
-    epochs: int = 30,
-    device: str = "cpu",
-) -> FeatureExtractor:
-    """Train the study's 2-block CNN on real benign/malignant images and wrap it for features."""
-    x = _check_images(x, "x")
-    _check_images(x_val, "x_val")
-    fit = fit_classifier(ClassifierConfig(epochs=epochs), x, y, x_val, y_val, seed, device=device)
-    return FeatureExtractor(fit.model, x.shape[-1], device)
 
 
 def frechet_distance(feat_a: np.ndarray, feat_b: np.ndarray) -> float:
@@ -192,7 +165,7 @@ def optional_inception_fid(
     real: np.ndarray, fake: np.ndarray, weights_path: str | None
 ) -> float | None:
     """Inception FID from a user-supplied local weights file; None (with a warning) otherwise."""
-    real, fake = _check_images(real, "real"), _check_images(fake, "fake")
+    real, fake = check_images(real, "real"), check_images(fake, "fake")
     if not weights_path or not os.path.isfile(weights_path):
         # The libraries would download the weights when given no file; this project never does.
         warnings.warn(
@@ -273,7 +246,7 @@ def nearest_real_distances(
     fake: np.ndarray, real: np.ndarray, size: int = NEAR_COPY_SIZE
 ) -> np.ndarray:
     """Per-pixel RMS distance ([0, 1] scale, `size` px) of each fake to its nearest real image."""
-    fake, real = _check_images(fake, "fake"), _check_images(real, "real")
+    fake, real = check_images(fake, "fake"), check_images(real, "real")
     if len(real) == 0:
         raise ValueError("real must hold at least one image")
     return _nearest(_flat_unit(fake, size), _flat_unit(real, size))
@@ -281,7 +254,7 @@ def nearest_real_distances(
 
 def real_nn_baseline(real: np.ndarray, size: int = NEAR_COPY_SIZE) -> np.ndarray:
     """Each real image's distance to its nearest OTHER real image: the scale for `NEAR_COPY_RMS`."""
-    real = _check_images(real, "real")
+    real = check_images(real, "real")
     if len(real) < 2:
         raise ValueError("real must hold at least two images")
     flat = _flat_unit(real, size)
@@ -294,28 +267,3 @@ def near_copy_share(distances: np.ndarray, threshold: float = NEAR_COPY_RMS) -> 
     if d.ndim != 1 or d.size == 0:
         raise ValueError(f"distances must be a non-empty 1-D array, got shape {d.shape}")
     return float(np.mean(d <= threshold))
-
-
-def cas(
-    fake_malignant: np.ndarray,
-    real_benign: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
-    x_test: np.ndarray,
-    y_test: np.ndarray,
-    cfg: ClassifierConfig,
-    seed: int,
-    device: str = "cpu",
-) -> dict:
-    """Classification Accuracy Score: train on synthetic malignant + real benign, test on real."""
-    fake_malignant = _check_images(fake_malignant, "fake_malignant")
-    real_benign = _check_images(real_benign, "real_benign")
-    _check_images(x_val, "x_val")
-    x_test = _check_images(x_test, "x_test")
-    sides = {a.shape[-2:] for a in (fake_malignant, real_benign, x_val, x_test)}
-    if len(sides) != 1:
-        raise ValueError(f"all image sets must share one resolution, got {sorted(sides)}")
-    x = np.concatenate([real_benign, fake_malignant])
-    y = np.concatenate([np.zeros(len(real_benign)), np.ones(len(fake_malignant))]).astype(np.int64)
-    fit = fit_classifier(cfg, x, y, x_val, y_val, seed, device=device)
-    return binary_metrics(y_test, predict_proba(fit.model, x_test, device=device))

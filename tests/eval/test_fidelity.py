@@ -15,15 +15,14 @@ from raygan.config import ClassifierConfig
 from raygan.eval.fidelity import (
     NEAR_COPY_RMS,
     FeatureExtractor,
-    cas,
     frechet_distance,
     kid,
     near_copy_share,
     nearest_real_distances,
     optional_inception_fid,
     real_nn_baseline,
-    train_feature_extractor,
 )
+from raygan.fidelity_stage import cas, train_feature_extractor
 from raygan.metrics import binary_metrics
 
 
