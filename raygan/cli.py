@@ -270,9 +270,11 @@ def _report(args: argparse.Namespace) -> int:
     from raygan.report_stage import ReportRequest, report_results, report_sweep
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    req = ReportRequest(args.name, args.output, args.data, args.fidelity, args.fidelity_images,
-                        args.cas, tuple(args.external_test or ()), args.keep_external_duplicates,
-                        args.exclude_leaks)
+    req = ReportRequest(args.name, args.output, data=args.data, fidelity=args.fidelity,
+                        fidelity_images=args.fidelity_images, cas=args.cas,
+                        external_test=tuple(args.external_test or ()),
+                        keep_external_duplicates=args.keep_external_duplicates,
+                        exclude_leaks=args.exclude_leaks)
     paths = report_results(args.results, req) if args.results else report_sweep(req)
     print(f"report: {paths[0]}")
     return 0
@@ -299,8 +301,8 @@ def _generate(args: argparse.Namespace) -> int:
     from raygan.generate_stage import generate
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    print(generate(args.out, args.count, args.checkpoint, args.sweep, args.run, args.output,
-                   args.data))
+    print(generate(args.out, args.count, checkpoint=args.checkpoint, sweep=args.sweep,
+                   run=args.run, output=args.output, data=args.data))
     return 0
 
 
