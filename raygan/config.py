@@ -323,7 +323,8 @@ PRIMARY_REFS = ("oversample", "real", "classic")  # the arms it can compare the 
 
 def check_primary(spec: str, margin: Any, arms: tuple[str, ...] = ()) -> tuple[str, str]:
     """(metric, reference) of a `--primary METRIC:REF` with its `--margin`; a RayganError
-    that says how to fix either, and one when the grid has generative arms but lacks REF."""
+    that says how to fix either, and one when the grid has generative arms and baselines but
+    lacks REF."""
     metric, sep, ref = str(spec).partition(":")
     if not sep or metric not in PRIMARY_METRICS or ref not in PRIMARY_REFS:
         raise RayganError(f"--primary {spec!r} is not METRIC:REF with METRIC one of "
@@ -332,7 +333,9 @@ def check_primary(spec: str, margin: Any, arms: tuple[str, ...] = ()) -> tuple[s
     if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 < margin < 0.5:
         raise RayganError(f"--margin {margin!r} must lie between 0 and 0.5 (a difference in "
                           f"{metric}); e.g. --margin 0.02")
-    if arms and ref not in arms and any(a.startswith(GAN_ARM_PREFIX) for a in arms):
+    gans = [a for a in arms if a.startswith(GAN_ARM_PREFIX)]
+    # A grid of GANs alone (what `raygan tune` trains) has no comparison to declare.
+    if gans and ref not in arms and len(gans) < len(arms):
         raise RayganError(f"--primary {spec} compares the fills with {ref!r}, which the grid "
                           f"lacks; add it to --arms or name another reference")
     return metric, ref

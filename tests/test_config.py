@@ -156,3 +156,9 @@ def test_the_primary_comparison_is_saved_and_a_config_without_one_says_so():
                                                                  "primary_declared")}
     legacy = Primary.of_config(SweepConfig.from_dict(old))
     assert not legacy.declared and "raygan's default stands in" in legacy.describe()
+
+
+def test_a_grid_of_gans_alone_declares_no_comparison():
+    from raygan.config import check_primary
+
+    assert check_primary("auc:oversample", 0.02, ("gan:dcgan",)) == ("auc", "oversample")
