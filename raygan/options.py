@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from raygan.config import SweepConfig, check_external_name, profile_config
+from raygan.config import SweepConfig, check_external_name, check_primary, profile_config
 from raygan.errors import RayganError
 
 
@@ -97,4 +97,7 @@ def sweep_config(values: Mapping[str, Any]) -> SweepConfig:
         over["gan_overrides"].update(read_gan_configs(v["gan_configs"]))
     clf = replace(clf, **{k: v[opt] for k, opt in {"epochs": "clf_epochs",
                                                     "use_gpu": "gpu"}.items() if opt in v})
-    return replace(cfg, gan=gan, classifier=clf, **{k: x for k, x in over.items() if x is not None})
+    out = replace(cfg, gan=gan, classifier=clf, **{k: x for k, x in over.items() if x is not None})
+    if "primary" in v:  # named on the command line: its reference must be in the grid
+        check_primary(out.primary, out.margin, out.arms)
+    return out

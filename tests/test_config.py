@@ -162,3 +162,12 @@ def test_a_grid_of_gans_alone_declares_no_comparison():
     from raygan.config import check_primary
 
     assert check_primary("auc:oversample", 0.02, ("gan:dcgan",)) == ("auc", "oversample")
+
+
+def test_a_named_primary_needs_its_reference_and_the_default_stays_quiet():
+    from raygan.options import sweep_config
+
+    with pytest.raises(RayganError, match="which the grid lacks"):
+        sweep_config({"arms": "real,gan:dcgan", "primary": "auc:oversample"})
+    cfg = sweep_config({"arms": "real,gan:dcgan,all-real"})  # the default, no oversample arm
+    assert validate(cfg, REGISTRY).primary == "auc:oversample"

@@ -332,6 +332,7 @@ def primary_section(primary: Primary, rows: list[dict[str, Any]]) -> list[str]:
           f"{len(rows)} tests; every other comparison in this report is secondary.", "",
           VERDICT_METHOD, ""]
     if not rows:
-        return [*md, "The grid holds no generative arm beside the reference: nothing to decide.",
-                ""]
+        return [*md, f"The grid holds no generative arm beside `{primary.ref}` (a sweep without "
+                f"`{primary.ref}` declares e.g. `--primary {primary.metric}:real`): nothing to "
+                "decide.", ""]
     return [*md, f"Verdicts: {verdict_count_text(rows)}.", "", verdict_table(rows), ""]
