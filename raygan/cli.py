@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from raygan.artifacts import BEST_FILE
 from raygan.config import NAME_RULE, PROFILES
 from raygan.errors import RayganError
 
@@ -156,52 +154,14 @@ def parse_run_args(argv: list[str] | None = None) -> argparse.Namespace:
     return run_parser().parse_args(argv)
 
 
-def _shutdown_ray() -> None:
-    if "ray" in sys.modules:
-        import ray
-
-        if ray.is_initialized():
-            ray.shutdown()
-
-
-def _interrupted(exc: KeyboardInterrupt, prep, rerun: str, what: str) -> int:
-    """Exit code of a sweep or tuning stopped by Ctrl-C or SIGTERM, after the resume hint."""
-    code = 128 + getattr(exc, "signum", signal.SIGINT)
-    if prep is not None:
-        print(f"\ninterrupted{what} {rerun} --resume --name {prep.cfg.sweep_name} "
-              f"--output {prep.cfg.output}", file=sys.stderr)
-    return code
-
-
 def _run(args: argparse.Namespace, rerun: str) -> int:
-    prep = None
-    try:
-        if args.download and not args.resume:
-            from raygan.data.commands import download_if_missing
+    from raygan.orchestrate.commands import run_command
 
-            download_if_missing(args.data)
-        from raygan.orchestrate import num_trials, prepare, run_sweep
-
-        cfg = build_config(args)
-        # on --resume, --seeds may add seeds to the sweep's grid; nothing else may change
-        more = cfg.seeds if args.resume and args.seeds is not None else ()
-        prep = prepare(cfg, resume=args.resume, add_seeds=more)
-        n_gan, n_clf = num_trials(prep.cfg)
-        if args.dry_run:
-            print(prep.cfg.to_json())
-            print(f"fill target: {prep.fill_target}; trials: {n_gan} GAN trainings, "
-                  f"{n_clf} classifier trials; MLflow: {prep.tracking_uri}")
-            return 0
-        result = run_sweep(prep, verbose=args.verbose)
-        _shutdown_ray()  # whatever Ray says as it stops comes before the results, not after
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
-        return _interrupted(exc, prep, rerun, "; finished runs are in MLflow. Continue with:")
-    print()
-    print(f"Test accuracy / AUC (mean over seeds), sweep {prep.cfg.sweep_name}:")
-    print(result.table_md)
-    print(f"results: {result.out_dir}/results.md and results.csv; wall time {result.wall_s:.0f} s")
-    print(f"MLflow UI: mlflow ui --backend-store-uri {prep.tracking_uri}")
-    return 1 if any(r.get("error") for r in result.rows) else 0
+    cfg = build_config(args)
+    # on --resume, --seeds may add seeds to the sweep's grid; nothing else may change
+    more = cfg.seeds if args.resume and args.seeds is not None else ()
+    return run_command(cfg, rerun, resume=args.resume, add_seeds=more, download=args.download,
+                       dry_run=args.dry_run, verbose=args.verbose)
 
 
 def tune_parser(prog: str | None = None) -> Parser:
@@ -212,28 +172,10 @@ def tune_parser(prog: str | None = None) -> Parser:
 
 
 def _tune(args: argparse.Namespace, rerun: str) -> int:
-    prep = None
-    try:
-        from raygan.orchestrate import prepare
-        from raygan.orchestrate.tuning import run_tuning
+    from raygan.orchestrate.commands import tune_command
 
-        if args.num_samples < 1:
-            raise RayganError(f"--num-samples {args.num_samples} must be at least 1")
-        prep = prepare(build_config(args), resume=args.resume)
-        if not prep.cfg.gan_names:
-            raise RayganError("no GAN arm to tune; name one, e.g. --arms gan:dcgan")
-        cells = len(prep.cfg.gan_names) * len(prep.cfg.budgets)
-        if args.dry_run:
-            print(prep.cfg.to_json())
-            print(f"{cells} cells x {args.num_samples} Optuna trials")
-            return 0
-        run_tuning(prep, args.num_samples, verbose=args.verbose)
-        _shutdown_ray()
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
-        return _interrupted(exc, prep, rerun, "; continue with:")
-    print(f"best settings: {prep.out_dir / BEST_FILE}; use them with: raygan run --gan-configs "
-          f"{prep.out_dir / BEST_FILE}")
-    return 0
+    return tune_command(build_config(args), rerun, args.num_samples, resume=args.resume,
+                        dry_run=args.dry_run, verbose=args.verbose)
 
 
 # ---- report and generate: reading a finished sweep back --------------------------------------
@@ -375,7 +317,6 @@ def _call(parser: Parser, argv: list[str] | None, func: Callable[[argparse.Names
         return func(args)
     except RayganError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        _shutdown_ray()  # a check that failed after Ray started leaves no Ray behind
         return 2
 
 
