@@ -39,6 +39,9 @@ def _worker(rank: int, name: str, port: int, out: str) -> None:
         torch.save({"weights": flat, "losses": [list(h.values()) for h in history]},
                    f"{out}/rank{rank}.pt")
     finally:
+        # Both ranks reach teardown before the group goes: a rank leaving while gloo's threads
+        # still talk to it aborted the process once (SIGABRT) on a loaded machine.
+        dist.barrier()
         dist.destroy_process_group()
 
 
