@@ -38,10 +38,11 @@ def _worker(rank: int, name: str, port: int, out: str) -> None:
                           for p in m.module.parameters()])
         torch.save({"weights": flat, "losses": [list(h.values()) for h in history]},
                    f"{out}/rank{rank}.pt")
-    finally:
         # Both ranks reach teardown before the group goes: a rank leaving while gloo's threads
-        # still talk to it aborted the process once (SIGABRT) on a loaded machine.
+        # still talk to it aborted the process once (SIGABRT) on a loaded machine. Only on
+        # success: after a failure the other rank would wait here for ever.
         dist.barrier()
+    finally:
         dist.destroy_process_group()
 
 
