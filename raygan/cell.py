@@ -4,7 +4,8 @@ A cell crosses Ray Tune, MLflow and the report. Its run names, the key of its ge
 its MLflow params and tags, and the size of its fill are defined here alone, and a run read back
 from MLflow becomes a `Cell` again through `from_run_name`, `from_tags` or `from_params`, so no
 other module formats or parses `-n<budget>-s<seed>`. A finished classifier trial of a cell is a
-`Trial` (its per-image test scores), as tracking reads it back and the report takes it.
+`Trial` (its per-image test scores), and a finished GAN training's quality gate a `Gate`, as
+tracking reads them back and the report takes them.
 """
 
 from __future__ import annotations
@@ -154,6 +155,31 @@ class Trial:
     # `test/youden/threshold`); NaN for a run logged before raygan chose one.
     threshold: float = math.nan
     run_id: str = ""  # its MLflow run, which holds the trained classifier (classifier.pt)
+
+    @property
+    def arm(self) -> str:
+        return self.cell.arm
+
+    @property
+    def budget(self) -> int | str:
+        return self.cell.budget
+
+    @property
+    def seed(self) -> int:
+        return self.cell.seed
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One finished GAN training's quality gate: its cell, how long it trained and its verdict."""
+
+    cell: Cell  # its gan:<family> arm, budget and seed
+    steps: int  # optimizer steps trained
+    max_steps: int  # the steps it was allowed (`steps` param)
+    stopped_early: bool  # the stop rule ended it before max_steps
+    gap: float  # its final quality/gap; NaN without a quality probe
+    converged: str  # the gate's verdict: 'yes', 'no' or 'unknown' (no probe)
+    run_id: str = ""  # its MLflow run, whose quality/gap history is the convergence curve
 
     @property
     def arm(self) -> str:

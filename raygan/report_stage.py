@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from raygan.artifacts import CONFIG_FILE, EXTRACTOR_FILE, REPORT_DIR, RESULTS_DIR
+from raygan.cell import Cell
 from raygan.errors import RayganError
 
 
@@ -233,9 +234,9 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
                                       with_cas=req.cas, log=log,
                                       extractor_file=folder / EXTRACTOR_FILE)
     gates, curves = tracking.sweep_gates(uri, cfg.experiment, req.name)
-    verdicts = {(g["arm"], g["budget"], g["seed"]): g["converged"] for g in gates}
+    verdicts = {g.cell: g.converged for g in gates}
     for row in fidelity or []:
-        row["converged"] = verdicts.get((row["arm"], row["budget"], row["seed"]), "unknown")
+        row["converged"] = verdicts.get(Cell(row["arm"], row["budget"], row["seed"]), "unknown")
     notes = _all_real_notes(cfg, dataset)
     paths = write_report(trials, y, folder / REPORT_DIR, req.name, grids, notes=notes,
                          fidelity=fidelity, gates=gates, curves=curves, external=external,

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from raygan.cell import Cell, parse_budget
+from raygan.cell import Cell, Gate, parse_budget
 from raygan.errors import RayganError
 from raygan.eval.numbers import TestSet, Trial
 
@@ -42,8 +42,8 @@ class Results:
 
     config: dict[str, Any]
     sets: list[TestSet]  # the test split first
-    gates: list[dict[str, Any]] = field(default_factory=list)
-    curves: dict[tuple[str, Any, int], list] = field(default_factory=dict)
+    gates: list[Gate] = field(default_factory=list)
+    curves: dict[Cell, list[tuple[int, float]]] = field(default_factory=dict)
     fidelity: list[dict[str, Any]] | None = None
     notes: list[str] = field(default_factory=list)  # the report's notes (e.g. all-real's count)
 
@@ -67,8 +67,8 @@ def _num(v: Any) -> str:
 
 
 def write_results(folder: str | Path, config_json: str, sets: list[TestSet],
-                  gates: list[dict[str, Any]] | None = None,
-                  curves: dict[tuple[str, Any, int], list] | None = None,
+                  gates: list[Gate] | None = None,
+                  curves: dict[Cell, list[tuple[int, float]]] | None = None,
                   fidelity: list[dict[str, Any]] | None = None,
                   notes: list[str] | None = None) -> list[Path]:
     """Write a results folder (see the module's docstring); returns the files written."""
@@ -102,7 +102,10 @@ def write_results(folder: str | Path, config_json: str, sets: list[TestSet],
         w.writerow(["run", "arm", "budget", "seed", "threshold"])
         for t in sorted(sets[0].trials, key=lambda t: t.cell.sort_key):
             w.writerow([_run(t), t.arm, t.budget, t.seed, _num(float(t.threshold))])
-    for name, keys, rows in (("gates.csv", GATE_KEYS, gates),
+    gate_rows = [{"arm": g.arm, "budget": g.budget, "seed": g.seed, "steps": g.steps,
+                  "max_steps": g.max_steps, "stopped_early": g.stopped_early, "gap": g.gap,
+                  "converged": g.converged} for g in gates or []]
+    for name, keys, rows in (("gates.csv", GATE_KEYS, gate_rows),
                              ("fidelity.csv", FIDELITY_KEYS, fidelity)):
         if rows:
             with (out / name).open("w", newline="") as f:
@@ -114,9 +117,9 @@ def write_results(folder: str | Path, config_json: str, sets: list[TestSet],
         with (out / "curves.csv").open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["arm", "budget", "seed", "step", "gap"])
-            for (arm, budget, seed), points in sorted(curves.items(), key=lambda kv: (
-                    kv[0][0], float(kv[0][1]), kv[0][2])):
-                w.writerows([arm, budget, seed, step, _num(float(gap))] for step, gap in points)
+            for cell, points in sorted(curves.items(), key=lambda kv: kv[0].sort_key):
+                w.writerows([cell.arm, cell.budget, cell.seed, step, _num(float(gap))]
+                            for step, gap in points)
         paths.append(out / "curves.csv")
     return paths
 
@@ -138,6 +141,12 @@ def _typed(row: dict[str, str]) -> dict[str, Any]:
         else:
             out[k] = float(v)
     return out
+
+
+def _gate(row: dict[str, Any]) -> Gate:
+    """A typed row of gates.csv as a `Gate` (a gap left empty reads as NaN)."""
+    return Gate(Cell(row["arm"], row["budget"], row["seed"]), row["steps"], row["max_steps"],
+                row["stopped_early"], row.get("gap", math.nan), row["converged"])
 
 
 def read_results(folder: str | Path) -> Results:
@@ -178,14 +187,14 @@ def read_results(folder: str | Path) -> Results:
         gates, fidelity, curves = [], None, {}
         if (root / "gates.csv").is_file():
             with (root / "gates.csv").open(newline="") as f:
-                gates = [_typed(r) for r in csv.DictReader(f)]
+                gates = [_gate(_typed(r)) for r in csv.DictReader(f)]
         if (root / "fidelity.csv").is_file():
             with (root / "fidelity.csv").open(newline="") as f:
                 fidelity = [_typed(r) for r in csv.DictReader(f)]
         if (root / "curves.csv").is_file():
             with (root / "curves.csv").open(newline="") as f:
                 for r in csv.DictReader(f):
-                    key = (r["arm"], parse_budget(r["budget"]), int(r["seed"]))
+                    key = Cell(r["arm"], parse_budget(r["budget"]), int(r["seed"]))
                     curves.setdefault(key, []).append((int(r["step"]), float(r["gap"])))
     except (OSError, ValueError, KeyError, IndexError, json.JSONDecodeError) as exc:
         raise RayganError(f"results folder {root} is incomplete or malformed ({exc}); write it "

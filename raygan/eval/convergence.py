@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any
 
+from raygan.cell import Cell, Gate
 from raygan.eval.quality import GATE_GAP, MEMORIZATION_GAP, REAL_GAP_RANGE, possible_memorization
 
 MEMORIZATION = "possible memorization"  # the mark of a final gap below MEMORIZATION_GAP
@@ -27,7 +27,7 @@ GATE_TEXT = (f"A GAN run passes the quality gate when its final `quality/gap` is
              f"every run that stopped early passes by construction. {MEMORIZATION_NOTE}")
 
 
-def gate_table(gates: list[dict[str, Any]], cas: dict[tuple, float] | None = None) -> str:
+def gate_table(gates: list[Gate], cas: dict[Cell, float] | None = None) -> str:
     """One row per GAN run: steps trained, early stop, final gap (marked where it reads below
     the real-vs-real range), verdict (and CAS AUC)."""
     head = "| GAN | N | seed | steps (max) | stopped early | final gap | converged |"
@@ -36,13 +36,13 @@ def gate_table(gates: list[dict[str, Any]], cas: dict[tuple, float] | None = Non
         head, sep = head + " CAS AUC |", sep + "---|"
     lines = [head, sep]
     for g in gates:
-        gap = "" if not math.isfinite(g["gap"]) else f"{g['gap']:.2f}"
-        if possible_memorization(g["gap"]):
+        gap = "" if not math.isfinite(g.gap) else f"{g.gap:.2f}"
+        if possible_memorization(g.gap):
             gap += f" ({MEMORIZATION})"
-        row = (f"| {g['arm']} | {g['budget']} | {g['seed']} | {g['steps']} ({g['max_steps']}) |"
-               f" {'yes' if g['stopped_early'] else 'no'} | {gap} | {g['converged']} |")
+        row = (f"| {g.arm} | {g.budget} | {g.seed} | {g.steps} ({g.max_steps}) |"
+               f" {'yes' if g.stopped_early else 'no'} | {gap} | {g.converged} |")
         if cas:
-            value = cas.get((g["arm"], g["budget"], g["seed"]))
+            value = cas.get(g.cell)
             row += f" {value:.3f} |" if value is not None else " |"
         lines.append(row)
     return "\n".join(lines)
@@ -53,15 +53,14 @@ GAP_BANDS = ((-math.inf, 1.0, "gap <= 1 (no farther than benign)"),
              (GATE_GAP, math.inf, f"gap > {GATE_GAP:g} (fails)"))
 
 
-def gate_cas_table(gates: list[dict[str, Any]], cas: dict[tuple, float]) -> str:
+def gate_cas_table(gates: list[Gate], cas: dict[Cell, float]) -> str:
     """What the gate says about CAS: per budget, the GAN runs in each band of final gap (no
     farther than benign lesions; passing but farther; failing) with their mean CAS AUC, and
     Spearman's rho between gap and CAS over the budget's runs. Empty without CAS."""
     from scipy.stats import spearmanr
 
-    runs = [(g["budget"], g["gap"], cas[(g["arm"], g["budget"], g["seed"])]) for g in gates
-            if (g["arm"], g["budget"], g["seed"]) in cas and math.isfinite(g["gap"])
-            and math.isfinite(cas[(g["arm"], g["budget"], g["seed"])])]
+    runs = [(g.budget, g.gap, cas[g.cell]) for g in gates
+            if g.cell in cas and math.isfinite(g.gap) and math.isfinite(cas[g.cell])]
     if not runs:
         return ""
     budgets = sorted({b for b, _, _ in runs}, key=float)
@@ -81,29 +80,29 @@ def gate_cas_table(gates: list[dict[str, Any]], cas: dict[tuple, float]) -> str:
     return "\n".join(lines)
 
 
-def gate_conclusion(gates: list[dict[str, Any]]) -> str:
+def gate_conclusion(gates: list[Gate]) -> str:
     """One sentence: did every GAN run pass the gate, which cells rest on one that did not, and
     which runs read below the real-vs-real range (possible memorization)."""
     if not gates:
         return "No GAN run was trained in this sweep."
-    bad = [g for g in gates if g["converged"] == "no"]
-    unknown = [g for g in gates if g["converged"] == "unknown"]
+    bad = [g for g in gates if g.converged == "no"]
+    unknown = [g for g in gates if g.converged == "unknown"]
     passed = len(gates) - len(bad) - len(unknown)
-    early = sum(g["stopped_early"] and g["converged"] == "yes" for g in gates)
+    early = sum(g.stopped_early and g.converged == "yes" for g in gates)
     text = (f"{passed} of {len(gates)} GAN runs passed the quality gate (final gap at most "
             f"{GATE_GAP:g}, a permissive threshold"
             + (f"; {early} of them stopped early, and the stop rule stops a run only at or "
                "below the gate, so those pass by construction)" if early else ")"))
     if bad:
-        cells = ", ".join(f"{g['arm']} N={g['budget']} seed {g['seed']}" for g in bad)
+        cells = ", ".join(f"{g.arm} N={g.budget} seed {g.seed}" for g in bad)
         text += (f"; {len(bad)} did not converge ({cells}): every comparison of those arms at "
                  "those budgets rests on a GAN that did not train, and says nothing about "
                  "trained GANs")
     if unknown:
         text += f"; {len(unknown)} had no quality probe (eval_every = 0 or too few images)"
-    copies = [g for g in gates if possible_memorization(g["gap"])]
+    copies = [g for g in gates if possible_memorization(g.gap)]
     if copies:
-        runs = ", ".join(f"{g['arm']} N={g['budget']} seed {g['seed']} ({g['gap']:.2f})"
+        runs = ", ".join(f"{g.arm} N={g.budget} seed {g.seed} ({g.gap:.2f})"
                          for g in copies)
         text += (f"; {len(copies)} read below the real-vs-real range (final gap below "
                  f"{MEMORIZATION_GAP:g}), {MEMORIZATION}: {runs}; their samples are closer to "
@@ -112,7 +111,7 @@ def gate_conclusion(gates: list[dict[str, Any]]) -> str:
     return text + "."
 
 
-def convergence_png(curves: dict[tuple[str, int, int], list[tuple[int, float]]]) -> bytes:
+def convergence_png(curves: dict[Cell, list[tuple[int, float]]]) -> bytes:
     """quality/gap against optimizer step: one panel per budget, one colour per family, every
     seed a line; the floor (0), the benign yardstick (1) and the gate marked."""
     import matplotlib
@@ -120,19 +119,19 @@ def convergence_png(curves: dict[tuple[str, int, int], list[tuple[int, float]]])
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    budgets = sorted({b for _, b, _ in curves})
-    arms = sorted({a for a, _, _ in curves})
+    budgets = sorted({c.budget for c in curves})
+    arms = sorted({c.arm for c in curves})
     colours = {a: plt.cm.tab10(i) for i, a in enumerate(arms)}
     fig, axes = plt.subplots(1, max(len(budgets), 1), figsize=(4.6 * max(len(budgets), 1), 3.8),
                              squeeze=False, sharey=True)
     for ax, budget in zip(axes[0], budgets, strict=False):
-        for (arm, b, seed), points in sorted(curves.items()):
-            if b != budget or not points:
+        for cell, points in sorted(curves.items(), key=lambda kv: kv[0].sort_key):
+            if cell.budget != budget or not points:
                 continue
             steps, gaps = zip(*points, strict=True)
-            ax.plot(steps, gaps, color=colours[arm], lw=1.2, alpha=0.9,
-                    label=arm if seed == min(s for a, bb, s in curves if a == arm and bb == b)
-                    else None)
+            first = min(c.seed for c in curves if c.arm == cell.arm and c.budget == budget)
+            ax.plot(steps, gaps, color=colours[cell.arm], lw=1.2, alpha=0.9,
+                    label=cell.arm if cell.seed == first else None)
         ax.axhline(0.0, color="k", lw=0.8, ls="--", label="floor: real vs real")
         ax.axhline(1.0, color="grey", lw=0.8, ls=":", label="benign lesions")
         if GATE_GAP != 1.0:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from raygan.cell import budget_key
+from raygan.cell import Gate, budget_key
 from raygan.eval.numbers import ALPHA, POWER, PUBLISHED, _arms
 from raygan.eval.verdicts import ALPHA as VERDICT_ALPHA
 from raygan.eval.verdicts import MAX_SEEDS, verdict_counts
@@ -307,7 +307,7 @@ def compact_table(rows: list[dict[str, Any]]) -> str:
                  sorted({r["budget"] for r in rows}, key=budget_key))
 
 
-def gate_grid(gates: list[dict[str, Any]]) -> str:
+def gate_grid(gates: list[Gate]) -> str:
     """GAN x budget: the quality gate's verdicts. One seed: the final gap and steps trained
     ("stopped at" where the stop rule ended it). Several: how many seeds passed, and the gaps.
     A final gap below the real-vs-real range is marked "possible memorization" (the verdict
@@ -315,28 +315,28 @@ def gate_grid(gates: list[dict[str, Any]]) -> str:
     from raygan.eval.convergence import MEMORIZATION, MEMORIZATION_NOTE
     from raygan.eval.quality import possible_memorization
 
-    cells: dict[tuple, list[dict]] = defaultdict(list)
+    cells: dict[tuple, list[Gate]] = defaultdict(list)
     for g in gates:
-        cells[(g["arm"], g["budget"])].append(g)
+        cells[(g.arm, g.budget)].append(g)
     keyed = {}
     for key, gs in cells.items():
-        gs = sorted(gs, key=lambda g: g["seed"])
-        gaps = [f"{g['gap']:.2f}" if math.isfinite(g["gap"]) else "?" for g in gs]
-        copies = [g["seed"] for g in gs if possible_memorization(g["gap"])]
+        gs = sorted(gs, key=lambda g: g.seed)
+        gaps = [f"{g.gap:.2f}" if math.isfinite(g.gap) else "?" for g in gs]
+        copies = [g.seed for g in gs if possible_memorization(g.gap)]
         if len(gs) == 1:
             g = gs[0]
-            steps = f"stopped at {g['steps']}" if g["stopped_early"] else str(g["steps"])
-            verdict = "" if g["converged"] == "yes" else f" **{g['converged']}**"
+            steps = f"stopped at {g.steps}" if g.stopped_early else str(g.steps)
+            verdict = "" if g.converged == "yes" else f" **{g.converged}**"
             mark = f", {MEMORIZATION}" if copies else ""
             keyed[key] = f"{gaps[0]}, {steps}{verdict}{mark}"
         else:
-            passed = sum(g["converged"] == "yes" for g in gs)
+            passed = sum(g.converged == "yes" for g in gs)
             mark = (f"; {MEMORIZATION}: seed{'s' if len(copies) > 1 else ''} "
                     f"{', '.join(map(str, copies))}" if copies else "")
             keyed[key] = f"{passed} of {len(gs)} pass ({' / '.join(gaps)}){mark}"
     grid = _grid(keyed, sorted({a for a, _ in cells}),
                  sorted({b for _, b in cells}, key=budget_key))
-    if any(possible_memorization(g["gap"]) for g in gates):
+    if any(possible_memorization(g.gap) for g in gates):
         grid += f"\n\n{MEMORIZATION_NOTE}"
     return grid
 

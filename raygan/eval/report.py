@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from raygan.artifacts import REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE
+from raygan.cell import Cell, Gate
 from raygan.eval.convergence import (
     GATE_TEXT,
     convergence_png,
@@ -158,8 +159,8 @@ def _set_section(ts: TestSet, rows: list[dict[str, Any]], comps: list[dict[str, 
 def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                  grids: dict[str, bytes] | None = None, notes: list[str] | None = None,
                  fidelity: list[dict[str, Any]] | None = None,
-                 gates: list[dict[str, Any]] | None = None,
-                 curves: dict[tuple[str, int, int], list] | None = None,
+                 gates: list[Gate] | None = None,
+                 curves: dict[Cell, list[tuple[int, float]]] | None = None,
                  external: list[TestSet] | None = None,
                  primary: Primary | None = None) -> list:
     """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
@@ -226,7 +227,7 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
            "Only the figures the study's text states, against the test split; AUC (hard) is "
            "its convention.", "", study_table(rows), ""]
     if gates:
-        cas = {(r["arm"], r["budget"], r["seed"]): r["cas_auc"] for r in fidelity or []
+        cas = {Cell(r["arm"], r["budget"], r["seed"]): r["cas_auc"] for r in fidelity or []
                if "cas_auc" in r}
         md += ["## GAN quality gate", "", GATE_TEXT, "", gate_table(gates, cas), ""]
         by_band = gate_cas_table(gates, cas)
@@ -281,7 +282,7 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
 
 
 def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str, Any]]],
-               gates: list[dict[str, Any]] | None,
+               gates: list[Gate] | None,
                fidelity: list[dict[str, Any]] | None,
                primary: Primary | None = None,
                primary_of: dict[str, list[dict[str, Any]]] | None = None,

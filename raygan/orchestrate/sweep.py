@@ -275,14 +275,13 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
                                            skip=frozenset(done), verbose=verbose)
         ctrl_c.check()
         clock["classifiers"] = time.perf_counter()
-        gates = {Cell(g["arm"], g["budget"], g["seed"]): g
-                 for g in tracking.gan_gates(prep.tracking_uri, experiment_id, parent)}
+        gates = {g.cell: g for g in tracking.gan_gates(prep.tracking_uri, experiment_id, parent)}
         for row in rows:
             cell = Cell(row["arm"], row["budget"], row["seed"])
             if cell.is_gan and cell.gan_key in failed:
                 row["error"] = f"GAN training failed: {failed[cell.gan_key]}"
             if cell in gates:
-                row["gan_gap"], row["gan_converged"] = gates[cell]["gap"], gates[cell]["converged"]
+                row["gan_gap"], row["gan_converged"] = gates[cell].gap, gates[cell].converged
         table = markdown(rows)
         (prep.out_dir / RESULTS_MD).write_text(table)
         (prep.out_dir / RESULTS_CSV).write_text(rows_csv(rows))

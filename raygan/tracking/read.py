@@ -18,7 +18,7 @@ from raygan.artifacts import (
     TEST_PROBS,
     external_probs,
 )
-from raygan.cell import KIND_CLASSIFIER, KIND_GAN, Cell, Trial
+from raygan.cell import KIND_CLASSIFIER, KIND_GAN, Cell, Gate, Trial
 from raygan.errors import RayganError
 from raygan.tracking.store import FINISHED_GANS, TEST_DATA_TAG, check_active
 
@@ -190,29 +190,28 @@ def gan_checkpoint(uri: str, experiment: str, sweep: str, run_name: str, dest: s
     return client.download_artifacts(run.info.run_id, GAN_CHECKPOINT, dest)
 
 
-def gan_gates(uri: str, experiment_id: str, parent_run_id: str) -> list[dict[str, Any]]:
-    """The quality-gate verdict of every finished GAN training under a parent run: family,
-    budget, seed, steps trained, whether it stopped early, final gap and `converged`."""
+def gan_gates(uri: str, experiment_id: str, parent_run_id: str) -> list[Gate]:
+    """The quality gate of every finished GAN training under a parent run (steps trained,
+    whether it stopped early, final gap and verdict), in cell order."""
     runs = MlflowClient(uri).search_runs(
         [experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}' and {FINISHED_GANS}",
         max_results=50000)
     out = []
     for run in runs:
-        p, m, cell = run.data.params, run.data.metrics, run_cell(run)
-        out.append({"arm": cell.arm, "budget": cell.budget, "seed": cell.seed,
-                    "steps": int(m.get("steps_trained", p.get("steps", 0))),
-                    "max_steps": int(p.get("steps", 0)),
-                    "stopped_early": bool(m.get("stopped_early", 0.0)),
-                    "gap": m.get("quality/final_gap", float("nan")),
-                    "converged": run.data.tags.get("raygan.converged", "unknown"),
-                    "run_id": run.info.run_id})
-    return sorted(out, key=lambda r: (r["arm"], r["budget"], r["seed"]))
+        p, m = run.data.params, run.data.metrics
+        out.append(Gate(run_cell(run), steps=int(m.get("steps_trained", p.get("steps", 0))),
+                        max_steps=int(p.get("steps", 0)),
+                        stopped_early=bool(m.get("stopped_early", 0.0)),
+                        gap=m.get("quality/final_gap", float("nan")),
+                        converged=run.data.tags.get("raygan.converged", "unknown"),
+                        run_id=run.info.run_id))
+    return sorted(out, key=lambda g: g.cell.sort_key)
 
 
 def sweep_gates(uri: str, experiment: str, sweep: str
-                ) -> tuple[list[dict[str, Any]], dict[tuple[str, int, int], list]]:
+                ) -> tuple[list[Gate], dict[Cell, list[tuple[int, float]]]]:
     """`gan_gates` of a sweep by name, and each GAN run's quality/gap history as
-    {(arm, budget, seed): [(step, gap), ...]}."""
+    {cell: [(step, gap), ...]}."""
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
     parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
@@ -221,6 +220,6 @@ def sweep_gates(uri: str, experiment: str, sweep: str
     gates = gan_gates(uri, exp.experiment_id, parent)
     curves = {}
     for g in gates:
-        history = client.get_metric_history(g["run_id"], "quality/gap")
-        curves[(g["arm"], g["budget"], g["seed"])] = sorted((m.step, m.value) for m in history)
+        history = client.get_metric_history(g.run_id, "quality/gap")
+        curves[g.cell] = sorted((m.step, m.value) for m in history)
     return gates, curves

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from raygan.cell import Cell
+from raygan.cell import Cell, Gate
 from raygan.cli import main
 from raygan.config import profile_config
 from raygan.eval.bundle import image_digest, read_results, write_results
@@ -35,10 +35,9 @@ def _sets():
                                                       for i in range(len(y))))
     ext = TestSet("isic", y_ext, trials(y_ext, 5000), external=True, duplicates=4,
                   duplicates_malignant=4)
-    gates = [{"arm": "gan:dcgan", "budget": b, "seed": s, "steps": 900, "max_steps": 1000,
-              "stopped_early": True, "gap": 0.2 + 0.1 * s, "converged": "yes"}
-             for b in (50, 200) for s in (0, 1, 2)]
-    curves = {("gan:dcgan", b, s): [(100, 3.0), (200, 0.5 + s)] for b in (50, 200)
+    gates = [Gate(Cell("gan:dcgan", b, s), steps=900, max_steps=1000, stopped_early=True,
+                  gap=0.2 + 0.1 * s, converged="yes") for b in (50, 200) for s in (0, 1, 2)]
+    curves = {Cell("gan:dcgan", b, s): [(100, 3.0), (200, 0.5 + s)] for b in (50, 200)
               for s in (0, 1, 2)}
     fidelity = [{"arm": "gan:dcgan", "budget": b, "seed": s, "fd": 1.5, "kid": 0.01,
                  "near_copies": 0.0, "cas_auc": 0.8 + 0.01 * s, "test_auc": 0.7,
@@ -58,6 +57,7 @@ def test_a_results_folder_rebuilds_the_same_report(tmp_path):
     res = read_results(tmp_path / "results")
     assert [s.name for s in res.sets] == ["test", "isic"]
     assert res.sets[0].ids == test.ids and res.sets[1].duplicates_malignant == 4
+    assert res.gates == gates and res.curves == curves  # typed back: Gates, Cell-keyed curves
     again = write_report(res.sets[0].trials, res.sets[0].y, tmp_path / "again", "r",
                          gates=res.gates, curves=res.curves, fidelity=res.fidelity,
                          external=res.sets[1:], primary=primary, notes=res.notes)

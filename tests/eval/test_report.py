@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from raygan.cell import Cell
+from raygan.cell import Cell, Gate
 from raygan.eval.markdown import (
     across_seeds_table,
     comparison_table,
@@ -289,14 +289,14 @@ def test_write_report_with_cas(y, tmp_path):
     assert float(saved[0]["fd"]) == 3.0 and saved[0]["test_auc"] == "0.6"
 
 
-def _gate(seed, gap, verdict, steps=300):
-    return {"arm": "gan:dcgan", "budget": 50, "seed": seed, "steps": steps, "max_steps": 400,
-            "stopped_early": steps < 400, "gap": gap, "converged": verdict, "run_id": str(seed)}
+def _gate(seed, gap, verdict, steps=300, arm="gan:dcgan", budget=50):
+    return Gate(Cell(arm, budget, seed), steps=steps, max_steps=400, stopped_early=steps < 400,
+                gap=gap, converged=verdict, run_id=str(seed))
 
 
 def test_report_names_the_runs_that_failed_the_quality_gate(y, tmp_path):
     gates = [_gate(0, 0.4, "yes"), _gate(1, 2.5, "no", 400), _gate(2, 0.6, "yes")]
-    curves = {("gan:dcgan", 50, s): [(100, 3.0), (200, 1.0 + s), (300, 0.4)] for s in range(3)}
+    curves = {Cell("gan:dcgan", 50, s): [(100, 3.0), (200, 1.0 + s), (300, 0.4)] for s in range(3)}
     paths = write_report(_trials(y, 2.0), y, tmp_path, "gate", gates=gates, curves=curves)
     md = (tmp_path / "report.md").read_text()
     assert "2 of 3 GAN runs passed the quality gate" in md
@@ -402,8 +402,7 @@ def test_each_test_set_gets_a_budget_plot_of_its_own(y, tmp_path):
 def test_gate_grid_with_one_seed_gives_gap_and_steps():
     from raygan.eval.markdown import gate_grid
 
-    gates = [{**_gate(0, 0.4, "yes"), "stopped_early": True, "steps": 300},
-             {**_gate(0, 2.5, "no", 400), "budget": 200}]
+    gates = [_gate(0, 0.4, "yes"), _gate(0, 2.5, "no", 400, budget=200)]
     grid = gate_grid(gates)
     assert "| gan:dcgan | 0.40, stopped at 300 | 2.50, 400 **no** |" in grid
 
@@ -433,7 +432,7 @@ def test_gate_table_and_conclusion_flag_a_gap_below_the_floor_range():
     from raygan.eval.convergence import gate_conclusion, gate_table
 
     gates = [_gate(0, 0.4, "yes"), _gate(1, -0.69, "yes"), _gate(2, -0.10, "yes"),
-             {**_gate(0, -0.48, "yes"), "arm": "gan:fastgan"}, _gate(3, 2.5, "no", 400)]
+             _gate(0, -0.48, "yes", arm="gan:fastgan"), _gate(3, 2.5, "no", 400)]
     table = gate_table(gates)
     # flagged, and still passing: the flag is extra information, not a verdict
     flag = "(possible memorization)"
@@ -460,7 +459,7 @@ def test_gate_grid_flags_a_gap_below_the_floor_range():
     assert ("| gan:dcgan | 3 of 3 pass (0.24 / -0.00 / -0.69); possible memorization: seed 2 |"
             in grid)
     assert "is marked 'possible memorization'" in grid  # the line that says what it means
-    one = gate_grid([{**_gate(0, -0.48, "yes"), "stopped_early": False, "steps": 400}])
+    one = gate_grid([_gate(0, -0.48, "yes", 400)])
     assert "| gan:dcgan | -0.48, 400, possible memorization |" in one
     assert "memorization" not in gate_grid([_gate(0, 0.24, "yes"), _gate(1, -0.10, "yes")])
 
@@ -538,8 +537,8 @@ def test_the_gate_is_read_against_cas_by_gap_band():
     from raygan.eval.convergence import gate_cas_table
 
     gaps, cas_auc = [0.2, 1.2, 1.7, 0.5, 0.9], [0.85, 0.80, 0.70, 0.84, 0.83]
-    gates = [{"arm": "gan:dcgan", "budget": 50, "seed": s, "gap": g} for s, g in enumerate(gaps)]
-    cas = {("gan:dcgan", 50, s): c for s, c in enumerate(cas_auc)}
+    gates = [_gate(s, g, "yes") for s, g in enumerate(gaps)]
+    cas = {Cell("gan:dcgan", 50, s): c for s, c in enumerate(cas_auc)}
     table = gate_cas_table(gates, cas)
     rho = spearmanr(gaps, cas_auc).statistic
     assert (f"| 50 | 3 runs, CAS {np.mean([0.85, 0.84, 0.83]):.3f} | 1 run, CAS 0.800 | "
