@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, machine  # noqa: E402
 
-from raygan.config import FEW_SHOT_AUG, ClassifierConfig, GANConfig  # noqa: E402
+from raygan.config import ClassifierConfig, GANConfig  # noqa: E402
 from raygan.data import carve_validation, load_dataset  # noqa: E402
 from raygan.data.splits import budget_subset  # noqa: E402
 from raygan.eval.plots import grid_png  # noqa: E402
@@ -30,6 +30,7 @@ from raygan.eval.quality import QualityProbe  # noqa: E402
 from raygan.fidelity_stage import cas  # noqa: E402
 from raygan.gans import build_gan, fit_gan  # noqa: E402
 from raygan.gans.train import final_quality  # noqa: E402
+from raygan.profiles import FEW_SHOT_AUG
 
 FAMILIES = {  # the laptop profile's widths and batches
     "dcgan": {"width": 32, "batch_size": 64, "steps": 3000},

@@ -13,9 +13,10 @@ import argparse
 
 import torch
 
-from raygan.config import FEW_SHOT_AUG, GANConfig, profile_config
+from raygan.config import GANConfig
 from raygan.gans import build_gan
 from raygan.images import to_float
+from raygan.profiles import FEW_SHOT_AUG, profile_config
 
 
 def main() -> None:

@@ -1,16 +1,24 @@
-"""A sweep's command-line values (`raygan run` and `raygan tune`) to its SweepConfig: the
-profile, with every value given over it. Values arrive as the command line spells them
-("50,200,all", "isic=cards/isic2017.toml"); each bad one is a one-line RayganError."""
+"""A sweep's command-line options (`raygan run` and `raygan tune`): their definitions, and their
+values to its SweepConfig: the profile, with every value given over it. Values arrive as the
+command line spells them ("50,200,all", "isic=cards/isic2017.toml"); each bad one is a one-line
+RayganError."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from raygan.config import SweepConfig, check_external_name, check_primary, profile_config
+from raygan.config import (
+    NAME_RULE,
+    PROFILE_NAMES,
+    SweepConfig,
+    check_external_name,
+    check_primary,
+)
 from raygan.errors import RayganError
 
 
@@ -62,6 +70,8 @@ def external_tests(values: list[str]) -> dict[str, str]:
 def sweep_config(values: Mapping[str, Any]) -> SweepConfig:
     """The SweepConfig of `values["profile"]` (laptop) with every other value given (not None)
     over it; `values` maps the options' dests (`vars()` of the parsed arguments) to their text."""
+    from raygan.profiles import profile_config  # the GAN plug-ins (torch) load only here
+
     v = {k: x for k, x in values.items() if x is not None}
     cfg = profile_config(v.get("profile", "laptop"))
     gan, clf = cfg.gan, cfg.classifier
@@ -101,3 +111,63 @@ def sweep_config(values: Mapping[str, Any]) -> SweepConfig:
     if "primary" in v:  # named on the command line: its reference must be in the grid
         check_primary(out.primary, out.margin, out.arms)
     return out
+
+
+def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of a sweep (shared by `run` and `tune`)."""
+    p.add_argument("--profile", default="laptop",
+                   help=f"preset: {', '.join(PROFILE_NAMES)} (laptop)")
+    p.add_argument("--data", help="dataset root (Kaggle layout); else $RAYGAN_DATA, else "
+                                  "./data/skin-cancer-mvb")
+    p.add_argument("--resolution", type=int, help="image side in px: 32, 64, 128 or 224")
+    p.add_argument("--budgets", help="real malignant images kept, e.g. 50,200,500 ('all' adds the "
+                                     "all-real arm)")
+    p.add_argument("--arms", help="e.g. real,oversample,classic,gan:dcgan,all-real")
+    p.add_argument("--seeds", help="e.g. 0,1,2; each redraws the subset and re-inits every model;\n"
+                                   "with --resume: seeds to add to the sweep's grid")
+    p.add_argument("--fill-target", type=int, help="malignant count after filling (0 = all real)")
+    p.add_argument("--gan-steps", type=int, help="optimizer steps per GAN")
+    p.add_argument("--gan-batch-size", type=int, help="GAN batch, summed over DDP workers")
+    p.add_argument("--gan-width", type=int, help="channels of the widest GAN layer")
+    p.add_argument("--gan-workers", type=int, help="Ray Train DDP workers per GAN")
+    p.add_argument("--clf-epochs", type=int, help="classifier epochs (upper bound)")
+    p.add_argument("--gan-configs", help="JSON of per-cell GAN settings, e.g. the\n"
+                                         "best_gan_configs.json that raygan tune writes")
+    p.add_argument("--exclude-leaks", action="store_true", default=None,
+                   help="drop test images that re-capture a training lesion (leakage audit)")
+    p.add_argument("--classes", help="NEGATIVE,POSITIVE class folders of a class-folder dataset;\n"
+                                     "the second is the scarce one (benign,malignant)")
+    p.add_argument("--test-fraction", type=float,
+                   help="share of each class carved as test where the data has no test split")
+    p.add_argument("--validation", choices=("budget", "study"),
+                   help="budget: validation malignant images are part of the N (default);\n"
+                        "study: a fixed 15 %% pool outside the budgets, as the study did")
+    p.add_argument("--external-test", action="append", metavar="NAME=DATASET",
+                   help="also test every classifier on DATASET (any source: folder or card);\n"
+                        "repeatable; metrics under ext/NAME/ in MLflow")
+    p.add_argument("--keep-external-duplicates", action="store_true", default=None,
+                   help="keep external images that duplicate a training image (dropped)")
+    p.add_argument("--primary", metavar="METRIC:REF",
+                   help="the primary comparison, declared before the run: every generative\n"
+                        "fill against REF in METRIC at each budget, one Holm family\n"
+                        "(auc:oversample; METRIC auc or acc, REF oversample, real or classic)")
+    p.add_argument("--margin", type=float,
+                   help="equivalence margin of the primary comparison, in its metric (0.02)")
+    p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
+                   help="train on GPUs (default: as the profile says)")
+    p.add_argument("--address", help="Ray cluster to join, e.g. auto; else $RAY_ADDRESS, else\n"
+                                     "(or with 'local') a new local Ray of the sweep's own")
+    p.add_argument("--storage", help="Tune/Train storage_path (shared storage on a cluster)")
+    p.add_argument("--output", help="folder for config.json and the results tables (runs)")
+    p.add_argument("--experiment", help="MLflow experiment name (raygan)")
+    p.add_argument("--name", help="sweep name: MLflow parent run and results sub-folder;\n"
+                                  f"{NAME_RULE}")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted sweep --name (its saved config.json holds;\n"
+                        "finished runs are kept, unfinished ones run again)")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and the "
+                                                          "number of trials, then exit")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show Ray's trial tables and the workers' logs (default: one line per\n"
+                        "finished trial)")
+    return p

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from mlflow.tracking import MlflowClient
 
-from raygan.config import profile_config
 from raygan.orchestrate.gan_stage import MIN_PROBE_IMAGES
 from raygan.orchestrate.lock import LOCK_FILE
+from raygan.profiles import profile_config
 
 SCRIPT = Path(__file__).resolve().parents[1] / "sweeps" / "full_grid.py"
 

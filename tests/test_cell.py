@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from raygan.cell import ALL, KIND_CLASSIFIER, KIND_GAN, Cell
-from raygan.config import ALL_ARMS, profile_config
 from raygan.data import carve_validation, cell_split, training_set
 from raygan.errors import RayganError
+from raygan.profiles import ALL_ARMS, profile_config
 
 BUDGETS = (1, 3, 20, 50, 500)
 SEEDS = (0, 7)

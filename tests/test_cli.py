@@ -120,7 +120,7 @@ def test_resume_errors(capsys, data_copy, tmp_path):
 
 
 def test_resume_reads_the_saved_config(capsys, data_copy, tmp_path):
-    from raygan.config import profile_config
+    from raygan.profiles import profile_config
 
     saved = profile_config("smoke")
     saved = saved.__class__.from_dict({**saved.to_dict(), "budgets": [7], "seeds": [3, 4]})
@@ -226,7 +226,7 @@ def test_gan_configs_take_an_integer_learning_rate(capsys, data_copy, tmp_path):
 
 
 def _good_config() -> str:
-    from raygan.config import profile_config
+    from raygan.profiles import profile_config
 
     return profile_config("smoke").to_json()
 

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from raygan.config import PROFILES, SweepConfig, profile_config, validate
+from raygan.config import SweepConfig, validate
 from raygan.errors import RayganError
 from raygan.gans import REGISTRY
+from raygan.profiles import PROFILES, profile_config
 
 
 def _smoke(**changes) -> SweepConfig:
@@ -171,3 +172,12 @@ def test_a_named_primary_needs_its_reference_and_the_default_stays_quiet():
         sweep_config({"arms": "real,gan:dcgan", "primary": "auc:oversample"})
     cfg = sweep_config({"arms": "real,gan:dcgan,all-real"})  # the default, no oversample arm
     assert validate(cfg, REGISTRY).primary == "auc:oversample"
+
+
+def test_the_profiles_are_the_names_the_command_line_lists_and_their_arms_the_registrys():
+    from raygan.config import PROFILE_NAMES
+    from raygan.gans import GAN_ARMS
+    from raygan.profiles import ALL_ARMS
+
+    assert tuple(PROFILES) == PROFILE_NAMES
+    assert ALL_ARMS == ("real", "oversample", "classic", *GAN_ARMS, "all-real")

@@ -23,7 +23,8 @@ REPORT = Path(__file__).resolve().parents[1] / "sweeps" / "report.py"
 
 DRIVER = """
 import dataclasses, json, sys
-from raygan.config import ClassifierConfig, profile_config
+from raygan.config import ClassifierConfig
+from raygan.profiles import profile_config
 from raygan.orchestrate.sweep import prepare, run_sweep
 cfg = dataclasses.replace(profile_config("smoke"), arms=("real",), budgets=(10,),
                           classifier=ClassifierConfig(epochs=2, patience=2),

@@ -13,9 +13,10 @@ from sweep_helpers import saved_sweep
 import raygan
 from raygan import cli
 from raygan.cell import KIND_GAN, Cell
-from raygan.config import GANConfig, profile_config
+from raygan.config import GANConfig
 from raygan.gans import build_gan, fit_gan
 from raygan.gans.checkpoint import FORMAT, GANSpec, load_checkpoint, save_checkpoint
+from raygan.profiles import profile_config
 
 RUN = "train:dcgan-n5-s0"  # the smoke sweep's DCGAN at budget 5 (saved_sweep), seed 0
 COUNT = 6

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from raygan.config import profile_config
 from raygan.orchestrate.memory import MIB, classifier_trial_bytes, gan_worker_bytes
+from raygan.profiles import profile_config
 
 MEASURED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "peak_memory.json"
 RAY_WORKER_MIB = 80  # a Ray worker's RSS beyond a plain process with the same imports (52 seen)

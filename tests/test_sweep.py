@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sweep_helpers import check_mlflow, run_sweep_cli
 
-from raygan.config import profile_config
+from raygan.profiles import profile_config
 
 REPORT = Path(__file__).resolve().parents[1] / "sweeps" / "report.py"
 

@@ -69,7 +69,7 @@ def test_parent_run_carries_the_results_as_metrics_and_a_table(sweep):
 def test_summary_metric_names_are_legal_for_every_arm():
     from mlflow.utils.validation import _validate_metric_name
 
-    from raygan.config import ALL_ARMS
+    from raygan.profiles import ALL_ARMS
 
     rows = [{"arm": a, "budget": "all" if a == "all-real" else 20, "seed": s, "test/auc": 0.5,
              "test/acc": 0.5} for a in ALL_ARMS for s in (0, 1)]

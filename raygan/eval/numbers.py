@@ -66,7 +66,7 @@ class TestSet:
 
 def _arms(rows: list[dict[str, Any]]) -> list[str]:
     """Arms in the grid's order: baselines, GAN families, all-real."""
-    from raygan.config import ALL_ARMS
+    from raygan.profiles import ALL_ARMS
 
     names = set(r["arm"] for r in rows)
     return sorted(names, key=lambda a: (ALL_ARMS.index(a) if a in ALL_ARMS else len(ALL_ARMS), a))

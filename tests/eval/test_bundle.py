@@ -7,11 +7,11 @@ import pytest
 
 from raygan.cell import Cell, Gate
 from raygan.cli import main
-from raygan.config import profile_config
 from raygan.eval.bundle import image_digest, read_results, write_results
 from raygan.eval.numbers import TestSet, Trial
 from raygan.eval.report import write_report
 from raygan.eval.verdicts import Primary
+from raygan.profiles import profile_config
 
 
 def _scores(y, signal, seed):

@@ -93,7 +93,7 @@ def _no_scientific(labels) -> bool:
 def test_one_budget_puts_the_arms_side_by_side_on_a_categorical_axis():
     import matplotlib.pyplot as plt
 
-    from raygan.config import ALL_ARMS
+    from raygan.profiles import ALL_ARMS
 
     arms = [a for a in ALL_ARMS if a != "all-real"]  # the widest grid: nine labels
     fig = budget_figure({"test split": _rows([200], (0, 1, 2), arms)})

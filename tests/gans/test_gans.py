@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from raygan.config import ALL_ARMS, DIFFAUGMENT_POLICIES, GANConfig
+from raygan.config import DIFFAUGMENT_POLICIES, GANConfig
 from raygan.gans import GAN, GAN_ARMS, REGISTRY, build_gan, fit_gan, register
 from raygan.gans.diffaugment import POLICIES
+from raygan.profiles import ALL_ARMS
 
 RES = 32
 CFG = GANConfig(z_dim=16, width=8, batch_size=8, steps=2, checkpoint_every=1, log_every=1)

@@ -1,0 +1,111 @@
+"""The profiles: named presets of a sweep (smoke, laptop, overnight, paper), and the arms of the
+grid, which the GAN plug-ins' registry names. Above raygan.config (the dataclasses and their
+checks) and raygan.gans (the families), so that every arm list derives from the registry."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from raygan.cell import ALL_REAL
+from raygan.config import ClassifierConfig, GANConfig, SweepConfig
+from raygan.errors import RayganError
+from raygan.gans import GAN_ARMS
+
+# Every arm, in the order the grid and its tables give them: the baselines, each registered GAN
+# family's arm in registry order, then all-real.
+ALL_ARMS = ("real", "oversample", "classic", *GAN_ARMS, ALL_REAL)
+FEW_SHOT_AUG = "color,translation,cutout"  # DiffAugment as the FastGAN paper trains
+PGGAN_OPTIM = {"lr": 1e-3, "beta1": 0.0}  # the PGGAN paper's Adam, for equalized-lr weights
+
+
+def _smoke() -> SweepConfig:
+    return SweepConfig(
+        profile="smoke",
+        resolution=32,
+        budgets=(20,),  # one budget: each GAN training costs ~20-50 s of Ray Train start-up
+        # Every baseline, the study's first GAN and the few-shot one: two GAN trainings run side
+        # by side on 2 cores. Every family is exercised by the registry-parametrized tests.
+        arms=("real", "oversample", "classic", "gan:dcgan", "gan:fastgan", "all-real"),
+        gan=GANConfig(width=8, batch_size=16, steps=20, checkpoint_every=10, log_every=5,
+                      eval_every=10),
+        gan_overrides={"pggan": PGGAN_OPTIM},
+        classifier=ClassifierConfig(epochs=2, patience=2),
+        num_grid_images=16,
+    )
+
+
+def _laptop() -> SweepConfig:
+    # 32 px: the 2-block CNN scores as well as at 64 px (all real, one seed: 0.864 acc / 0.946
+    # AUC against 0.844 / 0.938), and a GAN step costs about a quarter. Upper bounds on the
+    # steps come from quality curves measured on the real data (2026-12-01, 2-core CPU; README
+    # "GANs that train"): at N=500 DCGAN's quality/gap had flattened near 0.1 by step ~1800,
+    # FastGAN's near 0.2-0.5 by ~1000, InfoGAN's and CycleGAN's were at 1.1-1.3 and ~0.7 at
+    # 1500 (CAS AUC 0.89, 0.85, 0.86, 0.82); InfoGAN's at N=50 was still falling at 1500
+    # (4.5, from 34), so it gets 2000. PGGAN's full-size stage did not settle within 2000 steps
+    # with the paper's WGAN-GP at lr 1e-3 or 5e-4 (gap 3-30); with the logistic loss, R1 and
+    # a generator EMA its gap fell steadily (1.68 at 1500 steps, N=500; gans/pggan.py), so it
+    # trains that way. With R1 every step it was still falling at 2000 steps (N=200: 2.05, CAS
+    # 0.72); with StyleGAN2's lazy R1 (every 16 steps, 1.3x faster steps) and 2500 steps its
+    # gap reached 0.86 at N=200 (CAS 0.82). InfoGAN at N=200 kept falling to 2500 steps
+    # (0.67, CAS 0.82), so it gets 2500 too. In laptop-4 (2026-12-01, idle machine, 64 min)
+    # FastGAN passed the gate at step 100 and sat at 0.1-0.5 from step 200 on, yet trained
+    # 1000-1200 steps (its noisy curve never flattens by the stop rule's measure sooner), and
+    # CycleGAN passed at step 200-500 and was at 0.27 / 0.76 / 0.80 (N=50/200/500) by step 1000;
+    # they now stop at 500 and 1000 steps, which takes the hour's profile under 60 minutes.
+    # The stop rule ends a run earlier once its gap has
+    # flattened below the gate (5 probes, 500 steps, without a 0.05 gain). bf16 autocast made
+    # the step 1.6-1.9x faster (DCGAN,
+    # FastGAN) and DCGAN's N=500 fill reached CAS AUC 0.89 with it (0.82 in fp32).
+    # DiffAugment for every family: these are 50-500 image datasets (Zhao et al. 2020).
+    fast = {"amp": True, "diffaugment": FEW_SHOT_AUG}
+    return SweepConfig(
+        profile="laptop",
+        resolution=32,
+        budgets=(50, 200, 500),
+        arms=ALL_ARMS,
+        gan=GANConfig(width=32, batch_size=64, steps=2500, checkpoint_every=250, log_every=50,
+                      eval_every=100, stop_patience=5, stop_gain=0.05, min_steps=1000, **fast),
+        gan_overrides={
+            "pggan": {"width": 16, "batch_size": 32, "steps": 2500, "r1": 0.1, "r1_every": 16,
+                      "ema": 0.995, **PGGAN_OPTIM},
+            "cyclegan": {"width": 16, "batch_size": 8, "steps": 1000},
+            "infogan": {"width": 16, "batch_size": 32, "steps": 2500},
+            "fastgan": {"width": 16, "batch_size": 32, "steps": 500},
+        },
+        classifier=ClassifierConfig(epochs=10, patience=3),
+    )
+
+
+def _paper() -> SweepConfig:
+    return SweepConfig(
+        profile="paper",
+        resolution=224,
+        budgets=(10, 50, 100, 200, 250, 300, 500),
+        arms=ALL_ARMS,
+        seeds=(0, 1, 2, 3, 4),
+        gan=GANConfig(width=64, batch_size=64, steps=10000, use_gpu=True, checkpoint_every=1000,
+                      eval_every=500, stop_patience=6, min_steps=3000, amp=True),
+        gan_overrides={
+            "pggan": PGGAN_OPTIM,
+            "cyclegan": {"batch_size": 4},  # the CycleGAN paper trains with batch 1
+            "infogan": {"diffaugment": FEW_SHOT_AUG},
+            "fastgan": {"diffaugment": FEW_SHOT_AUG},
+        },
+        classifier=ClassifierConfig(epochs=50, patience=8, use_gpu=True),
+    )
+
+
+def _overnight() -> SweepConfig:
+    # The laptop grid with 3 seeds: the CPU significance run (about 3x the laptop's wall time;
+    # run it in pieces with --resume where a session is shorter).
+    return dataclasses.replace(_laptop(), profile="overnight", seeds=(0, 1, 2))
+
+
+PROFILES = {"smoke": _smoke, "laptop": _laptop, "overnight": _overnight, "paper": _paper}
+
+
+def profile_config(name: str) -> SweepConfig:
+    """The preset called `name`."""
+    if name not in PROFILES:
+        raise RayganError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+    return PROFILES[name]()
