@@ -37,8 +37,9 @@ def _smoke() -> SweepConfig:
 def _laptop() -> SweepConfig:
     # 32 px: the 2-block CNN scores as well as at 64 px (all real, one seed: 0.864 acc / 0.946
     # AUC against 0.844 / 0.938), and a GAN step costs about a quarter. Upper bounds on the
-    # steps come from quality curves measured on the real data (2026-12-01, 2-core CPU; README
-    # "GANs that train"): at N=500 DCGAN's quality/gap had flattened near 0.1 by step ~1800,
+    # steps come from quality curves measured on the real data (2026-12-01, 2-core CPU;
+    # docs/running.md, "GANs that train"): at N=500 DCGAN's quality/gap had flattened near 0.1
+    # by step ~1800,
     # FastGAN's near 0.2-0.5 by ~1000, InfoGAN's and CycleGAN's were at 1.1-1.3 and ~0.7 at
     # 1500 (CAS AUC 0.89, 0.85, 0.86, 0.82); InfoGAN's at N=50 was still falling at 1500
     # (4.5, from 34), so it gets 2000. PGGAN's full-size stage did not settle within 2000 steps

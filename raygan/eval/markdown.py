@@ -279,7 +279,7 @@ def fidelity_correlation_table(corrs: list[dict[str, Any]]) -> str:
 
 
 
-# --- at a glance: the compact tables that the README quotes (report/summary.md) -------------
+# --- at a glance: the compact tables that docs/results.md quotes (summary.md) -------------
 
 def _grid(keyed: dict[tuple[str, Any], str], arms: list[str], budgets: list) -> str:
     """An arm x budget markdown table of preformatted cells (blank where a cell is absent)."""
