@@ -145,8 +145,26 @@ class Cell:
             raise ValueError(f"arm {self.arm!r} {what}: it is not a gan:<family> arm")
 
 
+class _OfCell:
+    """A record of one grid cell whose arm, budget and seed read through its `cell`."""
+
+    cell: Cell
+
+    @property
+    def arm(self) -> str:
+        return self.cell.arm
+
+    @property
+    def budget(self) -> int | str:
+        return self.cell.budget
+
+    @property
+    def seed(self) -> int:
+        return self.cell.seed
+
+
 @dataclass(frozen=True)
-class Trial:
+class Trial(_OfCell):
     """One finished classifier trial: its cell and its per-image test probabilities."""
 
     cell: Cell  # its arm, budget and seed
@@ -156,21 +174,9 @@ class Trial:
     threshold: float = math.nan
     run_id: str = ""  # its MLflow run, which holds the trained classifier (classifier.pt)
 
-    @property
-    def arm(self) -> str:
-        return self.cell.arm
-
-    @property
-    def budget(self) -> int | str:
-        return self.cell.budget
-
-    @property
-    def seed(self) -> int:
-        return self.cell.seed
-
 
 @dataclass(frozen=True)
-class Gate:
+class Gate(_OfCell):
     """One finished GAN training's quality gate: its cell, how long it trained and its verdict."""
 
     cell: Cell  # its gan:<family> arm, budget and seed
@@ -180,15 +186,3 @@ class Gate:
     gap: float  # its final quality/gap; NaN without a quality probe
     converged: str  # the gate's verdict: 'yes', 'no' or 'unknown' (no probe)
     run_id: str = ""  # its MLflow run, whose quality/gap history is the convergence curve
-
-    @property
-    def arm(self) -> str:
-        return self.cell.arm
-
-    @property
-    def budget(self) -> int | str:
-        return self.cell.budget
-
-    @property
-    def seed(self) -> int:
-        return self.cell.seed
