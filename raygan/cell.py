@@ -21,14 +21,18 @@ if TYPE_CHECKING:
     import numpy as np
 
 GAN_ARM_PREFIX = "gan:"  # `gan:<family>` arms fill with a GAN's images
+CLASSIC_PREFIX = "classic+"  # `classic+gan:<family>`: that GAN's fill, classic-augmented
+PROBE_PREFIX = "probe:"  # `probe:<name>`: a shortcut probe (raygan/data/probes.py)
 ALL = "all"  # the budget of the all-real arm: every real malignant training image
 ALL_REAL = "all-real"  # the arm whose budget is every real malignant training image (a part
 # of it validates under `budget` validation, as of every budget: data/arms.py)
-FILLING_ARMS = ("oversample", "classic")  # plus every gan:<family>: they fill up to the target
+FILLING_ARMS = ("oversample", "classic")  # plus every gan:<family>, classic+gan:<family> and
+# probe:<name> (a probe trains on oversample's set): they fill up to the target
 GAN_RUN_PREFIX = "train:"  # a GAN training's run name: train:<family>-n<budget>-s<seed>
 TUNE_RUN_PREFIX = "tune:"  # a tuned cell's run name: tune:<family>-n<budget>-s<seed>
 KIND_GAN, KIND_CLASSIFIER = "gan", "classifier"  # `raygan.kind` of a cell's runs
-RUN_NAME = re.compile(r"(?P<prefix>train:|tune:)?(?P<arm>(?:gan:)?\w+(?:-\w+)*?)"
+RUN_NAME = re.compile(r"(?P<prefix>train:|tune:)?"
+                      r"(?P<arm>(?:classic\+gan:|gan:|probe:)?\w+(?:-\w+)*?)"
                       r"-n(?P<budget>\d+|all)-s(?P<seed>\d+)")
 
 
@@ -46,7 +50,8 @@ def parse_budget(value: Any) -> int | str:
 class Cell:
     """One (arm, budget, seed) of the grid; a GAN training is the cell of its `gan:<family>` arm."""
 
-    arm: str  # `real`, `oversample`, `classic`, `all-real` or `gan:<family>`
+    arm: str  # `real`, `oversample`, `classic`, `all-real`, `gan:<family>`,
+    # `classic+gan:<family>` or `probe:<name>`
     budget: int | str  # real malignant training images kept; 'all' for the all-real arm
     seed: int  # redraws the budget subset and re-initializes every model of the cell
 
@@ -57,13 +62,18 @@ class Cell:
 
     @property
     def is_gan(self) -> bool:
-        """Whether the arm fills with a GAN's images."""
-        return self.arm.startswith(GAN_ARM_PREFIX)
+        """Whether the arm fills with a GAN's images (`gan:*`, or `classic+gan:*` augmented)."""
+        return self.arm.startswith((GAN_ARM_PREFIX, CLASSIC_PREFIX + GAN_ARM_PREFIX))
+
+    @property
+    def is_probe(self) -> bool:
+        """Whether the arm is a shortcut probe (`probe:*`), outside every comparison."""
+        return self.arm.startswith(PROBE_PREFIX)
 
     @property
     def gan(self) -> str:
-        """The GAN family of a `gan:*` arm; '' for every other arm."""
-        return self.arm[len(GAN_ARM_PREFIX):] if self.is_gan else ""
+        """The GAN family of a `gan:*` or `classic+gan:*` arm; '' for every other arm."""
+        return self.arm.rpartition(GAN_ARM_PREFIX)[2] if self.is_gan else ""
 
     @property
     def sort_key(self) -> tuple:
@@ -77,9 +87,10 @@ class Cell:
 
     @property
     def gan_key(self) -> str:
-        """The key of the cell's generated images: its classifier run's name."""
+        """The key of the cell's generated images: the classifier run name of its GAN's
+        `gan:<family>` cell, so every arm of one family reads the one GAN's fill."""
         self._need_gan("has no generated images")
-        return self.run_name
+        return f"{GAN_ARM_PREFIX}{self.gan}-n{self.budget}-s{self.seed}"
 
     @property
     def gan_run_name(self) -> str:
@@ -102,7 +113,7 @@ class Cell:
     def fill_count(self, num_real: int, fill_target: int) -> int:
         """Synthetic or duplicated malignant images that the arm adds to its `num_real` real
         training images: up to `fill_target` for the filling arms, none for the others."""
-        if self.arm in FILLING_ARMS or self.is_gan:
+        if self.arm in FILLING_ARMS or self.is_gan or self.is_probe:
             return max(0, fill_target - num_real)
         return 0
 
@@ -143,6 +154,11 @@ class Cell:
     def _need_gan(self, what: str) -> None:
         if not self.is_gan:
             raise ValueError(f"arm {self.arm!r} {what}: it is not a gan:<family> arm")
+
+
+def arm_family(arm: str) -> str:
+    """The GAN family an arm fills from (`gan:dcgan`, `classic+gan:dcgan` -> `dcgan`); ''."""
+    return Cell(arm, 0, 0).gan
 
 
 class _OfCell:
