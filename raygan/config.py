@@ -68,10 +68,22 @@ class GANConfig:
     r1_every: int = 1
 
 
+# The downstream classifiers' registry keys (raygan/classifiers/ registers each; the command
+# line lists these without importing torch, and a test holds the two equal). The first is the
+# study's 2-block CNN: what a sweep, a saved state or a results folder without the key used.
+CLASSIFIER_NAMES = ("cnn", "resnet20")
+DEFAULT_CLASSIFIER = CLASSIFIER_NAMES[0]
+
+
 @dataclass(frozen=True)
 class ClassifierConfig:
-    """The study's downstream 2-block CNN and how each trial trains it."""
+    """The downstream classifier (the study's 2-block CNN unless `name` says otherwise) and how
+    each trial trains it."""
 
+    name: str = DEFAULT_CLASSIFIER  # registry key of the model: cnn, resnet20 (CLASSIFIER_NAMES)
+    # A local file of initial weights (a state dict or a trial's classifier.pt of the same
+    # model and resolution), absolute; empty = a fresh seeded initialization. Never downloaded.
+    weights: str = ""
     epochs: int = 30  # upper bound; early stopping on val AUC usually ends sooner
     patience: int = 5  # epochs without a val AUC gain before stopping
     batch_size: int = 64  # images per Adam step
@@ -321,6 +333,10 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     for gcfg in [cfg.gan, *(cfg.gan_config(n) for n in cfg.gan_names), *cells]:
         _check_gan(gcfg)
     _positive(cfg.classifier, ("epochs", "patience", "batch_size", "lr", "cpus"), "classifier")
+    if cfg.classifier.name not in CLASSIFIER_NAMES:
+        raise RayganError(f"unknown classifier {cfg.classifier.name!r}; known classifiers: "
+                          f"{', '.join(CLASSIFIER_NAMES)} (e.g. --classifier "
+                          f"{DEFAULT_CLASSIFIER})")
     if cfg.num_grid_images <= 0:
         raise RayganError("num_grid_images must be positive")
     return cfg

@@ -1,27 +1,33 @@
-"""The study's downstream classifier: a 2-block CNN trained with CrossEntropy and Adam."""
+"""The study's downstream classifier: two conv-ReLU-maxpool blocks and a small dense head."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from raygan.config import ClassifierConfig
-from raygan.images import to_float
-from raygan.metrics import binary_metrics
+from raygan.classifiers.base import Classifier, register
 
 
-class TwoBlockCNN(nn.Module):
-    """Two conv-ReLU-maxpool blocks, then a small dense head; 2 logits (benign, malignant)."""
+@register
+class TwoBlockCNN(Classifier):
+    """Two conv-ReLU-maxpool blocks, then a small dense head; 2 logits (benign, malignant).
 
-    def __init__(self, resolution: int, channels: tuple[int, int] = (32, 64), hidden: int = 128):
-        super().__init__()
+    The submodule names (`features`, `head`) are those of every classifier.pt and feature
+    extractor saved so far: their weights load unchanged."""
+
+    name = "cnn"
+    summary = "the study's 2-block CNN (2 conv-ReLU-maxpool blocks, dense 128, dropout 0.5)"
+    # 1.15e-3 MiB per image x pixel: fits the measured 32 and 64 px peaks (benchmarks/
+    # peak_memory.py, 2026-12-01)
+    memory_slope_mib = 1.15e-3
+
+    def __init__(self, resolution: int, channels: tuple[int, int] | list[int] = (32, 64),
+                 hidden: int = 128):
+        super().__init__(resolution)
         c1, c2 = channels
+        self.channels, self.hidden, self.dim = (int(c1), int(c2)), int(hidden), int(hidden)
         self.features = nn.Sequential(
             nn.Conv2d(3, c1, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
             nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
@@ -32,93 +38,12 @@ class TwoBlockCNN(nn.Module):
             nn.Dropout(0.5), nn.Linear(hidden, 2),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+    @property
+    def args(self) -> dict[str, Any]:
+        return {"channels": list(self.channels), "hidden": self.hidden}
 
+    def penultimate(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head[:3](self.features(x))  # Flatten, Linear, ReLU
 
-@dataclass
-class FitResult:
-    """The best-on-validation model and its training history."""
-
-    model: nn.Module
-    best_epoch: int
-    best_val: dict[str, float]
-    history: list[dict[str, float]] = field(default_factory=list)
-
-
-@torch.no_grad()
-def predict_proba(
-    model: nn.Module, x: np.ndarray, batch: int = 256, device: str = "cpu"
-) -> np.ndarray:
-    """P(malignant) for uint8 NCHW images."""
-    model.eval()
-    out = []
-    for i in range(0, len(x), batch):
-        xb = to_float(torch.tensor(x[i : i + batch])).to(device)
-        out.append(F.softmax(model(xb), dim=1)[:, 1].cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
-
-
-def fit_classifier(
-    cfg: ClassifierConfig,
-    x: np.ndarray,
-    y: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
-    seed: int,
-    device: str = "cpu",
-    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-) -> FitResult:
-    """Train on (x, y); keep the weights with the best validation AUC; stop after `patience`."""
-    resolution = x.shape[-1]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = TwoBlockCNN(resolution).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    rng = np.random.default_rng([seed, 0xC1F])
-    data, labels = torch.from_numpy(x), torch.from_numpy(y)
-    best_auc, best_state, best_epoch, best_val = -1.0, None, 0, {}
-    history: list[dict[str, float]] = []
-    drop_gen = torch.Generator().manual_seed(seed)
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        order = rng.permutation(len(data))
-        total, n = 0.0, 0
-        for i in range(0, len(order), cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
-            xb, yb = to_float(data[idx]).to(device), labels[idx].to(device)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(torch.randint(2**62, (1,), generator=drop_gen)))
-                loss = F.cross_entropy(model(xb), yb)  # dropout masks follow the seed
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            n += len(idx)
-        val = binary_metrics(y_val, predict_proba(model, x_val, device=device))
-        row = {"epoch": epoch, "train/loss": total / max(n, 1),
-               **{f"val/{k}": v for k, v in val.items()}}
-        history.append(row)
-        if val["auc"] > best_auc:
-            best_auc, best_epoch, best_val = val["auc"], epoch, val
-            best_state = copy.deepcopy(model.state_dict())
-        if on_epoch is not None:
-            on_epoch(epoch, row)
-        if epoch - best_epoch >= cfg.patience:
-            break
-    model.load_state_dict(best_state)
-    return FitResult(model, best_epoch, best_val, history)
-
-
-def classifier_state(model: nn.Module, resolution: int, threshold: float = 0.5) -> dict:
-    """What rebuilds a trained classifier: its weights, the input size and its validation
-    threshold; tensors and numbers only, so `torch.load(..., weights_only=True)` reads it."""
-    return {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "resolution": int(resolution), "threshold": float(threshold)}
-
-
-def load_classifier(state: dict) -> TwoBlockCNN:
-    """The classifier that `classifier_state` saved, in eval mode."""
-    model = TwoBlockCNN(int(state["resolution"]))
-    model.load_state_dict(state["model"])
-    return model.eval()
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head[3:](features)  # Dropout, Linear
