@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raygan.cell import ALL_REAL, GAN_ARM_PREFIX
+from raygan.cell import ALL_REAL, CLASSIC_PREFIX, GAN_ARM_PREFIX, PROBE_PREFIX, arm_family
 from raygan.errors import RayganError
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # no separators, quotes, leading dot
@@ -21,6 +21,12 @@ STORAGE_SCHEMES = ("file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
 RESOLUTIONS = (32, 64, 128, 224)  # px; 224 is the study's, the rest are cheaper stand-ins
 VALIDATIONS = ("budget", "study")  # see raygan/data/splits.py
 BASELINE_ARMS = ("real", "oversample", "classic", ALL_REAL)
+# The shortcut probes (`probe:<name>` arms; raygan/data/probes.py says what each sees)
+PROBE_NAMES = ("occlude-25", "occlude-50", "border", "colour")
+# How an image that is not square becomes the working resolution's square (raygan/data/dataset.py):
+# crop = resize the short side, keep the centre (torchvision's Resize + CenterCrop); squash =
+# resize both sides, changing the aspect ratio; pad = resize the long side, pad with black.
+GEOMETRIES = ("crop", "squash", "pad")
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,8 @@ class SweepConfig:
     profile: str = "laptop"  # the preset these values started from
     data: str = ""  # dataset root in the Kaggle layout; resolved from --data / RAYGAN_DATA
     resolution: int = 64  # px, square; images are resized on load
+    geometry: str = "crop"  # how non-square images become square (GEOMETRIES); a dataset card's
+    # `geometry` key holds for its dataset over this one
     budgets: tuple[int, ...] = (50, 200, 500)  # N real malignant training images kept per cell
     arms: tuple[str, ...] = ("real", "oversample", "classic", "gan:dcgan", "all-real")  # grid arms
     seeds: tuple[int, ...] = (0,)  # each seed redraws the budget subset and re-inits every model
@@ -142,8 +150,9 @@ class SweepConfig:
 
     @property
     def gan_names(self) -> tuple[str, ...]:
-        """The GAN families that the arms name, in arm order."""
-        return tuple(a[len(GAN_ARM_PREFIX) :] for a in self.arms if a.startswith(GAN_ARM_PREFIX))
+        """The GAN families that the arms name (`gan:*`, `classic+gan:*`), each once, in arm
+        order: each trains once per budget and seed, whichever arms read its fill."""
+        return tuple(dict.fromkeys(arm_family(a) for a in self.arms if arm_family(a)))
 
     def gan_config(self, name: str, budget: int | None = None) -> GANConfig:
         """The GANConfig that family `name` trains with at `budget`: `gan`, then the family's
@@ -164,6 +173,7 @@ class SweepConfig:
             if key in values:
                 values[key] = tuple(values[key])
         values.setdefault("validation", "study")  # a config from before the choice existed
+        values.setdefault("geometry", "squash")  # ... before raygan kept the aspect ratio
         values.setdefault("primary_declared", "primary" in d)  # ... or before the declaration
         values["gan"] = GANConfig(**d.get("gan", {}))
         values["classifier"] = ClassifierConfig(**d.get("classifier", {}))
@@ -264,20 +274,29 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     if scheme and scheme not in STORAGE_SCHEMES:
         raise RayganError(f"--storage {cfg.storage}: unsupported scheme {scheme}://; use a local "
                           f"path or one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}")
+    if cfg.geometry not in GEOMETRIES:
+        raise RayganError(f"unknown geometry {cfg.geometry!r}; use one of: "
+                          f"{', '.join(GEOMETRIES)}")
     if cfg.resolution not in RESOLUTIONS:
         known = ", ".join(map(str, RESOLUTIONS))
         raise RayganError(f"unsupported resolution {cfg.resolution}; use one of {known}")
     if not cfg.arms:
         raise RayganError("no arms given; name at least one, e.g. --arms real,gan:dcgan")
     for arm in cfg.arms:
-        if arm.startswith(GAN_ARM_PREFIX):
-            name = arm[len(GAN_ARM_PREFIX) :]
+        if arm.startswith(PROBE_PREFIX):
+            if arm[len(PROBE_PREFIX):] not in PROBE_NAMES:
+                raise RayganError(f"unknown probe {arm!r}; known probes: "
+                                  f"{', '.join(PROBE_PREFIX + p for p in PROBE_NAMES)} "
+                                  "(--probes adds them all)")
+        elif arm.startswith((GAN_ARM_PREFIX, CLASSIC_PREFIX + GAN_ARM_PREFIX)):
+            name = arm_family(arm)
             if name not in gan_registry:
                 raise RayganError(
                     f"unknown GAN {name!r} in arm {arm!r}; known GANs: {', '.join(gan_registry)}"
                 )
         elif arm not in BASELINE_ARMS:
-            known = ", ".join([*BASELINE_ARMS, *(GAN_ARM_PREFIX + g for g in gan_registry)])
+            known = ", ".join([*BASELINE_ARMS, *(GAN_ARM_PREFIX + g for g in gan_registry),
+                               f"{CLASSIC_PREFIX}{GAN_ARM_PREFIX}<gan>", f"{PROBE_PREFIX}<probe>"])
             raise RayganError(f"unknown arm {arm!r}; known arms: {known}")
     if len(set(cfg.arms)) != len(cfg.arms):
         raise RayganError(f"arms repeat: {','.join(cfg.arms)}; name each arm once")
