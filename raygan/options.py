@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from raygan.config import (
+    CLASSIFIER_NAMES,
     NAME_RULE,
     PROFILE_NAMES,
     SweepConfig,
@@ -105,8 +106,10 @@ def sweep_config(values: Mapping[str, Any]) -> SweepConfig:
                              for fam, o in cfg.gan_overrides.items()}
     if v.get("gan_configs"):
         over["gan_overrides"].update(read_gan_configs(v["gan_configs"]))
-    clf = replace(clf, **{k: v[opt] for k, opt in {"epochs": "clf_epochs",
+    clf = replace(clf, **{k: v[opt] for k, opt in {"epochs": "clf_epochs", "name": "classifier",
                                                     "use_gpu": "gpu"}.items() if opt in v})
+    if v.get("classifier_weights"):  # absolute, so a resume finds it; checked by prepare()
+        clf = replace(clf, weights=os.path.abspath(os.path.expanduser(v["classifier_weights"])))
     out = replace(cfg, gan=gan, classifier=clf, **{k: x for k, x in over.items() if x is not None})
     if "primary" in v:  # named on the command line: its reference must be in the grid
         check_primary(out.primary, out.margin, out.arms)
@@ -131,6 +134,12 @@ def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--gan-width", type=int, help="channels of the widest GAN layer")
     p.add_argument("--gan-workers", type=int, help="Ray Train DDP workers per GAN")
     p.add_argument("--clf-epochs", type=int, help="classifier epochs (upper bound)")
+    p.add_argument("--classifier", choices=CLASSIFIER_NAMES,
+                   help="the downstream classifier of every trial: cnn (the study's 2-block\n"
+                        "CNN, default) or resnet20 (CIFAR ResNet-20, He et al. 2016)")
+    p.add_argument("--classifier-weights", metavar="FILE",
+                   help="initial weights of every trial's classifier: a local state dict or\n"
+                        "classifier.pt of the same --classifier at the same resolution")
     p.add_argument("--gan-configs", help="JSON of per-cell GAN settings, e.g. the\n"
                                          "best_gan_configs.json that raygan tune writes")
     p.add_argument("--exclude-leaks", action="store_true", default=None,

@@ -1,4 +1,5 @@
-"""Classifier stage: one Tune experiment over the arm x budget x seed grid.
+"""Classifier stage: one Tune experiment over the arm x budget x seed grid, each trial fitting
+the sweep's classifier (`--classifier`, a raygan.classifiers registry key).
 
 Real data reaches every trial once through the object store (`tune.with_parameters`); GAN arms
 read their generated images from the ObjectRefs that the `ImageHub` owns.
@@ -19,7 +20,7 @@ from ray import tune
 
 from raygan.artifacts import CLASSIFIER_FILE, ROC_PNG, TEST_PROBS, external_probs
 from raygan.cell import ALL, ALL_REAL, KIND_CLASSIFIER, Cell
-from raygan.classifiers import classifier_state, fit_classifier, predict_proba
+from raygan.classifiers import classifier_state, fit_classifier, predict_proba, read_weights
 from raygan.config import ClassifierConfig, SweepConfig
 from raygan.data.arms import training_set
 from raygan.data.splits import cell_split
@@ -48,15 +49,16 @@ def grid_cells(cfg: SweepConfig) -> list[Cell]:
 
 
 def trial_resources(ccfg: ClassifierConfig, resolution: int) -> dict[str, float]:
-    """What one classifier trial asks Ray for."""
-    memory = classifier_trial_bytes(ccfg.batch_size, resolution, ccfg.use_gpu)
+    """What one classifier trial asks Ray for (its memory at its classifier's own slope)."""
+    memory = classifier_trial_bytes(ccfg.batch_size, resolution, ccfg.use_gpu, ccfg.name)
     return {"CPU": ccfg.cpus, "memory": memory, **({"GPU": 1} if ccfg.use_gpu else {})}
 
 
 def classifier_trial(config: dict[str, Any], *, data: SweepData,
                      generated: dict[str, list], tracking: TrackingContext,
-                     sweep: SweepConfig) -> None:
-    """Tune function trainable: build the arm's training set, fit the CNN, test once, log."""
+                     sweep: SweepConfig, init: dict[str, torch.Tensor] | None = None) -> None:
+    """Tune function trainable: build the arm's training set, fit the sweep's classifier (from
+    the initial weights `init`, read on the driver, when given), test once, log."""
     cell = Cell(**config["cell"])
     ccfg = sweep.classifier
     torch.set_num_threads(ccfg.cpus)
@@ -89,7 +91,7 @@ def classifier_trial(config: dict[str, Any], *, data: SweepData,
             tune.report({**row, "done_training": 0})
 
         fit = fit_classifier(ccfg, x, y, x_val, y_val, cell.seed, device=device,
-                             on_epoch=on_epoch)
+                             on_epoch=on_epoch, init=init)
         p_test = predict_proba(fit.model, x_test, device=device)
         p_val = predict_proba(fit.model, x_val, device=device)
         test = {**binary_metrics(y_test, p_test), **youden_metrics(y_val, p_val, y_test, p_test)}
@@ -141,9 +143,12 @@ def run_classifier_stage(cfg: SweepConfig, data: SweepData, generated: dict[str,
     cells = [c for c in grid_cells(cfg) if c.run_name not in skip]
     if not cells:
         return []
+    ccfg = cfg.classifier
+    # Read once, on the driver (the file need not exist on other nodes), checked by prepare().
+    init = read_weights(ccfg.weights, ccfg.name, cfg.resolution) if ccfg.weights else None
     trainable = tune.with_resources(
         tune.with_parameters(classifier_trial, data=data, generated=generated,
-                             tracking=tracking, sweep=cfg),
+                             tracking=tracking, sweep=cfg, init=init),
         trial_resources(cfg.classifier, cfg.resolution),
     )
     tuner = tune.Tuner(

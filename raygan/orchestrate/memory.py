@@ -4,7 +4,8 @@ Ray packs trials onto a node by the resources they ask for; without a `memory` r
 starts as many as the node has CPUs for, and at 224 px two GAN trainings side by side outgrew
 the machine until Ray's memory monitor killed workers. So each worker and trial asks for its
 estimated peak: a fixed part plus activations, linear in images per worker x pixels (x the
-GAN's width), with a slope per family that the family's class declares (`memory_slope_mib`).
+GAN's width), with a slope per GAN family and per classifier that its class declares
+(`memory_slope_mib`).
 
 The figures come from `benchmarks/peak_memory.py` (2026-12-01, 2-core AMD EPYC, 24 GiB, no
 GPU, torch 2.14, 1 thread): peak RSS of a fresh process training each family for 3 steps at
@@ -13,10 +14,16 @@ family is the larger of its two measured ones (between batch 16 and 64 at width 
 and at 64 px); with it, the formula covers every measured point. Above 64 px it extrapolates:
 an estimate, not a measurement. On a GPU the activations live in GPU memory, which Ray does
 not count, so a GPU worker reserves the fixed part only.
+
+The classifiers' slopes come from `benchmarks/classifier_fit.py` (peak RSS of a fresh process
+fitting one epoch of 2637 random images, batch 64, 1 thread, at 32 and 64 px; each slope
+covers both points with the fixed part below).
 """
 
 from __future__ import annotations
 
+from raygan.classifiers import DEFAULT as DEFAULT_CLASSIFIER
+from raygan.classifiers import REGISTRY as CLASSIFIERS
 from raygan.gans import REGISTRY
 
 MIB = 2**20
@@ -24,7 +31,6 @@ MIB = 2**20
 # plus 192 MiB for weights, optimizer state and allocator slack at the measured widths (the
 # most any measured point needed beyond the activation term was 150 MiB).
 PROCESS_MIB = 1024 + 192
-CLASSIFIER_ACTIVATION_MIB = 1.15e-3  # MiB per (image of a batch x pixel) of the 2-block CNN
 NUM_IMAGES = 2637  # training images of the dataset: what a trial may hold, and copy, at most
 
 
@@ -40,9 +46,11 @@ def gan_worker_bytes(gan: str, width: int, batch_size: int, num_workers: int, re
     return int(PROCESS_MIB * MIB + images + activations)
 
 
-def classifier_trial_bytes(batch_size: int, resolution: int, use_gpu: bool) -> int:
-    """Peak memory of one classifier trial (the training, arm and test images, about three
-    times the training split in uint8, plus activations on CPU)."""
+def classifier_trial_bytes(batch_size: int, resolution: int, use_gpu: bool,
+                           classifier: str = DEFAULT_CLASSIFIER) -> int:
+    """Peak memory of one trial of `classifier` (the training, arm and test images, about three
+    times the training split in uint8, plus activations on CPU, at the classifier's slope)."""
     images = 3 * NUM_IMAGES * 3 * resolution**2
-    activations = 0.0 if use_gpu else CLASSIFIER_ACTIVATION_MIB * batch_size * resolution**2 * MIB
+    slope = CLASSIFIERS[classifier].memory_slope_mib
+    activations = 0.0 if use_gpu else slope * batch_size * resolution**2 * MIB
     return int(PROCESS_MIB * MIB + images + activations)

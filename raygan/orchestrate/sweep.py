@@ -17,6 +17,7 @@ import ray
 from raygan import tracking
 from raygan.artifacts import CONFIG_FILE, RESULTS_CSV, RESULTS_JSON, RESULTS_MD
 from raygan.cell import KIND_CLASSIFIER, Cell
+from raygan.classifiers import read_weights
 from raygan.config import SweepConfig, check_name, load_config, validate
 from raygan.data import Dataset, Pools, Split, carve_validation, check_budgets
 from raygan.data.dataset import digest_of_test, fingerprint_changes
@@ -172,6 +173,8 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     if resume:
         cfg = resumed_config(cfg, add_seeds, log)
     validate(cfg, REGISTRY)
+    if cfg.classifier.weights:  # a missing, unreadable or other model's file fails here
+        read_weights(cfg.classifier.weights, cfg.classifier.name, cfg.resolution)
     if not cfg.sweep_name:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         cfg = replace(cfg, sweep_name=f"{cfg.profile}-{stamp}")

@@ -26,7 +26,7 @@ from ray.tune.search.optuna import OptunaSearch
 from raygan import tracking
 from raygan.artifacts import BEST_FILE, CONFIG_FILE, TRIALS_CSV
 from raygan.cell import Cell
-from raygan.classifiers import fit_classifier
+from raygan.classifiers import fit_classifier, read_weights
 from raygan.config import SweepConfig
 from raygan.data.arms import training_set
 from raygan.data.splits import cell_split
@@ -69,7 +69,7 @@ def make_searcher(seed: int) -> Searcher:
 
 
 def tuning_trial(config: dict[str, Any], *, data: SweepData, sweep: SweepConfig,
-                 cell: Cell) -> None:
+                 cell: Cell, init: dict[str, torch.Tensor] | None = None) -> None:
     """Train the GAN with the proposed settings, fill, train the classifier; report val AUC."""
     budget, seed = cell.budget, cell.seed
     gcfg = dataclasses.replace(sweep.gan_config(cell.gan, budget), num_workers=1,
@@ -89,7 +89,7 @@ def tuning_trial(config: dict[str, Any], *, data: SweepData, sweep: SweepConfig,
         tune.report({METRIC: row[METRIC], "val/acc": row["val/acc"]})
 
     fit_classifier(sweep.classifier, x, y, x_train[split.val], y_train[split.val], seed,
-                   device=device, on_epoch=on_epoch)
+                   device=device, on_epoch=on_epoch, init=init)
 
 
 def _tune_cell(prep: Prepared, cell: Cell, data: SweepData, storage: str,
@@ -97,8 +97,11 @@ def _tune_cell(prep: Prepared, cell: Cell, data: SweepData, storage: str,
                verbose: bool = True) -> tune.ResultGrid:
     cfg = prep.cfg
     base = cfg.gan_config(cell.gan, cell.budget)
+    ccfg = cfg.classifier  # initial weights read on the driver (checked by prepare())
+    init = read_weights(ccfg.weights, ccfg.name, cfg.resolution) if ccfg.weights else None
     trainable = tune.with_resources(
-        tune.with_parameters(tuning_trial, data=data, sweep=cfg, cell=cell), resources)
+        tune.with_parameters(tuning_trial, data=data, sweep=cfg, cell=cell, init=init),
+        resources)
     name = f"{cfg.sweep_name}-tune-{cell.gan}-n{cell.budget}"
     path = Path(storage) / name
     if tune.Tuner.can_restore(str(path)):  # an interrupted tuning run continues
@@ -176,7 +179,8 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
             # classifier: both reservations, with the process's fixed part counted once.
             memory = (gan_worker_bytes(gan, gcfg.width, 2 * gcfg.batch_size, 1, cfg.resolution,
                                        use_gpu)
-                      + classifier_trial_bytes(cfg.classifier.batch_size, cfg.resolution, use_gpu)
+                      + classifier_trial_bytes(cfg.classifier.batch_size, cfg.resolution, use_gpu,
+                                               cfg.classifier.name)
                       - PROCESS_MIB * MIB)
             resources = {"cpu": gcfg.cpus_per_worker, "gpu": 1 if use_gpu else 0,
                          "memory": memory}
