@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from raygan.cell import Cell
-from raygan.classifiers import fit_classifier, predict_proba
-from raygan.config import ClassifierConfig
+from raygan.classifiers import check_classifier_name, fit_classifier, predict_proba, read_weights
+from raygan.config import DEFAULT_CLASSIFIER, ClassifierConfig
 from raygan.data import carve_validation, cell_split
 from raygan.errors import RayganError
 from raygan.eval.fidelity import FeatureExtractor
@@ -32,13 +32,14 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
     resamples (up to `max_images` of) the very fill its arm trained on.
 
     With `with_cas`, each row also gets the GAN's Classification Accuracy Score: the sweep's
-    classifier (same config, the run's seed) trained on the cell's real benign training images
-    plus as many generated malignant images as there are real malignant training images (the
-    pool budgets draw from: 1197 on skin-cancer-mvb under `budget` validation, 1017 under
-    `study`). Under `study` validation that is the `all-real` arm's class ratio. Under `budget`
-    validation (the default) it is not: all-real trains on 956 real malignant images (241 of
-    its budget validate), while CAS and, with the default fill target, every filled arm train
-    on 1197 malignant images (`raygan.data.arms.all_real_note` states the counts in the report).
+    classifier (same config and initial weights, the run's seed) trained on the cell's real
+    benign training images plus as many generated malignant images as there are real malignant
+    training images (the pool budgets draw from: 1197 on skin-cancer-mvb under `budget`
+    validation, 1017 under `study`). Under `study` validation that is the `all-real` arm's class
+    ratio. Under `budget` validation (the default) it is not: all-real trains on 956 real
+    malignant images (241 of its budget validate), while CAS and, with the default fill target,
+    every filled arm train on 1197 malignant images (`raygan.data.arms.all_real_note` states the
+    counts in the report).
 
     The feature extractor is trained once per sweep and kept in `extractor_file` (when given):
     its training is not bit-for-bit repeatable on CPU (it varies with the thread count, and
@@ -66,6 +67,9 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
         if extractor_file is not None:
             torch.save(extractor.state_dict(), extractor_file)
     fakes, budget_images, cas_scores = {}, {}, {}
+    ccfg = cfg.classifier  # CAS trains the sweep's classifier, from its initial weights if any
+    init = (read_weights(ccfg.weights, ccfg.name, cfg.resolution)
+            if with_cas and ccfg.weights else None)
     cells = sorted(checkpoints, key=lambda c: (c.gan, c.budget, c.seed))
     for i, cell in enumerate(cells):
         gan, budget, seed = cell.gan, cell.budget, cell.seed
@@ -80,7 +84,8 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
         budget_images[(budget, seed)] = x[split.malignant]
         if with_cas:  # CAS early-stops on the cell's validation images, as its arm did
             cas_scores[key] = cas(fake[:pools.num_malignant], x[split.benign], x[split.val],
-                                  y_train[split.val], dataset.test.x, y, cfg.classifier, seed)
+                                  y_train[split.val], dataset.test.x, y, ccfg, seed,
+                                  init=init)
             if log:
                 log(f"CAS {i + 1}/{len(checkpoints)}: {gan} N={budget} seed {seed}: "
                     f"AUC {cas_scores[key]['auc']:.3f}")
@@ -101,11 +106,14 @@ def train_feature_extractor(
     seed: int,
     epochs: int = 30,
     device: str = "cpu",
+    classifier: str = DEFAULT_CLASSIFIER,
 ) -> FeatureExtractor:
-    """Train the study's 2-block CNN on real benign/malignant images and wrap it for features."""
+    """Train a registry classifier (the study's 2-block CNN unless `classifier` names another)
+    on real benign/malignant images and wrap its penultimate layer for features."""
     x = check_images(x, "x")
     check_images(x_val, "x_val")
-    fit = fit_classifier(ClassifierConfig(epochs=epochs), x, y, x_val, y_val, seed, device=device)
+    cfg = ClassifierConfig(name=check_classifier_name(classifier), epochs=epochs)
+    fit = fit_classifier(cfg, x, y, x_val, y_val, seed, device=device)
     return FeatureExtractor(fit.model, x.shape[-1], device)
 
 
@@ -119,8 +127,10 @@ def cas(
     cfg: ClassifierConfig,
     seed: int,
     device: str = "cpu",
+    init: dict[str, torch.Tensor] | None = None,
 ) -> dict:
-    """Classification Accuracy Score: train on synthetic malignant + real benign, test on real."""
+    """Classification Accuracy Score: train the classifier of `cfg` (the sweep's: its
+    registry key in `cfg.name`) on synthetic malignant + real benign images, test on real."""
     fake_malignant = check_images(fake_malignant, "fake_malignant")
     real_benign = check_images(real_benign, "real_benign")
     check_images(x_val, "x_val")
@@ -130,5 +140,5 @@ def cas(
         raise ValueError(f"all image sets must share one resolution, got {sorted(sides)}")
     x = np.concatenate([real_benign, fake_malignant])
     y = np.concatenate([np.zeros(len(real_benign)), np.ones(len(fake_malignant))]).astype(np.int64)
-    fit = fit_classifier(cfg, x, y, x_val, y_val, seed, device=device)
+    fit = fit_classifier(cfg, x, y, x_val, y_val, seed, device=device, init=init)
     return binary_metrics(y_test, predict_proba(fit.model, x_test, device=device))

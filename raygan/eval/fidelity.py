@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from scipy import linalg
 
-from raygan.classifiers.cnn import TwoBlockCNN
+from raygan.classifiers import Classifier, build_classifier
 from raygan.images import check_images, resize, to_float
 
 __all__ = [
@@ -54,17 +54,18 @@ def _check_features(feat: np.ndarray, name: str, min_rows: int = 2) -> np.ndarra
 
 
 class FeatureExtractor:
-    """Penultimate features (the dense hidden layer after ReLU) of an in-project 2-block CNN."""
+    """Penultimate features (`Classifier.penultimate`: the 2-block CNN's dense hidden layer
+    after ReLU, ResNet-20's globally pooled channels) of an in-project registry classifier."""
 
-    def __init__(self, model: TwoBlockCNN, resolution: int, device: str = "cpu"):
+    def __init__(self, model: Classifier, resolution: int, device: str = "cpu"):
         self.model = model.to(device).eval()
         self.resolution = resolution
         self.device = device
 
     @property
     def dim(self) -> int:
-        """Feature dimension: the width of the hidden dense layer."""
-        return self.model.head[1].out_features
+        """Feature dimension: the width of the classifier's penultimate layer."""
+        return self.model.dim
 
     @torch.no_grad()
     def features(self, images: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -76,29 +77,29 @@ class FeatureExtractor:
                 f"images are {x.shape[-2]}x{x.shape[-1]} px but the feature extractor was trained"
                 f" at {self.resolution} px; resize them first"
             )
-        self.model.eval()
-        penultimate = self.model.head[:3]  # Flatten, Linear, ReLU: dropout and logits left out
+        self.model.eval()  # dropout off: the penultimate layer is deterministic
         out = [np.zeros((0, self.dim), np.float32)]
         for i in range(0, len(x), batch):
             xb = to_float(torch.from_numpy(x[i : i + batch])).to(self.device)
-            out.append(penultimate(self.model.features(xb)).cpu().numpy())
+            out.append(self.model.penultimate(xb).cpu().numpy())
         return np.concatenate(out)
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to rebuild the extractor: shape arguments and CPU weights."""
+        """Everything needed to rebuild the extractor: the classifier's registry key and
+        constructor arguments, and CPU weights."""
         weights = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
-        channels = (weights["features.0.weight"].shape[0], weights["features.3.weight"].shape[0])
-        return {
-            "resolution": self.resolution,
-            "channels": channels,
-            "hidden": weights["head.1.weight"].shape[0],
-            "weights": weights,
-        }
+        return {"arch": self.model.name, "args": dict(self.model.args),
+                "resolution": self.resolution, "weights": weights}
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], device: str = "cpu") -> FeatureExtractor:
-        """Rebuild an extractor saved with `state_dict`."""
-        model = TwoBlockCNN(state["resolution"], tuple(state["channels"]), state["hidden"])
+        """Rebuild an extractor saved with `state_dict`; one saved before extractors named their
+        classifier is the study's CNN, its shape in `channels` and `hidden`."""
+        if "arch" in state:
+            model = build_classifier(state["arch"], state["resolution"], **state["args"])
+        else:
+            model = build_classifier("cnn", state["resolution"], channels=state["channels"],
+                                     hidden=state["hidden"])
         model.load_state_dict(state["weights"])
         return cls(model, state["resolution"], device)
 
