@@ -52,7 +52,7 @@ def sweep_data(cfg, name: str, data: str | None):
     from raygan.data.dataset import fingerprint_changes
 
     dataset = load_source(data or cfg.data, cfg.resolution, cfg.classes or None,
-                          cfg.test_fraction, cfg.split_seed)
+                          cfg.test_fraction, cfg.split_seed, cfg.geometry)
     changed, _ = fingerprint_changes(cfg.data_fingerprint or dataset.fingerprint,
                                      dataset.fingerprint)
     if changed:
@@ -68,7 +68,7 @@ def _audited(name: str, spec: str, cfg, dataset, keep: bool, log: Callable[[str]
     from raygan.data.sources import external_set
     from raygan.eval.leakage import without_external_duplicates
 
-    whole = external_set(spec, cfg.resolution)
+    whole = external_set(spec, cfg.resolution, geometry=cfg.geometry)
     ext, pairs, duplicates = without_external_duplicates(dataset.train, whole, keep)
     malignant = int(whole.y[sorted({p["external_index"] for p in pairs})].sum())
     log(f"external test {name}: {len(ext)} images from {spec}; {duplicates} duplicate a "

@@ -1,7 +1,11 @@
 """Read the Kaggle layout `ROOT/{train,test}/{benign,malignant}/*.jpg` into uint8 NCHW arrays.
 
 Decoded arrays are cached on disk, keyed by every file's relative path, size and modification
-time plus the resolution, so a second load skips JPEG decoding entirely. The same listing gives
+time plus the resolution and the geometry, so a second load skips JPEG decoding entirely. The
+geometry says how an image that is not square becomes the square working resolution: `crop`
+(resize the short side to the resolution, keep the centre: torchvision's Resize + CenterCrop, the
+aspect ratio kept), `squash` (resize both sides: the aspect ratio changes) or `pad` (resize the
+long side, pad the short one with black, centred). The same listing gives
 the data's fingerprint, which a sweep keeps so that a resume or a report can tell other data.
 """
 
@@ -19,6 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from raygan.config import GEOMETRIES
 from raygan.errors import RayganError
 
 CLASSES = ("benign", "malignant")  # label 0, label 1
@@ -28,6 +33,8 @@ KAGGLE_ID = "fanconic/skin-cancer-malignant-vs-benign"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 LAYOUT = "ROOT/{train,test}/{benign,malignant}/*.jpg"
 CACHE_VERSION = 2  # bump when the decoding changes, so stale caches are ignored
+GEOMETRY_KEY = "geometry"  # the fingerprint's entry that records the geometry (not a folder)
+OLD_GEOMETRY = "squash"  # what a fingerprint without that entry was decoded with
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class Dataset:
     test: Split
     fingerprint: dict[str, dict[str, Any]] = field(default_factory=dict)  # see `fingerprint`
     classes: tuple[str, str] = CLASSES  # names of label 0 and label 1 (the scarce class)
+    geometry: str = "crop"  # how non-square images became square (GEOMETRIES)
 
 
 def resolve_root(path: str | os.PathLike | None = None) -> Path:
@@ -113,10 +121,14 @@ def _check_file_name(path: Path) -> None:
                           "UTF-8; rename the file") from None
 
 
-def fingerprint(listing: dict[str, list[Path]]) -> dict[str, dict[str, Any]]:
+def fingerprint(listing: dict[str, list[Path]], geometry: str | None = None
+                ) -> dict[str, dict[str, Any]]:
     """Per `split/class` folder: its number of files, their bytes, a digest of their names and
-    sizes, and a digest of their modification times."""
-    out = {}
+    sizes, and a digest of their modification times; and the `geometry` the images were decoded
+    with, where given (same files, other geometry: other images)."""
+    out: dict[str, dict[str, Any]] = {}
+    if geometry is not None:
+        out[GEOMETRY_KEY] = {"geometry": geometry}
     for key, files in listing.items():
         names, times, total = hashlib.sha256(), hashlib.sha256(), 0
         for p in files:
@@ -134,7 +146,10 @@ def fingerprint_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str,
     """(how the data changed, e.g. 'test/malignant: 300 -> 12 files'; the folders whose files
     only have new modification times, as a copy of the same data has)."""
     changed, touched = [], []
-    for key in sorted(set(old) | set(new)):
+    was, now = (fp.get(GEOMETRY_KEY, {}).get("geometry", OLD_GEOMETRY) for fp in (old, new))
+    if was != now:
+        changed.append(f"geometry: {was} -> {now}")
+    for key in sorted((set(old) | set(new)) - {GEOMETRY_KEY}):
         a, b = old.get(key), new.get(key)
         if a is None or b is None:
             changed.append(f"{key}: {'new' if a is None else 'gone'}")
@@ -176,8 +191,32 @@ def _to_rgb(img: Image.Image, path: Path) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).convert("RGB")
 
 
-def _decode(path: Path, resolution: int) -> np.ndarray:
-    """One image as (3, R, R) uint8; grayscale/RGBA become RGB, other sizes are resized."""
+def to_square(img: Image.Image, resolution: int, geometry: str) -> Image.Image:
+    """`img` at `resolution` x `resolution` px by `geometry` (crop, squash or pad)."""
+    w, h = img.size
+    if (w, h) == (resolution, resolution):
+        return img
+    size = (resolution, resolution)
+    if geometry == "squash" or w == h:
+        return img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if geometry == "crop":  # the centre square of the original, then resized
+        side = min(w, h)
+        left, top = (w - side) / 2, (h - side) / 2
+        return img.resize(size, Image.Resampling.BILINEAR, box=(left, top, left + side,
+                                                                 top + side), reducing_gap=2.0)
+    if geometry != "pad":
+        raise ValueError(f"unknown geometry {geometry!r}; use one of {', '.join(GEOMETRIES)}")
+    scale = resolution / max(w, h)
+    inner = (max(1, round(w * scale)), max(1, round(h * scale)))
+    out = Image.new("RGB", size)  # black
+    out.paste(img.resize(inner, Image.Resampling.BILINEAR, reducing_gap=2.0),
+              ((resolution - inner[0]) // 2, (resolution - inner[1]) // 2))
+    return out
+
+
+def _decode(path: Path, resolution: int, geometry: str = "crop") -> np.ndarray:
+    """One image as (3, R, R) uint8; grayscale/RGBA become RGB, other sizes are brought to the
+    square by `geometry` (`to_square`)."""
     try:
         with Image.open(path) as img:
             img.load()
@@ -187,16 +226,14 @@ def _decode(path: Path, resolution: int) -> np.ndarray:
                           "or remove it") from None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         raise RayganError(f"cannot read image {path}: {exc}; remove or replace the file") from None
-    if rgb.size != (resolution, resolution):
-        rgb = rgb.resize((resolution, resolution), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
+    return np.asarray(to_square(rgb, resolution, geometry), dtype=np.uint8).transpose(2, 0, 1)
 
 
 def _cache_path(root: Path, listing: dict[str, list[Path]], resolution: int,
-                extra: str = "") -> Path:
-    """The cache file of these files at `resolution`; `extra` describes whatever else decides
-    the arrays (a card's labels, groups and split): empty for the Kaggle layout."""
-    h = hashlib.sha256(f"v{CACHE_VERSION}|{resolution}".encode())
+                extra: str = "", geometry: str = "crop") -> Path:
+    """The cache file of these files at `resolution` by `geometry`; `extra` describes whatever
+    else decides the arrays (a card's labels, groups and split): empty for the Kaggle layout."""
+    h = hashlib.sha256(f"v{CACHE_VERSION}|{resolution}|{geometry}".encode())
     if extra:
         h.update(f"|{extra}".encode())
     for files in listing.values():
@@ -228,20 +265,24 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
         warnings.warn(f"cannot write the dataset cache {path}: {exc}", stacklevel=3)
 
 
-def load_dataset(path: str | os.PathLike | None, resolution: int) -> Dataset:
-    """Check the layout, then decode (or read from the cache) both splits at `resolution` px."""
+def load_dataset(path: str | os.PathLike | None, resolution: int,
+                 geometry: str = "crop") -> Dataset:
+    """Check the layout, then decode (or read from the cache) both splits at `resolution` px,
+    non-square images made square by `geometry`."""
     root = resolve_root(path)
     listing = _list_files(root)
-    train, test = decode_listing(root, listing, resolution, CLASSES)
-    return Dataset(str(root), resolution, train, test, fingerprint(listing))
+    train, test = decode_listing(root, listing, resolution, CLASSES, geometry=geometry)
+    return Dataset(str(root), resolution, train, test, fingerprint(listing, geometry),
+                   geometry=geometry)
 
 
 def decode_listing(root: Path, listing: dict[str, list[Path]], resolution: int,
                    classes: tuple[str, str], groups: dict[Path, str] | None = None,
-                   extra: str = "") -> tuple[Split, Split]:
+                   extra: str = "", geometry: str = "crop") -> tuple[Split, Split]:
     """The train and test splits of a `split/class` listing (files under `root`), decoded at
-    `resolution` px or read from the cache; label = the class's index in `classes`."""
-    cache = _cache_path(root, listing, resolution, extra)
+    `resolution` px by `geometry` or read from the cache; label = the class's index in
+    `classes`."""
+    cache = _cache_path(root, listing, resolution, extra, geometry)
     arrays = _read_cache(cache)
     if arrays is None:
         arrays = {}
@@ -249,7 +290,7 @@ def decode_listing(root: Path, listing: dict[str, list[Path]], resolution: int,
             for split in SPLITS:
                 files = [p for cls in classes for p in listing[f"{split}/{cls}"]]
                 labels = [i for i, cls in enumerate(classes) for _ in listing[f"{split}/{cls}"]]
-                x = list(pool.map(lambda p: _decode(p, resolution), files))
+                x = list(pool.map(lambda p: _decode(p, resolution, geometry), files))
                 arrays[f"{split}_x"] = np.stack(x)
                 arrays[f"{split}_y"] = np.asarray(labels, dtype=np.int64)
                 arrays[f"{split}_files"] = np.asarray([p.relative_to(root).as_posix()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from raygan.config import GEOMETRIES
 from raygan.data.dataset import (
     CLASSES,
     IMAGE_SUFFIXES,
@@ -43,6 +44,8 @@ CARD_KEYS = {  # key: (required, type, meaning)
     "negative": (False, list, "the label values of the other class; default: every other value"),
     "split": (False, str, "a CSV column: train or test per image; default: carve a test split"),
     "group": (False, str, "a CSV column: patient or lesion id; splits keep each group whole"),
+    "geometry": (False, str, "how non-square images become square: crop (keep the centre, the "
+                             "aspect ratio kept), squash or pad; default: the sweep's --geometry"),
 }
 CARD_CLASSES = ("negative", "positive")  # label 0, label 1 of a card's dataset
 SPLIT_VALUES = {"train": "train", "training": "train", "val": "train", "valid": "train",
@@ -52,18 +55,20 @@ DEFAULT_TEST_FRACTION = 0.2  # share of each class carved off as test where a da
 
 def load_source(spec: str | os.PathLike | None, resolution: int,
                 classes: tuple[str, str] | None = None,
-                test_fraction: float = DEFAULT_TEST_FRACTION, seed: int = 0) -> Dataset:
+                test_fraction: float = DEFAULT_TEST_FRACTION, seed: int = 0,
+                geometry: str = "crop") -> Dataset:
     """The dataset `spec` names (a folder in the Kaggle or class-folder layout, or a `.toml`
     card; empty = $RAYGAN_DATA, else ./data/skin-cancer-mvb) at `resolution` px. `classes`
     names a class-folder layout's (negative, positive) folders; `test_fraction` and `seed`
-    carve the test split of a dataset that has none."""
+    carve the test split of a dataset that has none; `geometry` makes non-square images square
+    (a card's own `geometry` key holds over it)."""
     if classes is not None:
         classes = tuple(classes)
         if len(classes) != 2 or classes[0] == classes[1] or not all(classes):
             raise RayganError(f"--classes {','.join(classes)}: name two different classes, "
                               "NEGATIVE,POSITIVE (the second is the scarce one)")
     if spec and Path(spec).expanduser().suffix.lower() == ".toml":
-        return load_card(spec, resolution, test_fraction, seed)
+        return load_card(spec, resolution, test_fraction, seed, geometry)
     if spec and Path(spec).expanduser().is_file():
         raise RayganError(f"dataset {spec} is a file; pass a folder (the Kaggle or class-folder "
                           "layout) or a dataset card ending in .toml")
@@ -71,12 +76,13 @@ def load_source(spec: str | os.PathLike | None, resolution: int,
     classes = classes or CLASSES
     if (root / "train").exists() or (root / "test").exists():
         if classes == CLASSES:
-            return load_dataset(root, resolution)  # the Kaggle layout, its cache unchanged
+            return load_dataset(root, resolution, geometry)  # the Kaggle layout
         layout = f"ROOT/{{train,test}}/{{{classes[0]},{classes[1]}}}/*"
         listing = _list_files(root, classes, SPLITS, layout)
         train, test = decode_listing(root, listing, resolution, classes,
-                                     extra=f"classes={','.join(classes)}")
-        return Dataset(str(root), resolution, train, test, fingerprint(listing), classes)
+                                     extra=f"classes={','.join(classes)}", geometry=geometry)
+        return Dataset(str(root), resolution, train, test, fingerprint(listing, geometry),
+                       classes, geometry)
     flat = _list_files(root, classes, (), f"ROOT/{{{classes[0]},{classes[1]}}}/* (or under "
                                            "train/ and test/)")
     files = [p for cls in classes for p in flat[cls]]
@@ -86,8 +92,10 @@ def load_source(spec: str | os.PathLike | None, resolution: int,
                                   if lab == i and t == (split == "test")]
                for split in SPLITS for i, cls in enumerate(classes)}
     extra = f"classes={','.join(classes)}|test_fraction={test_fraction}|seed={seed}"
-    train, test = decode_listing(root, listing, resolution, classes, extra=extra)
-    return Dataset(str(root), resolution, train, test, fingerprint(listing), classes)
+    train, test = decode_listing(root, listing, resolution, classes, extra=extra,
+                                 geometry=geometry)
+    return Dataset(str(root), resolution, train, test, fingerprint(listing, geometry), classes,
+                   geometry)
 
 
 def read_card(path: str | os.PathLike) -> dict[str, Any]:
@@ -115,6 +123,9 @@ def read_card(path: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(value, kind) or (kind is str and not value.strip()):
             raise RayganError(f"dataset card {path}: {key} = {value!r} must be "
                               f"{'a list' if kind is list else 'a non-empty string'} ({meaning})")
+        if key == "geometry" and value not in GEOMETRIES:
+            raise RayganError(f"dataset card {path}: geometry = {value!r} must be one of "
+                              f"{', '.join(GEOMETRIES)} ({meaning})")
         if kind is list:
             if not value or not all(isinstance(v, (str, int, float)) for v in value):
                 raise RayganError(f"dataset card {path}: {key} = {value!r} must be a non-empty "
@@ -174,11 +185,14 @@ def _index_images(folder: Path) -> dict[str, list[Path]]:
 
 
 def load_card(path: str | os.PathLike, resolution: int,
-              test_fraction: float = DEFAULT_TEST_FRACTION, seed: int = 0) -> Dataset:
+              test_fraction: float = DEFAULT_TEST_FRACTION, seed: int = 0,
+              geometry: str = "crop") -> Dataset:
     """The dataset a card describes: its positive label values are label 1, the rest label 0
-    (or those of `negative`); a test split comes from its `split` column, or is carved."""
+    (or those of `negative`); a test split comes from its `split` column, or is carved; its
+    images made square by its `geometry` key, else by `geometry`."""
     card_path = Path(path).expanduser().resolve()
     card = read_card(card_path)
+    geometry = card.get("geometry", geometry)
     csv_path, images = card["labels"], card["images"]
     cols = [card[k] for k in ("id", "label", "split", "group") if k in card]
     rows = _read_rows(csv_path, cols, card_path)
@@ -258,16 +272,25 @@ def load_card(path: str | os.PathLike, resolution: int,
     group_of = dict(zip(files, groups, strict=True)) if groups is not None else None
     h = hashlib.sha256(card_path.read_bytes() + csv_path.read_bytes())
     extra = f"card={h.hexdigest()[:16]}|test_fraction={test_fraction}|seed={seed}"
-    train, test = decode_listing(images, listing, resolution, CARD_CLASSES, group_of, extra)
-    fp = {**fingerprint(listing), **fingerprint({"card": [card_path, csv_path]})}
-    return Dataset(str(card_path), resolution, train, test, fp, CARD_CLASSES)
+    train, test = decode_listing(images, listing, resolution, CARD_CLASSES, group_of, extra,
+                                 geometry)
+    fp = {**fingerprint(listing, geometry), **fingerprint({"card": [card_path, csv_path]})}
+    return Dataset(str(card_path), resolution, train, test, fp, CARD_CLASSES, geometry)
+
+
+def geometry_of(spec: str | os.PathLike | None, geometry: str) -> str:
+    """The geometry the dataset `spec` loads with: its card's `geometry` key, else `geometry`."""
+    if spec and Path(spec).expanduser().suffix.lower() == ".toml":
+        return read_card(spec).get("geometry", geometry)
+    return geometry
 
 
 def external_set(spec: str | os.PathLike, resolution: int,
-                 classes: tuple[str, str] | None = None) -> Split:
+                 classes: tuple[str, str] | None = None, geometry: str = "crop") -> Split:
     """Every image of the dataset `spec` as one test set (an external collection is tested
-    whole, whatever splits it ships)."""
-    ds = load_source(spec, resolution, classes)
+    whole, whatever splits it ships), non-square images made square by `geometry` (its card's
+    own key holds over it)."""
+    ds = load_source(spec, resolution, classes, geometry=geometry)
     groups = (None if ds.train.groups is None
               else np.concatenate([ds.train.groups, ds.test.groups]))
     return Split(np.concatenate([ds.train.x, ds.test.x]), np.concatenate([ds.train.y, ds.test.y]),

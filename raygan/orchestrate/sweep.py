@@ -186,7 +186,7 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     check_reachable(resolve_address(cfg.address))
     t0 = time.perf_counter()
     dataset = load_source(cfg.data or None, cfg.resolution, cfg.classes or None,
-                          cfg.test_fraction, cfg.split_seed)
+                          cfg.test_fraction, cfg.split_seed, cfg.geometry)
     if resume:
         _check_same_data(cfg, dataset, log)
     cfg = replace(cfg, data=dataset.root, data_fingerprint=dataset.fingerprint)
@@ -199,7 +199,8 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     external, duplicates = {}, {}
     for name, spec in cfg.external.items():  # audited against every training/validation image
         ext, _, duplicates[name] = without_external_duplicates(
-            dataset.train, external_set(spec, cfg.resolution), cfg.keep_external_duplicates)
+            dataset.train, external_set(spec, cfg.resolution, geometry=cfg.geometry),
+            cfg.keep_external_duplicates)
         external[name] = ext
         log(f"external test {name}: {len(ext)} images from {spec}; {duplicates[name]} duplicate "
             f"a training image and are {'kept' if cfg.keep_external_duplicates else 'dropped'}")

@@ -90,7 +90,7 @@ def test_flat_class_folders_get_a_stratified_seeded_test_split(tmp_path, isolate
     assert (len(ds.train), len(ds.test)) == (32, 8)
     assert int(ds.test.y.sum()) == 2 and int(ds.train.y.sum()) == 8  # stratified
     assert set(ds.train.files).isdisjoint(ds.test.files)
-    assert {k.split("/")[0] for k in ds.fingerprint} == {"train", "test"}
+    assert {k.split("/")[0] for k in ds.fingerprint} == {"train", "test", "geometry"}
     again = load_source(tmp_path / "data", 16, classes=("nevus", "melanoma"), test_fraction=0.2,
                         seed=3)
     assert again.test.files == ds.test.files
