@@ -6,6 +6,13 @@ its budget. In `study` validation it trains on all of them. In `budget` validati
 a part of any budget validates, its own included: on skin-cancer-mvb all-real trains on 956 of
 the 1197 and 241 validate, while the fill target (by default every real malignant training
 image, 1197) gives each filled arm 1197 malignant training images, 241 more than all-real.
+
+`classic` fills with classic-augmented draws of the N real images (oversampling with
+augmentation; `classic+oversample` would be the same arm). `classic+gan:<family>` fills with
+the GAN's own fill images, the very ones its `gan:<family>` arm adds (one training of that GAN
+serves both), each classic-augmented. A shortcut probe (`probe:<name>`) trains on exactly the
+`oversample` arm's set of its cell; its view of the images is applied wherever its classifier
+meets them (raygan/data/probes.py).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from raygan.cell import ALL, ALL_REAL, Cell
+from raygan.cell import ALL, ALL_REAL, CLASSIC_PREFIX, Cell
 from raygan.data.augment import classic_augment
 from raygan.data.splits import Pools, cell_split
 from raygan.errors import RayganError
@@ -28,8 +35,8 @@ def training_set(cell: Cell, x_train: np.ndarray, pools: Pools, fill_target: int
 
     The cell's budget counts real malignant images (ignored by `all-real`, whose budget is every
     real malignant training image); in `budget` validation mode a part of them validates instead
-    (`cell_split`), all-real's too. `fake` holds the GAN's generated images for a `gan:*` arm, at
-    least `Cell.fill_count` of them."""
+    (`cell_split`), all-real's too. `fake` holds the GAN's generated images for a `gan:*` or
+    `classic+gan:*` arm, at least `Cell.fill_count` of them."""
     arm, seed = cell.arm, cell.seed
     split = cell_split(pools, _budget(cell, pools), seed)
     benign = x_train[split.benign]
@@ -38,7 +45,7 @@ def training_set(cell: Cell, x_train: np.ndarray, pools: Pools, fill_target: int
     rng = np.random.default_rng([seed, FILL_STREAM])
     if arm in ("real", ALL_REAL) or n_fill == 0:
         extra = real[:0]
-    elif arm == "oversample":
+    elif arm == "oversample" or cell.is_probe:
         extra = real[rng.integers(0, len(real), n_fill)]
     elif arm == "classic":
         extra = classic_augment(real[rng.integers(0, len(real), n_fill)], rng)
@@ -50,6 +57,8 @@ def training_set(cell: Cell, x_train: np.ndarray, pools: Pools, fill_target: int
             raise RayganError(f"arm {arm}: generated images are {fake.dtype} {fake.shape[1:]}, "
                               f"expected uint8 {real.shape[1:]}")
         extra = fake[:n_fill]
+        if arm.startswith(CLASSIC_PREFIX):
+            extra = classic_augment(extra, rng)
     else:
         raise RayganError(f"unknown arm {arm!r}")
     x = np.concatenate([benign, real, extra])
