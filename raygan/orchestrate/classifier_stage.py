@@ -21,8 +21,10 @@ from ray import tune
 from raygan.artifacts import CLASSIFIER_FILE, ROC_PNG, TEST_PROBS, external_probs
 from raygan.cell import ALL, ALL_REAL, KIND_CLASSIFIER, Cell
 from raygan.classifiers import classifier_state, fit_classifier, predict_proba, read_weights
+from raygan.classifiers.colour import fit_colour
 from raygan.config import ClassifierConfig, SweepConfig
 from raygan.data.arms import training_set
+from raygan.data.probes import is_linear, probe_view
 from raygan.data.splits import cell_split
 from raygan.eval.plots import roc_png
 from raygan.metrics import binary_metrics, youden_metrics, youden_threshold
@@ -75,6 +77,8 @@ def classifier_trial(config: dict[str, Any], *, data: SweepData,
     # `budget` validation: a part of the N validates
     val = cell_split(pools, cell.budget_count(pools.num_malignant), cell.seed).val
     x_val, y_val = x_train[val], y_train[val]
+    # a shortcut probe sees every image, its test sets' too, through its view (data/probes.py)
+    x, x_val, x_test = (probe_view(cell.arm, a) for a in (x, x_val, x_test))
     params = {**cell.params, "resolution": sweep.resolution,
               "fill_target": data.fill_target, "num_train": len(y),
               "num_malignant": int(y.sum()), "num_benign": int((y == 0).sum()),
@@ -90,15 +94,19 @@ def classifier_trial(config: dict[str, Any], *, data: SweepData,
             run.metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
             tune.report({**row, "done_training": 0})
 
-        fit = fit_classifier(ccfg, x, y, x_val, y_val, cell.seed, device=device,
-                             on_epoch=on_epoch, init=init)
-        p_test = predict_proba(fit.model, x_test, device=device)
-        p_val = predict_proba(fit.model, x_val, device=device)
+        if is_linear(cell.arm):  # the colour probe: a logistic regression, not a network
+            fit = fit_colour(x, y, x_val, y_val, cell.seed)
+            predict = fit.model.predict_proba
+        else:
+            fit = fit_classifier(ccfg, x, y, x_val, y_val, cell.seed, device=device,
+                                 on_epoch=on_epoch, init=init)
+            predict = lambda a: predict_proba(fit.model, a, device=device)  # noqa: E731
+        p_test, p_val = predict(x_test), predict(x_val)
         test = {**binary_metrics(y_test, p_test), **youden_metrics(y_val, p_val, y_test, p_test)}
         ext = {}
         for ext_name, (x_ref, y_ref) in data.external.items():
             x_ext, y_ext = ray.get([x_ref, y_ref])
-            p_ext = predict_proba(fit.model, x_ext, device=device)
+            p_ext = predict(probe_view(cell.arm, x_ext))
             metrics = {**binary_metrics(y_ext, p_ext),
                        **youden_metrics(y_val, p_val, y_ext, p_ext)}
             ext.update({f"ext/{ext_name}/{k}": v for k, v in metrics.items()
@@ -113,8 +121,10 @@ def classifier_trial(config: dict[str, Any], *, data: SweepData,
         run.artifact(roc_png(y_test, p_test, name), ROC_PNG)
         run.artifact(_npy(p_test), TEST_PROBS)  # per-image scores, paired tests
         buf = io.BytesIO()  # the trained classifier, to test it on new data without retraining
-        torch.save(classifier_state(fit.model, sweep.resolution,
-                                    youden_threshold(y_val, p_val)), buf)
+        threshold = youden_threshold(y_val, p_val)
+        torch.save(fit.model.state(sweep.resolution, threshold) if is_linear(cell.arm) else
+                   {**classifier_state(fit.model, sweep.resolution, threshold),
+                    **({"probe": cell.arm} if cell.is_probe else {})}, buf)
         run.artifact(buf.getvalue(), CLASSIFIER_FILE)
         tune.report({**final, "done_training": 1})
 
