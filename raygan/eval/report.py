@@ -45,6 +45,7 @@ from raygan.eval.numbers import (
     per_trial,
 )
 from raygan.eval.plots import budget_plot_png, fidelity_plot_png
+from raygan.eval.probes import probe_section, probe_sentences, split_probes
 from raygan.eval.quality import GATE_GAP
 from raygan.eval.verdicts import Primary, primary_family, secondary_families
 
@@ -170,10 +171,16 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     `primary` is the comparison the sweep declared (raygan's default where it declared none):
     the report leads with its verdicts on the test split."""
     import csv
+    import dataclasses
 
     sets = [TestSet("test", y, trials), *(external or [])]
     for ts in sets:
         check_paired(ts.trials, ts.y, ts.name if ts.external else "")
+    # Shortcut probes have their own section and stay out of every other table and family.
+    probe_sets = [(_short(ts), ts.y, ts.trials) for ts in sets]
+    probes = probe_section(probe_sets)
+    sets = [dataclasses.replace(ts, trials=split_probes(ts.trials)[0]) for ts in sets]
+    trials = sets[0].trials
     out = Path(out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     rows_of = {ts.name: per_trial(ts.trials, ts.y) for ts in sets}
@@ -223,6 +230,7 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     for ts in sets:
         md += _set_section(ts, rows_of[ts.name], comps_of[ts.name], gate_line,
                            primary_of[ts.name], secondary_of[ts.name])
+    md += probes
     md += ["## The published study beside this run", "",
            "Only the figures the study's text states, against the test split; AUC (hard) is "
            "its convention.", "", study_table(rows), ""]
@@ -276,8 +284,11 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     report = out / REPORT_FILE
     report.write_text("\n".join(md))
     summary = out / SUMMARY_FILE
+    lead = probe_sentences(probe_sets)
+    probe_lead = ("\n## Shortcut probes (in no comparison)\n\n"
+                  + "".join(f"- {line}\n" for line in lead)) if lead else ""
     summary.write_text(summary_md(title, sets, rows_of, gates, fidelity, primary, primary_of,
-                                  secondary_of))
+                                  secondary_of) + probe_lead)
     return [report, *paths, summary]
 
 

@@ -15,6 +15,10 @@ TOST; non-inferiority), and each cell gets exactly one verdict word:
 - `inconclusive`: none of these.
 
 "Not significant" is never a verdict: a cell without one says how many seeds it would need.
+Shortcut probes (`probe:*`) are measurements of the data, not arms under test: no family, primary
+or secondary, holds them (the report gives them a section of their own, eval/probes.py), and
+`classic+gan:*` arms, which add classic augmentation to a fill, stay out of the primary family
+that the sweep declared over the plain fills: they are in the exploratory one.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from raygan.cell import GAN_ARM_PREFIX, budget_key
+from raygan.cell import GAN_ARM_PREFIX, PROBE_PREFIX, budget_key
 from raygan.config import PRIMARY_REFS, check_primary
 from raygan.eval.stats import (
     FIGURES_OF_MERIT,
@@ -90,7 +94,8 @@ def crossed_rows(trials: list, y: np.ndarray, metric: str, ref: str,
     """Each arm (those for which `arms(arm)` holds) against `ref` at each budget, over the
     seeds both ran: the crossed difference, its 95 % interval and raw p-values (no difference,
     non-inferiority and equivalence at `margin` come later, in `decide`)."""
-    by_cell = {(t.arm, t.budget, t.seed): t for t in trials}
+    by_cell = {(t.arm, t.budget, t.seed): t for t in trials
+               if not t.arm.startswith(PROBE_PREFIX)}
     cells: dict[tuple, list[int]] = defaultdict(list)
     for arm, budget, seed in by_cell:
         if arm != ref and arms(arm) and (ref, budget, seed) in by_cell:
