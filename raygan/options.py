@@ -14,7 +14,9 @@ from typing import Any
 
 from raygan.config import (
     CLASSIFIER_NAMES,
+    GEOMETRIES,
     NAME_RULE,
+    PROBE_NAMES,
     PROFILE_NAMES,
     SweepConfig,
     check_external_name,
@@ -83,7 +85,8 @@ def sweep_config(values: Mapping[str, Any]) -> SweepConfig:
             "exclude_leaks": v.get("exclude_leaks"), "test_fraction": v.get("test_fraction"),
             "validation": v.get("validation"), "primary": v.get("primary"),
             "margin": v.get("margin"),
-            "keep_external_duplicates": v.get("keep_external_duplicates")}
+            "keep_external_duplicates": v.get("keep_external_duplicates"),
+            "geometry": v.get("geometry")}
     if "classes" in v:
         over["classes"] = tuple(items(v["classes"], "--classes", "benign,malignant"))
     if v.get("external_test"):
@@ -95,6 +98,9 @@ def sweep_config(values: Mapping[str, Any]) -> SweepConfig:
             over["arms"] = (*cfg.arms, "all-real")
     if "arms" in v:
         over["arms"] = tuple(items(v["arms"], "--arms", "real,gan:dcgan"))
+    if v.get("probes"):  # every probe, after the arms given or the profile's
+        arms = over.get("arms", cfg.arms)
+        over["arms"] = (*arms, *(a for a in (f"probe:{p}" for p in PROBE_NAMES) if a not in arms))
     if "seeds" in v:
         over["seeds"] = ints(",".join(items(v["seeds"], "--seeds", "0,1,2")), "seeds")
     gan_flags = {k: v[opt] for k, opt in {
@@ -126,6 +132,12 @@ def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--budgets", help="real malignant images kept, e.g. 50,200,500 ('all' adds the "
                                      "all-real arm)")
     p.add_argument("--arms", help="e.g. real,oversample,classic,gan:dcgan,all-real")
+    p.add_argument("--probes", action="store_true", default=None,
+                   help="add every shortcut probe to the arms (lesion occluded, border alone,\n"
+                        "colour alone): probe:" + ", probe:".join(PROBE_NAMES))
+    p.add_argument("--geometry", choices=GEOMETRIES,
+                   help="how non-square images become square: crop (the centre, aspect ratio\n"
+                        "kept; default), squash or pad; a dataset card's geometry key holds")
     p.add_argument("--seeds", help="e.g. 0,1,2; each redraws the subset and re-inits every model;\n"
                                    "with --resume: seeds to add to the sweep's grid")
     p.add_argument("--fill-target", type=int, help="malignant count after filling (0 = all real)")
