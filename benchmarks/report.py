@@ -19,6 +19,8 @@ TITLES = {
     "ddp_scaling": "DDP on CPU: 1 worker (2 threads) against 2 workers (1 thread each)",
     "dcgan_step": "DCGAN step at 64 px: raygan against a plain PyTorch loop; FLOP/s against peak",
     "peak_memory": "Peak memory of one GAN worker / classifier trial (fits raygan's reservations)",
+    "classifier_fit": "Classifiers: fit time of one laptop-profile trial (oversample, N=200, "
+                      "32 px) and peak memory, per registered classifier",
     "gan_curves": "GAN quality curves and CAS on the real data (32 px; the laptop profile's steps)",
     "pggan_r1": "PGGAN: lazy R1 (every 16 steps) against R1 on every step, full-size networks at "
                 "the laptop settings",

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from raygan.classifiers import REGISTRY as CLASSIFIERS
+from raygan.classifiers import build_classifier
 from raygan.config import ClassifierConfig
+from raygan.errors import RayganError
 from raygan.eval.fidelity import (
     NEAR_COPY_RMS,
     FeatureExtractor,
@@ -309,6 +312,50 @@ def test_feature_extractor_state_dict_round_trip(extractor_data):
     restored = FeatureExtractor.from_state_dict(torch.load(buf))
     assert restored.resolution == 16 and restored.dim == 128
     np.testing.assert_array_equal(fe.features(xv), restored.features(xv))
+
+
+@pytest.mark.parametrize("name", list(CLASSIFIERS))
+def test_every_registry_classifier_serves_as_extractor(extractor_data, name):
+    x, y, xv, yv = extractor_data
+    fe = train_feature_extractor(x, y, xv, yv, seed=0, epochs=1, classifier=name)
+    f = fe.features(xv)
+    assert f.shape == (len(xv), fe.dim) and fe.model.name == name and f.any()
+    np.testing.assert_array_equal(f, train_feature_extractor(
+        x, y, xv, yv, seed=0, epochs=1, classifier=name).features(xv))
+    buf = io.BytesIO()
+    torch.save(fe.state_dict(), buf)
+    buf.seek(0)
+    restored = FeatureExtractor.from_state_dict(torch.load(buf, weights_only=True))
+    assert restored.model.name == name
+    np.testing.assert_array_equal(f, restored.features(xv))
+    with pytest.raises(RayganError, match="unknown classifier 'vgg'"):
+        train_feature_extractor(x, y, xv, yv, seed=0, epochs=1, classifier="vgg")
+
+
+def test_an_extractor_file_saved_before_extractors_named_their_classifier_loads(extractor_data):
+    x, y, xv, yv = extractor_data
+    fe = train_feature_extractor(x, y, xv, yv, seed=0, epochs=1)
+    old = {"resolution": 16, "channels": (32, 64), "hidden": 128,  # the format of such files
+           "weights": fe.model.state_dict()}
+    restored = FeatureExtractor.from_state_dict(old)
+    assert restored.model.name == "cnn"
+    np.testing.assert_array_equal(fe.features(xv), restored.features(xv))
+
+
+@pytest.mark.parametrize("name", list(CLASSIFIERS))
+def test_cas_trains_the_named_classifier_from_initial_weights(name):
+    x, y = _toy(48, 26)
+    xv, yv = _toy(16, 27)
+    cfg = ClassifierConfig(name=name, epochs=1, patience=1, batch_size=16, lr=0.0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5)  # weights that neither seed's initialization gives
+        init = build_classifier(name, 16).state_dict()
+    a = cas(x[y == 1], x[y == 0], xv, yv, xv, yv, cfg, seed=0, init=init)
+    b = cas(x[y == 1], x[y == 0], xv, yv, xv, yv, cfg, seed=0)
+    c = cas(x[y == 1], x[y == 0], xv, yv, xv, yv, cfg, seed=1, init=init)
+    # lr 0: the scores are those of the initial weights, whatever the seed (dropout is off in
+    # eval), and not those of the seeded initialization.
+    assert a == c and a != b
 
 
 def test_feature_extractor_rejects_wrong_images(extractor_data):
