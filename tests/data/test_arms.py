@@ -115,3 +115,41 @@ def test_all_real_under_budget_validation_trains_on_its_budget_less_the_validati
         "`all-real` trains on all 1017 real malignant training images (the study's validation "
         "split holds the others); each filled arm (oversample, classic, GAN fills) trains on "
         "1017 malignant images (the fill target).")
+
+
+def test_combined_arm_augments_the_gan_fill_it_shares_with_the_gan_arm(setup):
+    """classic+gan:dcgan: the same benign and real images as gan:dcgan, and as many fill
+    images, each a classic augmentation of the GAN's own fill (the one GAN's images, reused)."""
+    x_train, pools = setup
+    budget, target = 10, pools.num_malignant
+    fake = np.random.default_rng(5).integers(0, 256, (target, 3, RES, RES), dtype=np.uint8)
+    gan, combined = Cell("gan:dcgan", budget, 0), Cell("classic+gan:dcgan", budget, 0)
+    assert combined.gan_key == gan.gan_key and combined.gan_run_name == gan.gan_run_name
+    x_g, y_g = training_set(gan, x_train, pools, target, fake)
+    x_c, y_c = training_set(combined, x_train, pools, target, fake)
+    n_fill = combined.fill_count(budget, target)
+    assert n_fill == gan.fill_count(budget, target) == target - budget
+    assert len(x_c) == len(x_g) and (y_c == y_g).all() and (y_c == 1).sum() == target
+    head = len(x_c) - n_fill  # benign + real, as the GAN arm has them
+    assert (x_c[:head] == x_g[:head]).all()
+    fill = x_c[head:]
+    assert not _rows(fill) & _rows(fake)  # every fill image changed ...
+    # ... from its own GAN image: augmenting the GAN arm's fill with the arm's RNG gives it
+    rng = np.random.default_rng([0, 0xF111])
+    assert (fill == classic_augment(fake[:n_fill], rng)).all()
+
+
+def test_combined_arm_without_its_gan_images_is_refused(setup):
+    x_train, pools = setup
+    with pytest.raises(RayganError, match="classic\\+gan:dcgan needs 30 generated images"):
+        training_set(Cell("classic+gan:dcgan", 10, 0), x_train, pools, 40, None)
+
+
+@pytest.mark.parametrize("probe", ["probe:occlude-25", "probe:occlude-50", "probe:border",
+                                   "probe:colour"])
+def test_a_probe_trains_on_the_oversample_arms_set(setup, probe):
+    x_train, pools = setup
+    for seed in (0, 1):
+        x_o, y_o = training_set(Cell("oversample", 10, seed), x_train, pools, pools.num_malignant)
+        x_p, y_p = training_set(Cell(probe, 10, seed), x_train, pools, pools.num_malignant)
+        assert (x_p == x_o).all() and (y_p == y_o).all()
