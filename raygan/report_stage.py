@@ -161,6 +161,17 @@ def _all_real_notes(cfg, dataset) -> list[str]:
     return [all_real_note(pools, cfg.seeds, pools.fill_target(cfg.fill_target))]
 
 
+def _classifier(cfg) -> str:
+    """The sweep's classifier as the report names it: its key, what it is, and its initial
+    weights' file if any (a config from before the choice existed ran the study's CNN)."""
+    from raygan.classifiers import REGISTRY
+
+    ccfg = cfg.classifier
+    what = REGISTRY[ccfg.name].summary if ccfg.name in REGISTRY else "not in this raygan"
+    weights = f"; trained from the initial weights {ccfg.weights}" if ccfg.weights else ""
+    return f"`{ccfg.name}`, {what}{weights}"
+
+
 def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     """The report of a results folder alone (report --results): no MLflow, data or training;
     written to req.output/<name>/report, the name being req.name or the folder's sweep's."""
@@ -184,7 +195,7 @@ def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     test = res.sets[0]
     return write_report(test.trials, test.y, out, name, notes=res.notes, fidelity=res.fidelity,
                         gates=res.gates or None, curves=res.curves, external=res.sets[1:],
-                        primary=Primary.of_config(cfg))
+                        primary=Primary.of_config(cfg), classifier=_classifier(cfg))
 
 
 def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[Path]:
@@ -240,7 +251,7 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
     notes = _all_real_notes(cfg, dataset)
     paths = write_report(trials, y, folder / REPORT_DIR, req.name, grids, notes=notes,
                          fidelity=fidelity, gates=gates, curves=curves, external=external,
-                         primary=Primary.of_config(cfg))
+                         primary=Primary.of_config(cfg), classifier=_classifier(cfg))
     sets = [TestSet("test", y, trials, ids=_ids(dataset.test.files)), *external]
     results = write_results(folder / RESULTS_DIR, cfg.to_json(), sets, gates, curves,
                             fidelity, notes)

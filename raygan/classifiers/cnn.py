@@ -18,7 +18,7 @@ class TwoBlockCNN(Classifier):
     extractor saved so far: their weights load unchanged."""
 
     name = "cnn"
-    summary = "the study's 2-block CNN (2 conv-ReLU-maxpool blocks, dense 128, dropout 0.5)"
+    summary = "the study's 2-block CNN: 2 conv-ReLU-maxpool blocks, dense 128, dropout 0.5"
     # 1.15e-3 MiB per image x pixel: fits the measured 32 and 64 px peaks (benchmarks/
     # peak_memory.py, 2026-12-01)
     memory_slope_mib = 1.15e-3

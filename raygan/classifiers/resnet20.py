@@ -47,7 +47,8 @@ class ResNet20(Classifier):
     its first stage, doubling per stage."""
 
     name = "resnet20"
-    summary = "CIFAR ResNet-20 (He et al. 2016): 3 stages x 3 basic blocks, 16/32/64 ch, GAP"
+    summary = ("CIFAR ResNet-20 of He et al. 2016: 3 stages x 3 basic blocks, 16/32/64 "
+               "channels, global average pooling")
     # MiB per image x pixel: at 64 px, batch 64, the peak rose 470 MiB above the process after
     # imports (1697 against 1227 MiB; benchmarks/classifier_fit.py, 2026-12-06), 1.8e-3; this
     # keeps a 1.7x margin, as the CNN's keeps over its own (at 32 px the import peak hid it)

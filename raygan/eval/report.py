@@ -163,13 +163,14 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                  gates: list[Gate] | None = None,
                  curves: dict[Cell, list[tuple[int, float]]] | None = None,
                  external: list[TestSet] | None = None,
-                 primary: Primary | None = None) -> list:
+                 primary: Primary | None = None, classifier: str = "") -> list:
     """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
     returns the paths written. `trials` and `y` are the sweep's own test split; each of
     `external` is another test set (an external collection, or the split without its leaked
     images), reported the same way in a section of its own, with its own Holm families.
     `primary` is the comparison the sweep declared (raygan's default where it declared none):
-    the report leads with its verdicts on the test split."""
+    the report leads with its verdicts on the test split. `classifier` names the model every
+    trial of the sweep trained (one per sweep: its conclusions are that classifier's)."""
     import csv
     import dataclasses
 
@@ -225,6 +226,9 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
           f" {len(sets)} test set{'s' if len(sets) > 1 else ''}: "
           f"{'; '.join(_short(ts) for ts in sets)}. Each test set has its section below, with "
           "its own paired tests and Holm correction.", "",
+          *([f"Classifier of every trial: {classifier}. Every verdict below is this "
+             "classifier's; a sweep with another --classifier answers for its own.", ""]
+            if classifier else []),
           *primary_section(primary, primary_of["test"]),
           "![accuracy and AUC against budget, one row per test set](budget_plot.png)", ""]
     for ts in sets:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,28 @@ def test_reservations_cover_the_measured_peaks():
                 reserved = classifier_trial_bytes(int(m[2]), int(m[1]), False, name)
                 assert reserved >= peak_mib * MIB, (name, key)
 
+
+
+LAPTOP_6 = Path(__file__).resolve().parents[2] / "results" / "laptop-6"
+
+
+def test_a_sweep_from_before_the_choice_reports_the_studys_cnn():
+    from raygan.config import SweepConfig
+    from raygan.report_stage import _classifier
+
+    saved = json.loads((LAPTOP_6 / "config.json").read_text())
+    assert "name" not in saved["classifier"]  # written before the choice existed
+    assert _classifier(SweepConfig.from_dict(saved)).startswith("`cnn`, the study's 2-block CNN")
+
+
+def test_the_report_names_the_sweeps_classifier(tmp_path):
+    folder = tmp_path / "results"
+    shutil.copytree(LAPTOP_6, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["classifier"]["name"] = "resnet20"
+    (folder / "config.json").write_text(json.dumps(cfg))
+    out = tmp_path / "out"
+    assert cli.main(["report", "--results", str(folder), "--output", str(out)]) == 0
+    report = (out / "laptop-6" / "report" / "report.md").read_text()
+    assert "Classifier of every trial: `resnet20`, CIFAR ResNet-20" in report
+    assert "`cnn`" not in report
