@@ -110,3 +110,9 @@ def test_the_report_shows_probes_apart_from_every_comparison(tmp_path):
     fams = [primary_family(trials, y, Primary()),
             *secondary_families(trials, y, Primary(), True).values()]
     assert all(not r["arm"].startswith("probe:") for fam in fams for r in fam)
+
+
+def test_an_unknown_geometry_flag_is_one_line(capsys, data_copy):
+    code = cli.run_main(["--data", str(data_copy), "--geometry", "stretch", "--dry-run"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--geometry: invalid choice: 'stretch'" in err[0]
