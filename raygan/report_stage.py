@@ -172,6 +172,18 @@ def _classifier(cfg) -> str:
     return f"`{ccfg.name}`, {what}{weights}"
 
 
+def _geometry_note(cfg, dataset, req: ReportRequest) -> str:
+    """The report's note on how each test set's non-square images became square."""
+    from raygan.data.sources import geometry_of
+    from raygan.options import external_tests
+
+    specs = {**cfg.external, **external_tests(list(req.external_test))}
+    sets = [f"the test split {dataset.geometry}",
+            *(f"{name} {geometry_of(spec, cfg.geometry)}" for name, spec in specs.items())]
+    return ("Image geometry (how images that are not square became square: crop keeps the "
+            f"centre, squash changes the aspect ratio, pad adds black bands): {'; '.join(sets)}.")
+
+
 def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     """The report of a results folder alone (report --results): no MLflow, data or training;
     written to req.output/<name>/report, the name being req.name or the folder's sweep's."""
@@ -248,7 +260,7 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
     verdicts = {g.cell: g.converged for g in gates}
     for row in fidelity or []:
         row["converged"] = verdicts.get(Cell(row["arm"], row["budget"], row["seed"]), "unknown")
-    notes = _all_real_notes(cfg, dataset)
+    notes = [*_all_real_notes(cfg, dataset), _geometry_note(cfg, dataset, req)]
     paths = write_report(trials, y, folder / REPORT_DIR, req.name, grids, notes=notes,
                          fidelity=fidelity, gates=gates, curves=curves, external=external,
                          primary=Primary.of_config(cfg), classifier=_classifier(cfg))

@@ -116,3 +116,18 @@ def test_an_unknown_geometry_flag_is_one_line(capsys, data_copy):
     code = cli.run_main(["--data", str(data_copy), "--geometry", "stretch", "--dry-run"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--geometry: invalid choice: 'stretch'" in err[0]
+
+
+def test_the_report_names_each_test_sets_geometry(tmp_path):
+    from types import SimpleNamespace
+
+    from raygan.report_stage import ReportRequest, _geometry_note
+
+    card = tmp_path / "ph2.toml"
+    card.write_text('images = "."\nlabels = "l.csv"\nid = "id"\nlabel = "y"\npositive = ["1"]\n'
+                    'geometry = "pad"\n')
+    (tmp_path / "l.csv").write_text("id,y\n")
+    cfg = SweepConfig(geometry="crop", external={"isic": str(tmp_path / "isic")})
+    note = _geometry_note(cfg, SimpleNamespace(geometry="crop"),
+                          ReportRequest("x", external_test=(f"ph2={card}",)))
+    assert "the test split crop; isic crop; ph2 pad" in note
