@@ -12,7 +12,10 @@ from raygan.errors import RayganError
 from raygan.gans import GAN_ARMS
 
 # Every arm, in the order the grid and its tables give them: the baselines, each registered GAN
-# family's arm in registry order, then all-real.
+# family's arm in registry order, then all-real. The shortcut probes (--probes) and the
+# classic+gan:<family> arms run on request only: 9 CNN probe trials cost about 4 minutes on 2
+# cores at 32 px (45-55 s each, 2026-12-06), which the laptop profile's hour (57.6 min for seed 0
+# with five families, laptop-5) has no room for.
 ALL_ARMS = ("real", "oversample", "classic", *GAN_ARMS, ALL_REAL)
 FEW_SHOT_AUG = "color,translation,cutout"  # DiffAugment as the FastGAN paper trains
 PGGAN_OPTIM = {"lr": 1e-3, "beta1": 0.0}  # the PGGAN paper's Adam, for equalized-lr weights
