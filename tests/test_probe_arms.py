@@ -131,3 +131,12 @@ def test_the_report_names_each_test_sets_geometry(tmp_path):
     note = _geometry_note(cfg, SimpleNamespace(geometry="crop"),
                           ReportRequest("x", external_test=(f"ph2={card}",)))
     assert "the test split crop; isic crop; ph2 pad" in note
+
+
+@pytest.mark.parametrize("arm", ["classic+gan:dcgan", "probe:occlude-50", "all-real"])
+def test_every_arm_makes_a_valid_mlflow_metric_name(arm):
+    from mlflow.utils.validation import _validate_metric_name
+
+    from raygan.tracking.summary import arm_slug
+
+    _validate_metric_name(f"test_auc.{arm_slug(arm)}.n50")  # raises on '+' and the like

@@ -13,8 +13,9 @@ SUMMARY_METRICS = ("test/auc", "test/acc", "test/balanced_acc")
 
 
 def arm_slug(arm: str) -> str:
-    """An arm as a metric-name part: `gan:dcgan` -> `gan_dcgan` (no ':' in metric names)."""
-    return arm.replace(":", "_")
+    """An arm as a metric-name part: `gan:dcgan` -> `gan_dcgan`, `classic+gan:dcgan` ->
+    `classic-gan_dcgan` (MLflow takes neither ':' in every store nor '+' in metric names)."""
+    return arm.replace(":", "_").replace("+", "-")
 
 
 def _summary_keys(rows: list[dict[str, Any]]) -> list[str]:
