@@ -101,6 +101,9 @@ def test_the_report_shows_probes_apart_from_every_comparison(tmp_path):
     assert "on isic (300 images)" in line
     section = md[md.index("## Shortcut probes"):md.index("## The published study")]
     assert "| N | `oversample` (full image) | `probe:occlude-50` | `probe:colour` |" in section
+    shuffled = tmp_path / "shuffled"  # the same columns whatever order the trials come in
+    write_report(trials[::-1], y, shuffled, "probes", external=[ext])
+    assert section in (shuffled / "report.md").read_text()
     rest = md.replace(section, "")
     assert "probe:" not in rest  # in no other table, plot or family
     with open(tmp_path / "verdicts.csv") as f:

@@ -27,6 +27,13 @@ def split_probes(trials: list) -> tuple[list, list]:
     return ([t for t in trials if not is_probe(t.arm)], [t for t in trials if is_probe(t.arm)])
 
 
+def _ordered(probes: set[str]) -> list[str]:
+    """Probes in the order PROBES lists them, whatever order their trials came in."""
+    rank = list(PROBES)
+    return sorted(probes, key=lambda a: (rank.index(probe_name(a)) if probe_name(a) in rank
+                                         else len(rank), a))
+
+
 def probe_rows(trials: list, y: np.ndarray) -> list[dict[str, Any]]:
     """Per arm (each probe and REFERENCE) and budget: the mean and SD across seeds of the
     test AUC, and the seeds; only the budgets and seeds where the probe and REFERENCE both ran."""
@@ -60,9 +67,7 @@ def probe_sentences(sets: list[tuple[str, np.ndarray, list]]) -> list[str]:
     (label, labels, trials)), mean over budgets and seeds, and the share of the full image's
     AUC above chance that it reaches."""
     rows_of = {label: probe_rows(trials, y) for label, y, trials in sets}
-    probes = sorted({r["probe"] for rows in rows_of.values() for r in rows},
-                    key=lambda a: list(PROBES).index(probe_name(a)) if probe_name(a) in PROBES
-                    else len(PROBES))
+    probes = _ordered({r["probe"] for rows in rows_of.values() for r in rows})
     out = []
     for probe in probes:
         parts = []
@@ -82,7 +87,7 @@ def probe_sentences(sets: list[tuple[str, np.ndarray, list]]) -> list[str]:
 def probe_table(rows: list[dict[str, Any]]) -> str:
     """Markdown: one row per budget, the full image's AUC (REFERENCE) and each probe's, mean ±
     SD across seeds."""
-    probes = list(dict.fromkeys(r["probe"] for r in rows))
+    probes = _ordered({r["probe"] for r in rows})
     budgets = sorted({r["budget"] for r in rows}, key=budget_key)
     cell = {(r["arm"] if r["arm"] != REFERENCE else (REFERENCE, r["probe"]), r["budget"]): r
             for r in rows}
