@@ -28,6 +28,7 @@ RUN_DOC = """Run the grid: every arm x budget x seed; GANs on Ray Train, classif
     raygan run                          # the laptop profile (32 px, N=50/200/500)
     raygan run --profile paper --address auto   # the study's grid, GPU cluster
     raygan run --resume --name laptop-1 --seeds 0,1,2   # add seeds to a finished sweep
+    raygan run --classifier resnet20 --gans-from laptop-1   # same GANs, another classifier
 """
 TUNE_DOC = """Tune each GAN's batch size and steps with Optuna, per GAN x budget cell, on val AUC.
 
@@ -88,6 +89,10 @@ def run_parser(prog: str | None = None) -> Parser:
     p.add_argument("--download", action="store_true",
                    help="download the Kaggle dataset into --data (or ./data/skin-cancer-mvb)\n"
                         "first, when it is missing (needs pip install 'raygan[download]')")
+    p.add_argument("--gans-from", metavar="SWEEP",
+                   help="copy the finished GAN trainings of SWEEP (same MLflow store) that were\n"
+                        "trained with the same GAN settings on the same data, instead of\n"
+                        "training them again (e.g. to try another --classifier)")
     return p
 
 

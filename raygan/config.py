@@ -138,6 +138,9 @@ class SweepConfig:
     experiment: str = "raygan"  # MLflow experiment name
     sweep_name: str = ""  # parent MLflow run name and results sub-folder; empty = profile+time
     num_grid_images: int = 64  # generated images shown in each GAN's MLflow PNG grid
+    # A sweep of the same MLflow store whose finished GAN trainings this one copies where they
+    # were trained with the same settings on the same data, instead of training them again
+    gans_from: str = ""
     # The primary comparison, declared before the run (raygan/eval/verdicts.py): every
     # generative fill against REF in METRIC ("auc" or "acc") at each budget on the test split,
     # one Holm family; the report leads with its verdicts and calls everything else secondary.

@@ -86,7 +86,7 @@ def sweep_config(values: Mapping[str, Any]) -> SweepConfig:
             "validation": v.get("validation"), "primary": v.get("primary"),
             "margin": v.get("margin"),
             "keep_external_duplicates": v.get("keep_external_duplicates"),
-            "geometry": v.get("geometry")}
+            "geometry": v.get("geometry"), "gans_from": v.get("gans_from")}
     if "classes" in v:
         over["classes"] = tuple(items(v["classes"], "--classes", "benign,malignant"))
     if v.get("external_test"):

@@ -10,6 +10,7 @@ import dataclasses
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,11 @@ import torch
 from ray import tune
 from ray.train.torch import TorchTrainer
 
+from raygan import tracking
 from raygan.artifacts import GAN_CHECKPOINT, SAMPLES_PNG
 from raygan.cell import KIND_GAN, Cell
 from raygan.config import GANConfig, SweepConfig
+from raygan.data import Pools
 from raygan.data.splits import cell_split
 from raygan.eval.plots import grid_png
 from raygan.eval.quality import QualityProbe, verdict
@@ -154,8 +157,7 @@ def gan_trial(config: dict[str, Any], *, data: SweepData, hub, tracking: Trackin
         tune.report({"num_generated": len(fake), "reused": 1})
         return
     context_ref = ray.put(context)
-    params = {**cell.params, "resolution": sweep.resolution, "num_fill": n_fill,
-              "num_real": len(real), **dataclasses.asdict(gcfg)}
+    params = training_params(sweep, cell, len(real), n_fill)
     tags = {**cell.tags(KIND_GAN), "raygan.node": ray.get_runtime_context().get_node_id()}
     with child_run(tracking, cell.gan_run_name, params, tags) as run:
         t0 = time.perf_counter()
@@ -205,6 +207,41 @@ def gan_trial(config: dict[str, Any], *, data: SweepData, hub, tracking: Trackin
             final["quality/final_gap"] = gap
         run.metrics(final)
         tune.report(final)
+
+
+def training_params(sweep: SweepConfig, cell: Cell, num_real: int, num_fill: int
+                    ) -> dict[str, Any]:
+    """The MLflow params of the GAN training of `cell`: what it trains with, on how many real
+    images, for how large a fill."""
+    return {**cell.params, "resolution": sweep.resolution, "num_fill": num_fill,
+            "num_real": num_real, **dataclasses.asdict(sweep.gan_config(cell.gan, cell.budget))}
+
+
+def reuse_gans(cfg: SweepConfig, pools: Pools, fill_target: int, ctx: TrackingContext,
+               done: dict[str, str], log: Callable[[str], None] = print) -> dict[str, str]:
+    """The GAN trainings of sweep `cfg.gans_from` that this sweep copies instead of training
+    (same settings, same data), as {gan key: id of the copy}; `done` (gan key -> run id) holds
+    those finished here already. Says which cells it reused, which it trains, and why a
+    training of the other sweep is not reused."""
+    source = tracking.find_source(ctx.uri, cfg.gans_from, cfg.experiment)
+    cells = [c for c in gan_cells(cfg) if c.gan_key not in done]
+    if not cells:
+        return {}
+    why = tracking.data_mismatch(source, cfg.to_dict())
+    if why:
+        log(f"note: no GAN of sweep {cfg.gans_from} is reused: {why}")
+        return {}
+    wanted = {}
+    for c in cells:
+        num_real = len(cell_split(pools, c.budget, c.seed).malignant)
+        wanted[c.gan_run_name] = training_params(cfg, c, num_real,
+                                                 c.fill_count(num_real, fill_target))
+    copied = tracking.copy_gan_runs(ctx.uri, source, ctx, wanted, log)
+    left = [c.gan_run_name for c in cells if c.gan_run_name not in copied]
+    log(f"gans from {cfg.gans_from}: {len(copied)} reused"
+        + (f" ({', '.join(copied)})" if copied else "")
+        + f"; {len(left)} to train" + (f" ({', '.join(left)})" if left else ""))
+    return {c.gan_key: copied[c.gan_run_name] for c in cells if c.gan_run_name in copied}
 
 
 def _sample_finished(tracking: TrackingContext, run_id: str, gan_name: str, gcfg: GANConfig,

@@ -58,7 +58,7 @@ def gan_label(cell: Cell) -> str:
 def gan_summary(result: dict[str, Any]) -> str:
     """The one-line outcome of a GAN training: its final quality gap and steps trained."""
     if result.get("reused"):
-        return "trained by an earlier run of this sweep, images resampled"
+        return "trained before (by this sweep or its --gans-from sweep), images resampled"
     gap = result.get("quality/final_gap")
     parts = [f"gap {gap:.2f}"] if gap is not None else []
     if "steps_trained" in result:

@@ -38,6 +38,7 @@ from raygan.orchestrate.gan_stage import (
     DRIVER_MEMORY,
     ImageHub,
     gan_cells,
+    reuse_gans,
     run_gan_stage,
     worker_resources,
 )
@@ -183,6 +184,11 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
     check_free(cfg.sweep_name, out_dir)
     uri = tracking.resolve_uri(tracking_uri)
     tracking.check_writable(uri)
+    if cfg.gans_from:  # a name the store does not hold fails here, before any data or Ray
+        if cfg.gans_from == cfg.sweep_name:
+            raise RayganError(f"--gans-from {cfg.gans_from} names this sweep itself; name "
+                              "another sweep, or continue this one with --resume")
+        tracking.find_source(uri, cfg.gans_from, cfg.experiment)
     check_reachable(resolve_address(cfg.address))
     t0 = time.perf_counter()
     dataset = load_source(cfg.data or None, cfg.resolution, cfg.classes or None,
@@ -268,6 +274,8 @@ def _run_sweep(prep: Prepared, log: Callable[[str], None], ctrl_c: CtrlC,
         clock["put"] = time.perf_counter()
         n_gan, n_clf = num_trials(cfg)
         log(f"stage 1/2: {n_gan} GAN trainings")
+        if cfg.gans_from:
+            trained.update(reuse_gans(cfg, prep.pools, prep.fill_target, ctx, trained, log))
         failed = run_gan_stage(cfg, data, hub, ctx, storage, resources.get("CPU", 1),
                                finished=trained, verbose=verbose)
         ctrl_c.check()

@@ -18,6 +18,7 @@ from raygan.tracking.read import (
     sweep_params,
     sweep_results,
 )
+from raygan.tracking.reuse import REUSED_TAG, Source, copy_gan_runs, data_mismatch, find_source
 from raygan.tracking.store import (
     DEFAULT_URI,
     EXPERIMENT_KIND,
@@ -51,8 +52,10 @@ __all__ = [
     "EXPERIMENT_KIND_TAG",
     "FINISHED_GANS",
     "RESULTS_TABLE",
+    "REUSED_TAG",
     "SERVER_TIMEOUT_S",
     "SUMMARY_METRICS",
+    "Source",
     "TEST_DATA_TAG",
     "ChildRun",
     "TrackingContext",
@@ -61,11 +64,14 @@ __all__ = [
     "check_active",
     "check_writable",
     "child_run",
+    "copy_gan_runs",
     "classifier_file",
+    "data_mismatch",
     "download_artifact",
     "end_run",
     "external_scores",
     "find_parent",
+    "find_source",
     "finished_children",
     "gan_checkpoint",
     "gan_checkpoints",
