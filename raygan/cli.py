@@ -151,6 +151,10 @@ def report_parser(prog: str | None = None) -> Parser:
     p.add_argument("--exclude-leaks", action="store_true",
                    help="add a section on the test split without its images that re-capture\n"
                         "a training lesion (leakage audit): a sensitivity analysis")
+    p.add_argument("--compare", metavar="SWEEP",
+                   help="add a section with the primary verdicts of SWEEP (same --output and\n"
+                        "test images; e.g. the grid run with another --classifier) beside\n"
+                        "this sweep's, cell by cell")
     return p
 
 
@@ -162,7 +166,7 @@ def _report(args: argparse.Namespace) -> int:
                         fidelity_images=args.fidelity_images, cas=args.cas,
                         external_test=tuple(args.external_test or ()),
                         keep_external_duplicates=args.keep_external_duplicates,
-                        exclude_leaks=args.exclude_leaks)
+                        exclude_leaks=args.exclude_leaks, compare=args.compare)
     paths = report_results(args.results, req) if args.results else report_sweep(req)
     print(f"report: {paths[0]}")
     return 0

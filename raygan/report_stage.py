@@ -32,6 +32,7 @@ class ReportRequest:
     external_test: tuple[str, ...] = ()  # NAME=DATASET: new sets for the saved classifiers
     keep_external_duplicates: bool | None = None  # None: as the sweep did (it drops them)
     exclude_leaks: bool = False  # add the test split without its re-captured training lesions
+    compare: str | None = None  # a second sweep (same --output) whose primary verdicts go beside
 
 
 def sweep_folder(name: str, output: str):
@@ -184,6 +185,61 @@ def _geometry_note(cfg, dataset, req: ReportRequest) -> str:
             f"centre, squash changes the aspect ratio, pad adds black bands): {'; '.join(sets)}.")
 
 
+def compare_folder(req: ReportRequest, cfg):
+    """The config of the sweep `req.compare` that the report sets beside `req.name`, checked
+    to be another sweep tested on the same test images."""
+    from raygan.data.dataset import digest_of_test
+
+    if req.compare == req.name:
+        raise RayganError(f"--compare {req.compare} names the sweep being reported; name another "
+                          "sweep, e.g. the same grid run with another --classifier")
+    folder = Path(req.output).resolve() / req.compare
+    if not (folder / CONFIG_FILE).is_file():
+        raise RayganError(f"--compare {req.compare}: no sweep of that name in {folder.parent} "
+                          "(config.json missing); name a sweep of the same --output")
+    _, other = sweep_folder(req.compare, req.output)
+    mine, theirs = (digest_of_test(c.data_fingerprint) if c.data_fingerprint else ""
+                    for c in (cfg, other))
+    if mine and theirs and mine != theirs:
+        raise RayganError(f"--compare {req.compare}: that sweep was tested on other test images "
+                          f"than {req.name!r} (test data {theirs}, here {mine}); compare sweeps "
+                          "run on the same data")
+    return other
+
+
+def _across(req: ReportRequest, cfg, other, uri: str, sets: list, primary,
+            log: Callable[[str], None]):
+    """(the report's "Across sweeps" section, its rows): the primary verdicts of this sweep on
+    each of its test sets beside those of sweep `req.compare` on the sets it tested too (the
+    test split; an external set of the same name and dataset), from its stored scores."""
+    from raygan import tracking
+    from raygan.data.dataset import digest_of_test
+    from raygan.eval.across import Side, across_rows, across_section
+    from raygan.eval.report import check_paired
+    from raygan.eval.verdicts import primary_family
+
+    theirs, _ = tracking.sweep_results(uri, other.experiment, req.compare,
+                                       digest_of_test(cfg.data_fingerprint))
+    if not theirs:
+        raise RayganError(f"--compare {req.compare}: that sweep has no finished classifier runs "
+                          f"in {uri}")
+    mine, b_rows = {}, {}
+    for ts in sets:
+        mine[ts.name] = primary_family(ts.trials, ts.y, primary)
+        if ts.name == "test":
+            b_trials = theirs
+        elif ts.name in other.external and other.external[ts.name] == cfg.external.get(ts.name):
+            b_trials = tracking.external_scores(uri, theirs, ts.name)
+        else:
+            continue
+        check_paired(b_trials, ts.y, "" if ts.name == "test" else ts.name)
+        b_rows[ts.name] = primary_family(b_trials, ts.y, primary)
+    a = Side(req.name, cfg.classifier.name, mine)
+    b = Side(req.compare, other.classifier.name, b_rows)
+    log(f"across sweeps: {req.name} ({a.classifier}) beside {req.compare} ({b.classifier})")
+    return across_section(a, b), across_rows(a, b)
+
+
 def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     """The report of a results folder alone (report --results): no MLflow, data or training;
     written to req.output/<name>/report, the name being req.name or the folder's sweep's."""
@@ -195,7 +251,7 @@ def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     needs_data = [f for f, on in (("--fidelity", req.fidelity), ("--cas", req.cas),
                                   ("--external-test", req.external_test),
                                   ("--exclude-leaks", req.exclude_leaks),
-                                  ("--data", req.data)) if on]
+                                  ("--data", req.data), ("--compare", req.compare)) if on]
     if needs_data:
         raise RayganError(f"--results reads a finished results folder alone; {needs_data[0]} "
                           "needs the sweep's data or MLflow store: drop it, or report with "
@@ -218,6 +274,7 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
         raise RayganError("name the sweep to report: --name NAME (or --results FOLDER)")
     from raygan import tracking
     from raygan.data.dataset import digest_of_test
+    from raygan.eval.across import ACROSS_CSV, write_across_csv
     from raygan.eval.bundle import write_results
     from raygan.eval.leakage import without_leaks
     from raygan.eval.numbers import TestSet
@@ -229,6 +286,7 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
     if req.fidelity_images < 1:
         raise RayganError(f"--fidelity-images must be at least 1, got {req.fidelity_images}")
     folder, cfg = sweep_folder(req.name, req.output)
+    other = compare_folder(req, cfg) if req.compare else None
     if req.exclude_leaks and cfg.exclude_leaks:
         raise RayganError("the sweep already tested without the leaked images (it ran with "
                           "--exclude-leaks); drop --exclude-leaks from the report")
@@ -265,6 +323,11 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
                          fidelity=fidelity, gates=gates, curves=curves, external=external,
                          primary=Primary.of_config(cfg), classifier=_classifier(cfg))
     sets = [TestSet("test", y, trials, ids=_ids(dataset.test.files)), *external]
+    if other is not None:
+        section, rows = _across(req, cfg, other, uri, sets, Primary.of_config(cfg), log)
+        with paths[0].open("a") as f:  # report.md: after the sweep's own report
+            f.write("\n\n" + "\n".join(section) + "\n")
+        paths.append(write_across_csv(folder / REPORT_DIR / ACROSS_CSV, rows))
     results = write_results(folder / RESULTS_DIR, cfg.to_json(), sets, gates, curves,
                             fidelity, notes)
     log(f"results folder (scores, gates, CAS; no images): {results[0].parent}")
