@@ -84,7 +84,8 @@ def across_section(a: Side, b: Side) -> list[str]:
         md += ["", f"### {'Test split' if name == 'test' else name}", ""]
         if mine:
             md += [f"| N | arm | vs | {who[0]} | difference [95 % CI] | {who[1]} | "
-                   "difference [95 % CI] | B − A |", "|---|---|---|---|---|---|---|---|"]
+                   f"difference [95 % CI] | `{b.sweep}` − `{a.sweep}` |",
+                   "|---|---|---|---|---|---|---|---|"]
             md += [f"| {r['budget']} | `{r['arm']}` | `{r['ref']}` | {r['verdict_a']} | "
                    f"{r['d_a']:+.3f} [{r['lo_a']:+.3f}, {r['hi_a']:+.3f}] | {r['verdict_b']} | "
                    f"{r['d_b']:+.3f} [{r['lo_b']:+.3f}, {r['hi_b']:+.3f}] | "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param
@@ -40,10 +41,11 @@ class Source:
 def find_source(uri: str, sweep: str, experiment: str) -> Source:
     """The sweep called `sweep` in any active experiment of the store at `uri` (`experiment`
     first); a sweep the store does not hold is a RayganError."""
-    client = MlflowClient(uri)
-    exps = client.search_experiments(max_results=50000)
-    exps.sort(key=lambda e: e.name != experiment)
-    for exp in exps:
+    # A sqlite store not made yet holds no sweep: opening it would create it.
+    new = uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists()
+    client = None if new else MlflowClient(uri)
+    for exp in [] if client is None else sorted(client.search_experiments(max_results=50000),
+                                                key=lambda e: e.name != experiment):
         runs = client.search_runs([exp.experiment_id], "tags.`raygan.kind` = 'sweep'",
                                   order_by=["attributes.start_time DESC"], max_results=50000)
         run = next((r for r in runs if r.data.tags.get("raygan.sweep") == sweep), None)
