@@ -205,6 +205,18 @@ def test_report_compare_sets_two_sweeps_verdicts_side_by_side(capsys, data_copy,
                                 "across_sweeps.csv").open()))
     assert [(r["arm"], r["budget"], r["classifier_a"], r["classifier_b"], r["agree"])
             for r in rows] == [("gan:dcgan", "5", "cnn", "resnet20", "False")]
+    # Refused in one line: the sweep itself, a sweep tested on other test images, and a
+    # report from a results folder alone (no MLflow to read the other sweep from).
+    msg = _one_error(capsys, cli.report_main(["--name", "A", "--output", runs, "--compare", "A"]))
+    assert msg.startswith("error: --compare A names the sweep being reported")
+    saved = json.loads(config.read_text())
+    saved["data_fingerprint"]["test/malignant"]["files"] = 3
+    config.write_text(json.dumps(saved))
+    msg = _one_error(capsys, cli.report_main(["--name", "A", "--output", runs, "--compare", "B"]))
+    assert msg.startswith("error: --compare B: that sweep was tested on other test images")
+    msg = _one_error(capsys, cli.report_main(["--results", f"{runs}/A/results", "--output", runs,
+                                              "--compare", "B"]))
+    assert msg.startswith("error: --results reads a finished results folder alone; --compare")
 
 
 @pytest.mark.ray
