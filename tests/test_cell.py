@@ -148,7 +148,8 @@ def test_progress_estimates_time_left_from_trials_that_trained(capsys):
                                 config={"cell": dataclasses.asdict(Cell.of_gan("dcgan", 50, k))})
         progress.on_trial_complete(0, [], trial)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("train dcgan n=50 seed=0: trained before (by this sweep or its --gans-from sweep)")
+    assert lines[0].startswith(
+        "train dcgan n=50 seed=0: trained before (by this sweep or its --gans-from sweep)")
     assert "left" not in lines[0] and "left" not in lines[1]
     assert "gap 0.50, 900 steps" in lines[2] and "[3/4 done" in lines[2] and "left]" in lines[2]
 
