@@ -33,6 +33,19 @@ def find_parent(uri: str, experiment_id: str, sweep: str) -> str | None:
     return next((r.info.run_id for r in runs if r.data.tags.get("raygan.sweep") == sweep), None)
 
 
+def _sweep_parent(client: MlflowClient, uri: str, experiment: str, sweep: str
+                  ) -> tuple[Any, str]:
+    """(experiment, parent run id) of the sweep called `sweep`; a deleted experiment (with the
+    command that restores it) or a missing sweep is a RayganError."""
+    exp = client.get_experiment_by_name(experiment)
+    if exp is not None:
+        check_active(exp, uri)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    return exp, parent
+
+
 def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
                   ) -> tuple[list, dict[str, bytes]]:
     """The finished classifier trials of a sweep (with per-image test scores, validation
@@ -42,12 +55,7 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
     import numpy as np
 
     client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    if exp is not None:
-        check_active(exp, uri)
-    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
-    if parent is None:
-        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    exp, parent = _sweep_parent(client, uri, experiment, sweep)
     runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
                               " and attributes.status = 'FINISHED'", max_results=50000)
     classifiers = [r for r in runs if r.data.tags.get("raygan.kind") == KIND_CLASSIFIER]
@@ -110,10 +118,7 @@ def sweep_params(uri: str, experiment: str, sweep: str) -> dict[str, str]:
     """The params of the parent run of the sweep called `sweep` (its config, and what the
     sweep found before it ran, such as `external_duplicates.<NAME>`)."""
     client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
-    if parent is None:
-        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    exp, parent = _sweep_parent(client, uri, experiment, sweep)
     return dict(client.get_run(parent).data.params)
 
 
@@ -127,11 +132,25 @@ def classifier_file(uri: str, run_id: str, dest: str) -> str:
     finished trial `run_id` trained; a run without them is a RayganError."""
     client = MlflowClient(uri)
     if CLASSIFIER_FILE not in {a.path for a in client.list_artifacts(run_id)}:
-        name = client.get_run(run_id).info.run_name
-        raise RayganError(f"classifier run {name} ({run_id}) holds no {CLASSIFIER_FILE}: an older"
-                          " raygan trained it without saving weights; run the sweep again to "
-                          "test it on new data")
+        raise RayganError(missing_artifact(client.get_run(run_id), CLASSIFIER_FILE,
+                                           "test it on new data"))
     return client.download_artifacts(run_id, CLASSIFIER_FILE, dest)
+
+
+def missing_artifact(run: Any, name: str, to: str) -> str:
+    """The one line that says finished run `run` lacks its artifact `name` (needed to `to`):
+    deleted from the store, or never written by the raygan that ran it. Every raygan logs a GAN
+    training's checkpoint before the run finishes, and classifier weights since before trials
+    carried their test-data tag, so a run that carries the tag and lacks the file lost it."""
+    where = f"{run.info.artifact_uri.rstrip('/')}/{name}"
+    written = name == GAN_CHECKPOINT or TEST_DATA_TAG in run.data.tags
+    why = ("it was deleted from the run, since the raygan that ran it writes it" if written else
+           f"either it was deleted from the run, or an older raygan (before {name} was saved) "
+           "ran it")
+    sweep = run.data.tags.get("raygan.sweep", "SWEEP")
+    return (f"run {run.info.run_name} ({run.info.run_id}) holds no {name} ({where} is "
+            f"missing): {why}; to {to}, delete the run in MLflow and train it again: raygan "
+            f"run --resume --name {sweep}")
 
 
 def _check_test_data(sweep: str, runs: list, expected: str) -> None:
@@ -149,10 +168,7 @@ def _check_test_data(sweep: str, runs: list, expected: str) -> None:
 
 def _finished_gan_runs(client: MlflowClient, uri: str, experiment: str, sweep: str) -> list:
     """The finished GAN training runs of sweep `sweep`; a missing sweep is a RayganError."""
-    exp = client.get_experiment_by_name(experiment)
-    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
-    if parent is None:
-        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    exp, parent = _sweep_parent(client, uri, experiment, sweep)
     return client.search_runs([exp.experiment_id],
                               f"tags.`mlflow.parentRunId` = '{parent}' and {FINISHED_GANS}",
                               max_results=50000)
@@ -185,8 +201,7 @@ def gan_checkpoint(uri: str, experiment: str, sweep: str, run_name: str, dest: s
         raise RayganError(f"sweep {sweep!r} has no finished GAN training {run_name!r}; it has "
                           f"{', '.join(names) or 'none'}")
     if GAN_CHECKPOINT not in {a.path for a in client.list_artifacts(run.info.run_id)}:
-        raise RayganError(f"GAN training {run_name!r} of sweep {sweep!r} has no "
-                          f"{GAN_CHECKPOINT} artifact")
+        raise RayganError(missing_artifact(run, GAN_CHECKPOINT, "sample it"))
     return client.download_artifacts(run.info.run_id, GAN_CHECKPOINT, dest)
 
 
@@ -213,10 +228,7 @@ def sweep_gates(uri: str, experiment: str, sweep: str
     """`gan_gates` of a sweep by name, and each GAN run's quality/gap history as
     {cell: [(step, gap), ...]}."""
     client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
-    if parent is None:
-        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    exp, parent = _sweep_parent(client, uri, experiment, sweep)
     gates = gan_gates(uri, exp.experiment_id, parent)
     curves = {}
     for g in gates:
