@@ -294,6 +294,12 @@ def test_output_that_is_not_writable(capsys, data_copy, tmp_path):
     assert f"{ro} is not writable" in msg
 
 
+@pytest.mark.parametrize("output", ["/proc/runs", "/proc/self/runs", "/sys/runs"])
+def test_output_on_a_kernel_filesystem(capsys, data_copy, output):
+    msg = _fails(capsys, "--data", str(data_copy), "--output", output, "--dry-run")
+    assert msg.startswith(f"error: --output {output}") and "kernel filesystem" in msg
+
+
 def test_deleted_mlflow_experiment(capsys, data_copy, tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 

@@ -24,7 +24,7 @@ from raygan.data.sources import external_set, load_source
 from raygan.errors import RayganError
 from raygan.eval.leakage import without_external_duplicates, without_leaks
 from raygan.eval.table import markdown, rows_csv
-from raygan.files import write_atomic
+from raygan.files import writable_folder, write_atomic
 from raygan.gans import REGISTRY
 from raygan.orchestrate.classifier_stage import (
     grid_cells,
@@ -136,16 +136,12 @@ def resumed_config(cfg: SweepConfig, add_seeds: tuple[int, ...] = (),
 
 
 def _check_output(output: str, out_dir: Path) -> None:
-    """The sweep's folder can be created and written: its nearest existing folder is one."""
-    for folder in (out_dir, *out_dir.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                raise RayganError(f"--output {output}: {folder} is a file, not a folder; pass a "
-                                  "folder for the results, e.g. --output runs")
-            if not os.access(folder, os.W_OK | os.X_OK):
-                raise RayganError(f"--output {output}: {folder} is not writable; pass a folder "
-                                  "you can write to, e.g. --output runs")
-            return
+    """The sweep's folder can be created and written: --output is proven writable with a probe
+    file (not under /proc or another kernel filesystem, not read-only), and so is the sweep's
+    own folder where it exists already."""
+    writable_folder(output, "--output")
+    if out_dir.exists():
+        writable_folder(out_dir, "--output")
 
 
 def _check_same_data(saved: SweepConfig, dataset: Dataset, log: Callable[[str], None]) -> None:
