@@ -175,6 +175,9 @@ def generate_parser(prog: str | None = None) -> Parser:
                    help="images to write (default: the cell's fill, as many as its arm used;\n"
                         "required with --checkpoint)")
     p.add_argument("--out", required=True, help="folder for the PNGs and manifest.csv")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the images of an earlier generate in --out (the PNGs its\n"
+                        "manifest.csv lists, and the manifest); nothing else is removed")
     p.add_argument("--output", default="runs", help="the sweep's --output folder (runs)")
     p.add_argument("--data", help="dataset root, if it moved since the sweep ran")
     return p
@@ -185,7 +188,8 @@ def _generate(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     print(generate(args.out, args.count, checkpoint=args.checkpoint, sweep=args.sweep,
-                   run=args.run, output=args.output, data=args.data))
+                   run=args.run, output=args.output, data=args.data,
+                   overwrite=args.overwrite))
     return 0
 
 

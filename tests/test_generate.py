@@ -167,7 +167,7 @@ def test_a_bad_checkpoint_is_one_line_before_any_work(capsys, tmp_path, trained,
     (["--sweep", "g", "--count", "2"], "name the GAN training"),
     (["--checkpoint", "X"], "--checkpoint needs --count"),
     (["--checkpoint", "X", "--count", "2", "--sweep", "g"], "drop --sweep"),
-    (["--checkpoint", "X", "--count", "0"], "--count must be at least 1"),
+    (["--checkpoint", "X", "--count", "0"], "--count must be between 1 and 1,000,000"),
 ])
 def test_generate_names_one_source(capsys, tmp_path, argv, needle):
     code = cli.main(["generate", "--out", str(tmp_path / "png"), *argv])
