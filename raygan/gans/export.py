@@ -51,7 +51,7 @@ def previous_files(out: Path, count: int, overwrite: bool) -> list[Path]:
     has_manifest = manifest.is_file()
     if not has_manifest and not pngs:
         return []
-    held = ", ".join([MANIFEST_FILE] * has_manifest
+    held = " and ".join([MANIFEST_FILE] * has_manifest
                      + [f"{len(pngs)} PNG{'s' if len(pngs) != 1 else ''}"] * bool(pngs))
     if not overwrite:
         raise RayganError(f"--out {out} already holds {held}; pass --overwrite to replace the "
