@@ -176,13 +176,13 @@ def _finished_gan_runs(client: MlflowClient, uri: str, experiment: str, sweep: s
 
 def gan_checkpoints(uri: str, experiment: str, sweep: str, dest: str) -> dict[Cell, str]:
     """Local copies of the checkpoint artifact of each finished GAN training of a sweep, by
-    cell; trainings logged without one are left out."""
+    cell; a training whose checkpoint is missing is a RayganError, never left out unsaid."""
     client = MlflowClient(uri)
     runs = _finished_gan_runs(client, uri, experiment, sweep)
     out = {}
     for run in runs:
         if GAN_CHECKPOINT not in {a.path for a in client.list_artifacts(run.info.run_id)}:
-            continue
+            raise RayganError(missing_artifact(run, GAN_CHECKPOINT, "measure its fidelity"))
         folder = Path(dest) / run.info.run_id
         folder.mkdir(parents=True, exist_ok=True)
         out[run_cell(run)] = client.download_artifacts(run.info.run_id, GAN_CHECKPOINT,
