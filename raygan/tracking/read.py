@@ -89,6 +89,16 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
     return trials, grids
 
 
+def finished_runs(uri: str, experiment: str, sweep: str) -> set[str]:
+    """The names of the finished runs (classifier trials and GAN trainings) of the sweep called
+    `sweep`: what the report compares with the sweep's grid before it reads any data."""
+    client = MlflowClient(uri)
+    exp, parent = _sweep_parent(client, uri, experiment, sweep)
+    runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
+                              " and attributes.status = 'FINISHED'", max_results=50000)
+    return {r.info.run_name for r in runs}
+
+
 def run_cell(run: Any) -> Cell:
     """The cell of a finished GAN training or classifier run, from its MLflow params."""
     return Cell.from_params(run.data.params)
