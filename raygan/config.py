@@ -116,6 +116,9 @@ class SweepConfig:
     storage: str = ""  # Tune/Train storage_path (shared storage on a cluster); empty = output/ray
     output: str = "runs"  # folder for the resolved config and results tables
     experiment: str = "raygan"  # MLflow experiment name
+    # The MLflow store the sweep logs to, absolute for sqlite and file stores (resolved from
+    # MLFLOW_TRACKING_URI, else ./mlflow.db): a resume or report from any folder finds it.
+    tracking_uri: str = ""
     sweep_name: str = ""  # parent MLflow run name and results sub-folder; empty = profile+time
     num_grid_images: int = 64  # generated images shown in each GAN's MLflow PNG grid
     # The primary comparison, declared before the run (raygan/eval/verdicts.py): every
