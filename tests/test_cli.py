@@ -75,6 +75,28 @@ def test_bad_config_values(capsys, data_copy, argv, needle):
     assert needle in _fails(capsys, "--data", str(data_copy), *argv, "--dry-run")
 
 
+def test_budgets_all_is_the_all_real_arms_budget(capsys, data_copy):
+    """`all` is the budget of the all-real arm (every real malignant training image)."""
+    def dry_run(*argv: str) -> str:
+        assert cli.run_main(["--data", str(data_copy), "--profile", "smoke", *argv,
+                             "--dry-run"]) == 0
+        return capsys.readouterr().out
+
+    # alone: the grid of the arm whose budget it is (the profile's other arms take counts)
+    out = dry_run("--budgets", "all")
+    assert '"arms": [\n    "all-real"\n  ]' in out and '"budgets": []' in out
+    assert "0 GAN trainings, 1 classifier trials" in out
+    # beside counts it adds the all-real arm, also to arms named on the command line
+    out = dry_run("--budgets", "20,all", "--arms", "real")
+    assert '"arms": [\n    "real",\n    "all-real"\n  ]' in out and "2 classifier trials" in out
+    msg = _fails(capsys, "--data", str(data_copy), "--budgets", "all", "--arms",
+                 "real,oversample", "--dry-run")
+    assert "the arms real,oversample need counts" in msg and "--budgets 50,200,all" in msg
+    msg = _fails(capsys, "--data", str(data_copy), "--arms", "real", "--budgets", ",",
+                 "--dry-run")
+    assert "--budgets ',' names nothing" in msg
+
+
 @pytest.mark.parametrize("address,needle", [("127.0.0.1:1", "cannot reach"),
                                              ("nonsense", "host:port")])
 def test_unreachable_or_malformed_ray_address(capsys, data_copy, address, needle):
