@@ -20,12 +20,13 @@ import numpy as np
 from PIL import Image
 
 from raygan.artifacts import MANIFEST_FILE
+from raygan.bounds import BOUNDS
 from raygan.errors import RayganError
 from raygan.gans.base import GAN, SAMPLE_CHUNK, latent_seed
 from raygan.gans.checkpoint import GANSpec, from_checkpoint, read_checkpoint
 
 CHUNK = 4 * SAMPLE_CHUNK  # images in memory at a time; a multiple of the generator's own chunk
-MAX_COUNT = 1_000_000  # --count's ceiling: a million 64 px PNGs is ~10 GB already
+MAX_COUNT = BOUNDS["count"].hi  # --count's ceiling (raygan/bounds.py)
 IMAGE_NAME = re.compile(r"\d{6,}\.png")  # the names write_samples gives: 000000.png, ...
 
 
