@@ -134,8 +134,9 @@ def sweep_config(values: Mapping[str, Any], base: SweepConfig | None = None) -> 
         "steps": "gan_steps", "batch_size": "gan_batch_size", "width": "gan_width",
         "num_workers": "gan_workers", "use_gpu": "gpu"}.items() if opt in v}
     gan = replace(gan, **gan_flags)
-    # A value given on the command line holds for every family, over the profile's per-family one.
-    over["gan_overrides"] = {fam: {k: x for k, x in o.items() if k not in gan_flags}
+    # A value given on the command line holds for every family, over the profile's per-family
+    # one; a tuned cell's (`family@budget`, from --gan-configs) holds over it.
+    over["gan_overrides"] = {fam: {k: x for k, x in o.items() if "@" in fam or k not in gan_flags}
                              for fam, o in cfg.gan_overrides.items()}
     if v.get("gan_configs"):
         over["gan_overrides"].update(read_gan_configs(v["gan_configs"]))

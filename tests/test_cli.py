@@ -200,6 +200,24 @@ def test_resume_refuses_flags_that_change_the_sweep(capsys, data_copy, tmp_path,
     assert "raygan tune adds no seeds" in err[0] and not ray.is_initialized()
 
 
+def test_resume_compares_what_each_gan_trains_with(tmp_path):
+    """A tuned cell's settings (--gan-configs) hold over a --gan-* value, on a resume as in the
+    run: repeating the run's command line with --resume changes nothing."""
+    from raygan.options import resume_conflicts, sweep_config
+
+    tuned = tmp_path / "best.json"
+    tuned.write_text(json.dumps({"dcgan@5": {"steps": 12, "batch_size": 8}}))
+    argv = ["--profile", "smoke", "--budgets", "5,20", "--gan-steps", "8", "--gan-configs",
+            str(tuned), "--name", "t", "--resume"]
+    cfg = sweep_config(vars(cli.parse_run_args(argv)))
+    assert cfg.gan_config("dcgan", 5).steps == 12 and cfg.gan_config("dcgan", 20).steps == 8
+    saved = cfg.from_dict(json.loads(cfg.to_json()))
+    assert resume_conflicts(vars(cli.parse_run_args(argv)), saved) == []
+    assert resume_conflicts(vars(cli.parse_run_args(argv[:4])), saved) == []
+    changed = vars(cli.parse_run_args([*argv[:5], "9", "--gan-width", "8"]))
+    assert resume_conflicts(changed, saved) == ["--gan-steps 9"]  # smoke's width is 8
+
+
 def test_exclude_leaks_drops_recaptured_test_images(capsys, data_copy):
     src = data_copy / "train" / "malignant" / "train_malignant_003.jpg"
     shutil.copy(src, data_copy / "test" / "malignant" / "zz_recapture.jpg")
