@@ -21,9 +21,10 @@ from raygan.cell import KIND_CLASSIFIER, Cell
 from raygan.config import SweepConfig, check_name, load_config, validate
 from raygan.data import Dataset, Pools, Split, carve_validation, check_budgets
 from raygan.data.dataset import digest_of_test, fingerprint_changes
-from raygan.data.sources import external_set, load_source
+from raygan.data.sources import load_source
 from raygan.errors import RayganError
-from raygan.eval.leakage import without_external_duplicates, without_leaks
+from raygan.eval.external import sweep_external_sets
+from raygan.eval.leakage import without_leaks
 from raygan.eval.table import markdown, rows_csv
 from raygan.files import writable_folder, write_atomic
 from raygan.gans import REGISTRY
@@ -252,6 +253,7 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
                           cfg.test_fraction, cfg.split_seed)
     if resume:
         _check_same_data(cfg, dataset, log)
+    saved = cfg.data_fingerprint if resume else None  # its external sets' too, checked below
     cfg = replace(cfg, data=dataset.root, data_fingerprint=dataset.fingerprint)
     log(f"data: {len(dataset.train)} train / {len(dataset.test)} test images at "
         f"{cfg.resolution} px from {dataset.root} ({time.perf_counter() - t0:.1f} s)")
@@ -259,13 +261,11 @@ def prepare(cfg: SweepConfig, tracking_uri: str | None = None,
         dataset, n_dropped = without_leaks(dataset)
         log(f"leakage audit: {n_dropped} test images re-capture a training lesion and are "
             f"excluded ({len(dataset.test)} test images left)")
-    external, duplicates = {}, {}
-    for name, spec in cfg.external.items():  # audited against every training/validation image
-        ext, _, duplicates[name] = without_external_duplicates(
-            dataset.train, external_set(spec, cfg.resolution), cfg.keep_external_duplicates)
-        external[name] = ext
-        log(f"external test {name}: {len(ext)} images from {spec}; {duplicates[name]} duplicate "
-            f"a training image and are {'kept' if cfg.keep_external_duplicates else 'dropped'}")
+    # Audited against every training/validation image, checked, fingerprinted: before training.
+    sets, entries = sweep_external_sets(cfg, dataset, log, saved)
+    cfg = replace(cfg, data_fingerprint={**cfg.data_fingerprint, **entries})
+    external = {name: e.tested for name, e in sets.items()}
+    duplicates = {name: e.duplicates for name, e in sets.items()}
     pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed, cfg.validation,
                              dataset.train.groups)
     fill_target = pools.fill_target(cfg.fill_target)
