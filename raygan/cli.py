@@ -156,6 +156,10 @@ def report_parser(prog: str | None = None) -> Parser:
     p.add_argument("--exclude-leaks", action="store_true",
                    help="add a section on the test split without its images that re-capture\n"
                         "a training lesion (leakage audit): a sensitivity analysis")
+    p.add_argument("--partial", action="store_true",
+                   help="report a sweep that has not finished (interrupted, still running, or\n"
+                        "with failed runs): the report is titled partial and lists the cells\n"
+                        "of the grid without a finished run (without the flag: refused)")
     return p
 
 
@@ -167,7 +171,7 @@ def _report(args: argparse.Namespace) -> int:
                         fidelity_images=args.fidelity_images, cas=args.cas,
                         external_test=tuple(args.external_test or ()),
                         keep_external_duplicates=args.keep_external_duplicates,
-                        exclude_leaks=args.exclude_leaks)
+                        exclude_leaks=args.exclude_leaks, partial=args.partial)
     paths = report_results(args.results, req) if args.results else report_sweep(req)
     print(f"report: {paths[0]}")
     return 0

@@ -32,6 +32,7 @@ class ReportRequest:
     external_test: tuple[str, ...] = ()  # NAME=DATASET: new sets for the saved classifiers
     keep_external_duplicates: bool | None = None  # None: as the sweep did (it drops them)
     exclude_leaks: bool = False  # add the test split without its re-captured training lesions
+    partial: bool = False  # report a sweep whose grid has cells without a finished run
 
 
 def sweep_folder(name: str, output: str):
@@ -209,6 +210,7 @@ def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     written to req.output/<name>/report, the name being req.name or the folder's sweep's."""
     from raygan.config import SweepConfig
     from raygan.eval.bundle import read_results
+    from raygan.eval.grid import GridStatus
     from raygan.eval.report import write_report
     from raygan.eval.verdicts import Primary
 
@@ -225,24 +227,31 @@ def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     name = req.name or cfg.sweep_name
     out = Path(req.output).resolve() / name / REPORT_DIR
     test = res.sets[0]
+    # The folder holds every finished trial and GAN training of its report: a partial report's
+    # folder gives the same missing cells again.
+    grid = GridStatus.of(cfg, [t.cell.run_name for t in test.trials]
+                         + [g.cell.gan_run_name for g in res.gates])
     return write_report(test.trials, test.y, out, name, notes=res.notes, fidelity=res.fidelity,
                         gates=res.gates or None, curves=res.curves, external=res.sets[1:],
-                        primary=Primary.of_config(cfg))
+                        primary=Primary.of_config(cfg), grid=grid)
 
 
 def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[Path]:
     """Write the report of the finished sweep `req.name` (report.md first, then its tables and
     plots) and its results folder, and log the report to the sweep's parent run; `log` gets the
-    progress lines."""
+    progress lines. A sweep with cells of its grid unfinished is refused before its data is
+    read, unless `req.partial`: then the report titles itself partial and lists them."""
     if not req.name:
         raise RayganError("name the sweep to report: --name NAME (or --results FOLDER)")
     from raygan import tracking
     from raygan.data.dataset import digest_of_test
     from raygan.eval.bundle import write_results
+    from raygan.eval.grid import GridStatus
     from raygan.eval.leakage import without_leaks
     from raygan.eval.numbers import TestSet
     from raygan.eval.report import check_paired, write_report
     from raygan.eval.verdicts import Primary
+    from raygan.tracking.read import finished_runs
 
     if req.cas and not req.fidelity:
         raise RayganError("--cas is part of the fidelity section: add --fidelity")
@@ -253,6 +262,11 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
         raise RayganError("the sweep already tested without the leaked images (it ran with "
                           "--exclude-leaks); drop --exclude-leaks from the report")
     uri = tracking.resolve_uri()
+    grid = GridStatus.of(cfg, finished_runs(uri, cfg.experiment, req.name))
+    if grid.partial and not req.partial:
+        raise RayganError(grid.refusal(req.name, req.output))
+    if grid.partial:
+        log(f"{grid.headline()}: {', '.join(grid.missing)}")
     dataset = sweep_data(cfg, req.name, req.data)
     if cfg.exclude_leaks:  # the sweep tested without them: so must its report
         dataset, _ = without_leaks(dataset)
@@ -283,7 +297,7 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
     notes = _all_real_notes(cfg, dataset)
     paths = write_report(trials, y, folder / REPORT_DIR, req.name, grids, notes=notes,
                          fidelity=fidelity, gates=gates, curves=curves, external=external,
-                         primary=Primary.of_config(cfg))
+                         primary=Primary.of_config(cfg), grid=grid)
     sets = [TestSet("test", y, trials, ids=_ids(dataset.test.files)), *external]
     results = write_results(folder / RESULTS_DIR, cfg.to_json(), sets, gates, curves,
                             fidelity, notes)
