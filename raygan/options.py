@@ -169,7 +169,7 @@ def _computes(cfg: SweepConfig, saved: SweepConfig) -> dict[str, Any]:
 
 def resume_conflicts(values: Mapping[str, Any], saved: SweepConfig,
                      adds_seeds: bool = True) -> list[str]:
-    """The options in `values` (those typed: not None, not False) that would change what the
+    """The options in `values` (those typed: not None) that would change what the
     `saved` sweep computes, as `--flag value`; --seeds only where a resume cannot add seeds."""
     free = RESUME_FREE + (("seeds",) if adds_seeds else ())
     typed = {k: x for k, x in values.items() if x is not None and k not in free}
