@@ -393,9 +393,9 @@ def test_deleted_mlflow_experiment(capsys, data_copy, tmp_path, monkeypatch):
     assert not (tmp_path / "runs" / "d" / "sweep.lock").exists()
 
 
+# s3:// passes this check and is then probed (offline here: test_moved_state covers it)
 @pytest.mark.parametrize("storage,ok", [("foo://bar", False), ("http://host/x", False),
-                                        ("s3://bucket/raygan", True), ("file:///tmp/r", True),
-                                        ("relative/folder", True)])
+                                        ("file:///tmp/r", True), ("relative/folder", True)])
 def test_storage_scheme(capsys, data_copy, storage, ok):
     if ok:
         assert cli.run_main(["--data", str(data_copy), "--profile", "smoke", "--storage",

@@ -172,8 +172,10 @@ def check_storage(storage: str) -> None:
     if not storage:
         return  # the sweep's own folder, checked with --output
     if "://" not in storage or storage.startswith("file://"):
-        writable_folder(storage[len("file://"):] if storage.startswith("file://") else storage,
-                        "--storage")
+        path = Path(storage[len("file://"):] if storage.startswith("file://") else storage)
+        # Its nearest existing folder: a dry run creates nothing.
+        writable_folder(next(p for p in (path, *path.parents) if p.exists() or p == p.parent),
+                        f"--storage {storage}:")
         return
     result: dict[str, BaseException | None] = {}
 

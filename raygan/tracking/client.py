@@ -198,6 +198,7 @@ class Artifacts:
         """Local copy, under `dest`, of the artifact `name`."""
         self._check_readable()
         if self.repo is not None:
+            Path(dest).mkdir(parents=True, exist_ok=True)  # as MlflowClient's download does
             return self.repo.download_artifacts(name, dest)
         return self.c.download_artifacts(self.run_id, name, dest)
 
