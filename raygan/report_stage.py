@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from raygan.artifacts import CONFIG_FILE, EXTRACTOR_FILE, REPORT_DIR, RESULTS_DIR
+from raygan.artifacts import CONFIG_FILE, EXTRACTOR_FILE, LOCK_FILE, REPORT_DIR, RESULTS_DIR
 from raygan.cell import Cell
 from raygan.errors import RayganError
 
@@ -236,6 +236,28 @@ def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
                         primary=Primary.of_config(cfg), grid=grid)
 
 
+def _lock_holder(folder: Path) -> str:
+    """`process PID on host HOST` of the lock a running sweep holds in `folder`; "" without
+    a lock, or when its process is gone from this host (a killed sweep leaves its lock)."""
+    import json
+    import os
+    import socket
+
+    try:
+        holder = json.loads((folder / LOCK_FILE).read_text())
+        pid, host = int(holder["pid"]), str(holder["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if host == socket.gethostname():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return ""
+        except OSError:
+            pass  # alive, another user's
+    return f"process {pid} on host {host}"
+
+
 def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[Path]:
     """Write the report of the finished sweep `req.name` (report.md first, then its tables and
     plots) and its results folder, and log the report to the sweep's parent run; `log` gets the
@@ -264,7 +286,7 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
     uri = tracking.resolve_uri()
     grid = GridStatus.of(cfg, finished_runs(uri, cfg.experiment, req.name))
     if grid.partial and not req.partial:
-        raise RayganError(grid.refusal(req.name, req.output))
+        raise RayganError(grid.refusal(req.name, req.output, _lock_holder(folder)))
     if grid.partial:
         log(f"{grid.headline()}: {', '.join(grid.missing)}")
     dataset = sweep_data(cfg, req.name, req.data)

@@ -64,3 +64,28 @@ def test_a_finished_sweep_reports_without_the_flag(capsys, data_copy, tmp_path):
     assert cli.report_main(["--name", "s", "--output", str(tmp_path / "runs")]) == 0
     md = (tmp_path / "runs" / "s" / "report" / "report.md").read_text()
     assert md.startswith("# raygan report: s\n") and "Missing cells" not in md
+
+
+def test_a_sweep_that_may_still_run_is_told_to_be_waited_for(capsys, data_copy, tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    _partial_sweep(tmp_path, data_copy)
+    lock = tmp_path / "runs" / "s" / "sweep.lock"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    for pid, running in ((os.getpid(), True), (int(gone.stdout), False)):  # live; exited
+        lock.write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                    "started": "2026-12-01T10:00:00+00:00"}))
+        capsys.readouterr()
+        assert cli.report_main(["--name", "s", "--output", str(tmp_path / "runs")]) == 2
+        err = capsys.readouterr().err
+        assert "1 of 3 cells of its grid have no finished run (classic-n5-s0)" in err
+        if running:
+            assert (f"it may still be running (process {pid} on host {socket.gethostname()} "
+                    "holds its lock): wait for it to end, or pass --partial") in err
+        else:  # a killed sweep's stale lock
+            assert "finish it with raygan run --resume --name s" in err and "running" not in err

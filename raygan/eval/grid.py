@@ -44,15 +44,18 @@ class GridStatus:
         """`Partial report: 7 of 36 cells missing` (the title of a partial report)."""
         return f"Partial report: {len(self.missing)} of {len(self.cells)} cells missing"
 
-    def refusal(self, sweep: str, output: str = "runs") -> str:
-        """The one line that refuses the report of an unfinished sweep."""
+    def refusal(self, sweep: str, output: str = "runs", holder: str = "") -> str:
+        """The one line that refuses the report of an unfinished sweep; `holder` names the
+        process whose lock says the sweep may still be running."""
         shown = ", ".join(self.missing[:SHOWN])
         more = f" and {len(self.missing) - SHOWN} more" if len(self.missing) > SHOWN else ""
         where = "" if output == "runs" else f" --output {output}"
+        finish = (f"it may still be running ({holder} holds its lock): wait for it to end, or "
+                  if holder else "finish it with raygan run --resume --name "
+                  f"{sweep}{where}, or ")
         return (f"sweep {sweep!r} has not finished: {len(self.missing)} of {len(self.cells)} "
-                f"cells of its grid have no finished run ({shown}{more}); finish it with raygan "
-                f"run --resume --name {sweep}{where}, or pass --partial to report the finished "
-                "runs")
+                f"cells of its grid have no finished run ({shown}{more}); {finish}pass "
+                "--partial to report the finished runs")
 
     def missing_section(self, sweep: str) -> list[str]:
         """The markdown section, near the top of a partial report, that lists its missing
