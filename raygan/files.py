@@ -4,6 +4,7 @@ before any work writes to them."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def _mount_of(path: Path) -> tuple[str, str, set[str]] | None:
         fields = line.split()
         if len(fields) < 4:
             continue
-        point = fields[1].encode().decode("unicode_escape")  # "\040" is a space in a mount point
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[1])  # \040: a space
         if real == point or real.startswith(point.rstrip("/") + "/"):
             if best is None or len(point) >= len(best[0]):
                 best = (point, fields[2], set(fields[3].split(",")))
