@@ -78,6 +78,13 @@ def test_the_sweeps_own_data_is_refused_as_an_external_set_before_training(capsy
         assert "drop --external-test isic or name another" in msg
 
 
+def test_a_missing_external_set_is_named_without_the_kaggle_advice(capsys, data_copy,
+                                                                   tmp_path):
+    msg = _run_error(capsys, data_copy, tmp_path, tmp_path / "gone")
+    assert msg == (f"error: external test set isic: {tmp_path / 'gone'} does not exist; pass an "
+                   "existing folder or .toml card as --external-test isic=DATASET")
+
+
 def test_a_set_the_audit_leaves_one_class_or_empty_is_refused_before_training(
         capsys, data_copy, tmp_path):
     other = mirrored(data_copy / "test", tmp_path / "other")  # another collection
@@ -205,9 +212,7 @@ def test_sweep_tests_every_trial_on_an_external_set(tiny_dataset, tmp_path):
     assert ("## External test set other: 27 images (12 malignant); 3 duplicates of training "
             "images dropped by the duplicate audit") in md
     # A set the sweep never saw: its saved classifiers are tested on it, nothing is retrained.
-    second = tmp_path / "second"
-    for cls in ("benign", "malignant"):
-        shutil.copytree(tiny_dataset / "test" / cls, second / cls)
+    second = mirrored(tiny_dataset / "test", tmp_path / "second")
     for f in shared[:2]:
         shutil.copy(f, second / "malignant" / f"dup_{f.name}")
     before = sorted(r.info.run_id for r in client.search_runs([trial.info.experiment_id]))

@@ -298,6 +298,27 @@ def test_groups_that_forbid_a_test_split_say_why_in_plain_text(tmp_path, isolate
     assert "np." not in str(info.value)
 
 
+def test_a_small_external_set_loads_whole_with_content_ids(tmp_path, isolated_cache):
+    # Too few images to carve a test split from, but an external set is tested whole.
+    card = _card(tmp_path, [("a", "mel", "g"), ("b", "nv", "g"), ("c", "nv", "g")],
+                 extra='group = "lesion_id"\n')
+    ext = external_set(card, 16)
+    assert ext.files == ["b.png", "c.png", "a.png"] and ext.y.tolist() == [0, 0, 1]
+    assert ext.groups.tolist() == ["g", "g", "g"]
+    assert len(set(ext.ids)) == 3 and all(len(i) == 12 for i in ext.ids)
+    # The id is the file's content: the same bytes under another name keep it.
+    (tmp_path / "images" / "a.png").rename(tmp_path / "images" / "z.png")
+    (tmp_path / "meta" / "labels.csv").write_text("image_id,dx,lesion_id\nz,mel,g\nb,nv,g\n"
+                                                  "c,nv,g\n")
+    moved = external_set(card, 16)
+    assert dict(zip(moved.ids, moved.files, strict=True))[ext.ids[2]] == "z.png"
+    flat = tmp_path / "flat"
+    for cls, n in (("benign", 2), ("malignant", 1)):
+        for i in range(n):
+            _png(flat / cls / f"{cls}{i}.png", 50 + 10 * i + n)
+    assert external_set(flat, 16).y.tolist() == [0, 0, 1]
+
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 DOCS_CARD = Path(__file__).resolve().parents[2] / "docs" / "cards" / "isic2017.toml"
 
