@@ -74,7 +74,7 @@ def test_the_sweeps_own_data_is_refused_as_an_external_set_before_training(capsy
                        (data_copy / "train", "training split"),
                        (data_copy, "data (its training and test splits)")):
         msg = _run_error(capsys, data_copy, tmp_path, spec)
-        assert f"isic={spec} is the sweep's own {what}: all its" in msg, msg
+        assert f"isic={spec} is the sweep's own {what} (the same images);" in msg, msg
         assert "drop --external-test isic or name another" in msg
 
 

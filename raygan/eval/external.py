@@ -77,10 +77,9 @@ def check_testable(ext: ExternalSet, dataset) -> None:
         what = ("data (its training and test splits)" if any(d in train for d in whole)
                 else "test split")
     if what:
-        raise RayganError(f"{ext.name}={ext.spec} is the sweep's own {what}: all its "
-                          f"{len(ext.whole)} images are images the sweep trains or tests on; "
-                          f"an external test set must come from another collection, so drop "
-                          f"--external-test {ext.name} or name another")
+        raise RayganError(f"{ext.name}={ext.spec} is the sweep's own {what} (the same "
+                          "images); an external test set must come from another collection, "
+                          f"so drop --external-test {ext.name} or name another")
     n_mal = int(ext.tested.y.sum())
     n_ben = len(ext.tested) - n_mal
     if min(n_ben, n_mal) < MIN_PER_CLASS:
