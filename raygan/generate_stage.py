@@ -7,6 +7,7 @@ RayganError before the GAN or any data is loaded, and --out is left as it was fo
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from raygan.artifacts import MANIFEST_FILE
@@ -77,7 +78,7 @@ def _from_sweep(sweep: str, run: str, count: int | None, out: Path, output: str,
 
     cell = gan_training(run)
     gan, budget, seed = cell.gan, cell.budget, cell.seed
-    _, cfg = sweep_folder(sweep, output)
+    folder, cfg = sweep_folder(sweep, output)
     if gan not in cfg.gan_names or budget not in cfg.budgets or seed not in cfg.seeds:
         raise RayganError(f"sweep {sweep!r} has no GAN training {run!r}: its GANs "
                           f"are {', '.join(cfg.gan_names) or 'none'}, budgets "
@@ -86,7 +87,9 @@ def _from_sweep(sweep: str, run: str, count: int | None, out: Path, output: str,
     # The checkpoint first: a deleted experiment or a missing gan.pt is told before the data
     # is loaded.
     with tempfile.TemporaryDirectory() as tmp:
-        path = tracking.gan_checkpoint(tracking.resolve_uri(), cfg.experiment, sweep, run, tmp)
+        uri = tracking.sweep_store(cfg.tracking_uri, folder, cfg.output,
+                                   os.environ.get("MLFLOW_TRACKING_URI"))
+        path = tracking.gan_checkpoint(uri, cfg.experiment, sweep, run, tmp)
         state = load_checkpoint(path)
     dataset = sweep_data(cfg, sweep, data)
     pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed,

@@ -6,6 +6,7 @@ report from a results folder alone."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -283,7 +284,8 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
     if req.exclude_leaks and cfg.exclude_leaks:
         raise RayganError("the sweep already tested without the leaked images (it ran with "
                           "--exclude-leaks); drop --exclude-leaks from the report")
-    uri = tracking.resolve_uri()
+    uri = tracking.sweep_store(cfg.tracking_uri, folder, cfg.output,
+                               os.environ.get("MLFLOW_TRACKING_URI"), log)
     grid = GridStatus.of(cfg, finished_runs(uri, cfg.experiment, req.name))
     if grid.partial and not req.partial:
         raise RayganError(grid.refusal(req.name, req.output, _lock_holder(folder)))

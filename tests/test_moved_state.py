@@ -235,3 +235,30 @@ def test_a_full_disk_leaves_the_results_whole_and_says_how_to_resume(small_disk,
     assert "\n" not in msg, msg
     assert msg.startswith("the disk is full: [Errno 28] No space left on device; finished ")
     assert msg.endswith(f"raygan run --resume --name full --output {tmp_path / 'runs'}")
+
+
+def test_report_and_generate_read_the_store_the_sweep_recorded(capsys, data_copy, tmp_path,
+                                                                monkeypatch):
+    """From another working directory, without MLFLOW_TRACKING_URI, `report` and `generate`
+    read the store config.json names (not a fresh ./mlflow.db)."""
+    from sweep_helpers import logged_sweep
+
+    rng = np.random.default_rng(0)
+    uri = logged_sweep(tmp_path, data_copy, "s", [(arm, "5", 0, rng.uniform(size=24))
+                                                  for arm in ("real", "oversample")])
+    config = tmp_path / "runs" / "s" / CONFIG_FILE
+    config.write_text(json.dumps({**json.loads(config.read_text()), "tracking_uri": uri}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    capsys.readouterr()
+    assert cli.report_main(["--name", "s", "--output", str(tmp_path / "runs")]) == 0
+    assert "2 classifier trials" in (tmp_path / "runs" / "s" / "report" / "report.md").read_text()
+    saved = json.loads(config.read_text())
+    config.write_text(json.dumps({**saved, "arms": [*saved["arms"], "gan:dcgan"]}))
+    code = cli.main(["generate", "--sweep", "s", "--run", "train:dcgan-n5-s0", "--out",
+                     str(tmp_path / "png"), "--output", str(tmp_path / "runs")])
+    # the sweep's store answered: it has the sweep, though not this GAN's run
+    assert "has no finished GAN training 'train:dcgan-n5-s0'" in _one_error(capsys, code)
+    assert list(elsewhere.iterdir()) == []  # neither created ./mlflow.db
