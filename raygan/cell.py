@@ -159,6 +159,23 @@ class Cell:
 def arm_family(arm: str) -> str:
     """The GAN family an arm fills from (`gan:dcgan`, `classic+gan:dcgan` -> `dcgan`); ''."""
     return Cell(arm, 0, 0).gan
+def grid_cells(cfg: Any) -> list[Cell]:
+    """Every classifier cell of a sweep's grid (a SweepConfig: arms x budgets x seeds);
+    `all-real` runs once per seed with budget 'all'."""
+    cells = []
+    for seed in cfg.seeds:
+        for budget in cfg.budgets:
+            for arm in cfg.arms:
+                if arm != ALL_REAL:
+                    cells.append(Cell(arm, budget, seed))
+        if ALL_REAL in cfg.arms:
+            cells.append(Cell(ALL_REAL, ALL, seed))
+    return cells
+
+
+def gan_cells(cfg: Any) -> list[Cell]:
+    """The cell of every GAN training of a sweep (a SweepConfig): each family x budget x seed."""
+    return [Cell.of_gan(g, b, s) for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds]
 
 
 class _OfCell:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import NoReturn
 
+from raygan.bounds import Number, help_text
 from raygan.errors import RayganError
-from raygan.options import add_sweep_options
+from raygan.options import add_data_options, add_sweep_options, check_resume, classes
 
 RUN_DOC = """Run the grid: every arm x budget x seed; GANs on Ray Train, classifiers on Ray Tune.
 
@@ -67,6 +69,8 @@ class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line `error: ...` and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
+        # A value out of bounds (raygan.bounds) reads "--count must be between ...".
+        message = re.sub(r"^argument (\S+): must ", r"\1 must ", message)
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
@@ -103,6 +107,8 @@ def parse_run_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _run(args: argparse.Namespace, rerun: str) -> int:
     from raygan.orchestrate.commands import run_command
 
+    if args.resume:
+        check_resume(vars(args), adds_seeds=True)
     cfg = build_config(args)
     # on --resume, --seeds may add seeds to the sweep's grid; nothing else may change
     more = cfg.seeds if args.resume and args.seeds is not None else ()
@@ -113,13 +119,16 @@ def _run(args: argparse.Namespace, rerun: str) -> int:
 def tune_parser(prog: str | None = None) -> Parser:
     """The options of `raygan tune` (and of `python sweeps/tune_gans.py`)."""
     p = add_sweep_options(_parser(prog, TUNE_DOC))
-    p.add_argument("--num-samples", type=int, default=8, help="Optuna trials per cell (8)")
+    p.add_argument("--num-samples", type=Number("num_samples"), default=8,
+                   help=help_text("num_samples", "Optuna trials per cell", 8))
     return p
 
 
 def _tune(args: argparse.Namespace, rerun: str) -> int:
     from raygan.orchestrate.commands import tune_command
 
+    if args.resume:
+        check_resume(vars(args), adds_seeds=False)
     return tune_command(build_config(args), rerun, args.num_samples, resume=args.resume,
                         dry_run=args.dry_run, verbose=args.verbose)
 
@@ -137,8 +146,9 @@ def report_parser(prog: str | None = None) -> Parser:
     p.add_argument("--data", help="dataset root, if it moved since the sweep ran")
     p.add_argument("--fidelity", action="store_true", help="also rebuild every GAN from its "
                    "checkpoint and relate fidelity (domain FD, KID, near-copies) to test AUC")
-    p.add_argument("--fidelity-images", type=int, default=500,
-                   help="generated images per GAN for the fidelity measures (500)")
+    p.add_argument("--fidelity-images", type=Number("fidelity_images"), default=500,
+                   help=help_text("fidelity_images", "generated images per GAN for the fidelity "
+                                                     "measures", 500))
     p.add_argument("--cas", action="store_true", help="with --fidelity: also the Classification "
                    "Accuracy Score of every GAN run (one classifier training each)")
     p.add_argument("--external-test", action="append", metavar="NAME=DATASET",
@@ -155,6 +165,10 @@ def report_parser(prog: str | None = None) -> Parser:
                    help="add a section with the primary verdicts of SWEEP (same --output and\n"
                         "test images; e.g. the grid run with another --classifier) beside\n"
                         "this sweep's, cell by cell")
+    p.add_argument("--partial", action="store_true",
+                   help="report a sweep that has not finished (interrupted, still running, or\n"
+                        "with failed runs): the report is titled partial and lists the cells\n"
+                        "of the grid without a finished run (without the flag: refused)")
     return p
 
 
@@ -166,7 +180,8 @@ def _report(args: argparse.Namespace) -> int:
                         fidelity_images=args.fidelity_images, cas=args.cas,
                         external_test=tuple(args.external_test or ()),
                         keep_external_duplicates=args.keep_external_duplicates,
-                        exclude_leaks=args.exclude_leaks, compare=args.compare)
+                        exclude_leaks=args.exclude_leaks, compare=args.compare,
+                        partial=args.partial)
     paths = report_results(args.results, req) if args.results else report_sweep(req)
     print(f"report: {paths[0]}")
     return 0
@@ -180,10 +195,13 @@ def generate_parser(prog: str | None = None) -> Parser:
                    help="the GAN training, named as in MLflow: train:<gan>-n<budget>-s<seed>")
     p.add_argument("--checkpoint", metavar="FILE",
                    help="a GAN checkpoint (gan.pt) to sample on its own, instead of --sweep/--run")
-    p.add_argument("--count", type=int,
-                   help="images to write (default: the cell's fill, as many as its arm used;\n"
-                        "required with --checkpoint)")
+    p.add_argument("--count", type=Number("count"),
+                   help=help_text("count", "images to write (default: the cell's fill, as many "
+                                           "as its arm used;\nrequired with --checkpoint)"))
     p.add_argument("--out", required=True, help="folder for the PNGs and manifest.csv")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the images of an earlier generate in --out (the PNGs its\n"
+                        "manifest.csv lists, and the manifest); nothing else is removed")
     p.add_argument("--output", default="runs", help="the sweep's --output folder (runs)")
     p.add_argument("--data", help="dataset root, if it moved since the sweep ran")
     return p
@@ -194,7 +212,8 @@ def _generate(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     print(generate(args.out, args.count, checkpoint=args.checkpoint, sweep=args.sweep,
-                   run=args.run, output=args.output, data=args.data))
+                   run=args.run, output=args.output, data=args.data,
+                   overwrite=args.overwrite))
     return 0
 
 
@@ -203,8 +222,13 @@ def _generate(args: argparse.Namespace) -> int:
 def _data(args: argparse.Namespace) -> int:
     from raygan.data import commands
 
-    print("\n".join(commands.check(args.dataset, args.resolution) if args.data_command == "check"
-                    else commands.fetch_into(args.dest, args.archive)))
+    if args.data_command == "check":
+        lines = commands.check(args.dataset, args.resolution,
+                               classes(args.classes) if args.classes is not None else None,
+                               args.test_fraction)
+    else:
+        lines = commands.fetch_into(args.dest, args.archive)
+    print("\n".join(lines))
     return 0
 
 
@@ -219,8 +243,7 @@ def _add_data(sub) -> None:
                                         "print the counts per split and class.")
     check.add_argument("dataset", help="dataset root (Kaggle or class-folder layout) or card "
                                        "(.toml), e.g. data/skin-cancer-mvb")
-    check.add_argument("--resolution", type=int, default=32,
-                       help="px to decode at, as a sweep would (32)")
+    add_data_options(check, resolution=32)  # read as a sweep reads it, with run's checks
     check.set_defaults(func=_data)
     fetch = dsub.add_parser("fetch", help="download the Kaggle dataset (needs kagglehub)",
                             description="Download the Kaggle dataset with kagglehub (pip install "

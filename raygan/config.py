@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raygan.bounds import BOUNDS
 from raygan.cell import ALL_REAL, CLASSIC_PREFIX, GAN_ARM_PREFIX, PROBE_PREFIX, arm_family
 from raygan.errors import RayganError
 
@@ -18,7 +19,6 @@ NAME_RULE = (f"letters, digits, '.', '_' and '-', not starting with '.', at most
              "characters")
 # --storage schemes that Ray Train/Tune reach through pyarrow's file systems; a bare path is local
 STORAGE_SCHEMES = ("file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
-RESOLUTIONS = (32, 64, 128, 224)  # px; 224 is the study's, the rest are cheaper stand-ins
 VALIDATIONS = ("budget", "study")  # see raygan/data/splits.py
 BASELINE_ARMS = ("real", "oversample", "classic", ALL_REAL)
 # The shortcut probes (`probe:<name>` arms; raygan/data/probes.py says what each sees)
@@ -136,6 +136,9 @@ class SweepConfig:
     storage: str = ""  # Tune/Train storage_path (shared storage on a cluster); empty = output/ray
     output: str = "runs"  # folder for the resolved config and results tables
     experiment: str = "raygan"  # MLflow experiment name
+    # The MLflow store the sweep logs to, absolute for sqlite and file stores (resolved from
+    # MLFLOW_TRACKING_URI, else ./mlflow.db): a resume or report from any folder finds it.
+    tracking_uri: str = ""
     sweep_name: str = ""  # parent MLflow run name and results sub-folder; empty = profile+time
     num_grid_images: int = 64  # generated images shown in each GAN's MLflow PNG grid
     # A sweep of the same MLflow store whose finished GAN trainings this one copies where they
@@ -258,15 +261,27 @@ def check_primary(spec: str, margin: Any, arms: tuple[str, ...] = ()) -> tuple[s
         raise RayganError(f"--primary {spec!r} is not METRIC:REF with METRIC one of "
                           f"{', '.join(PRIMARY_METRICS)} and REF one of {', '.join(PRIMARY_REFS)};"
                           " e.g. --primary auc:oversample")
-    if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 < margin < 0.5:
-        raise RayganError(f"--margin {margin!r} must lie between 0 and 0.5 (a difference in "
-                          f"{metric}); e.g. --margin 0.02")
+    BOUNDS["margin"].check("--margin", margin)
     gans = [a for a in arms if a.startswith(GAN_ARM_PREFIX)]
     # A grid of GANs alone (what `raygan tune` trains) has no comparison to declare.
     if gans and ref not in arms and len(gans) < len(arms):
         raise RayganError(f"--primary {spec} compares the fills with {ref!r}, which the grid "
                           f"lacks; add it to --arms or name another reference")
     return metric, ref
+
+
+def check_classes(classes: tuple[str, ...]) -> tuple[str, ...]:
+    """`classes` of --classes: empty (benign, malignant), or two different folder names."""
+    if classes and (len(classes) != 2 or len(set(classes)) != 2 or not all(classes)):
+        raise RayganError(f"--classes {','.join(classes)}: name two different classes, "
+                          "NEGATIVE,POSITIVE (the second is the scarce one)")
+    return classes
+
+
+def check_bound(what: str, key: str, value: Any) -> Any:
+    """`value` of the setting `key` of raygan.bounds.BOUNDS, or a RayganError naming `what`,
+    the value and the allowed range."""
+    return BOUNDS[key].check(what, value)
 
 
 def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
@@ -280,9 +295,9 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     if cfg.geometry not in GEOMETRIES:
         raise RayganError(f"unknown geometry {cfg.geometry!r}; use one of: "
                           f"{', '.join(GEOMETRIES)}")
-    if cfg.resolution not in RESOLUTIONS:
-        known = ", ".join(map(str, RESOLUTIONS))
-        raise RayganError(f"unsupported resolution {cfg.resolution}; use one of {known}")
+    for name in ("resolution", "fill_target", "val_fraction", "split_seed", "test_fraction",
+                 "num_grid_images"):
+        check_bound(name, name, getattr(cfg, name))
     if not cfg.arms:
         raise RayganError("no arms given; name at least one, e.g. --arms real,gan:dcgan")
     for arm in cfg.arms:
@@ -306,32 +321,26 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
     # The default comparison against `oversample` stays quietly empty in a grid without it
     # (the report says so); a --primary the user names must find its reference (options.py).
     check_primary(cfg.primary, cfg.margin)
-    needs_budget = any(a != "all-real" for a in cfg.arms)
-    if needs_budget and not cfg.budgets:
-        raise RayganError("no budgets given; pass e.g. --budgets 50,200")
+    counted = [a for a in cfg.arms if a != ALL_REAL]
+    if counted and not cfg.budgets:
+        raise RayganError(f"no budgets given for the arms {','.join(counted)} (all-real alone "
+                          f"needs none); pass e.g. --budgets 50,200, or --budgets 50,200,all to "
+                          "add the all-real arm")
     for b in cfg.budgets:
-        if not isinstance(b, int) or b <= 0:
-            raise RayganError(f"budget {b!r} must be a positive number of real malignant images")
+        check_bound("budget", "budgets", b)
     if len(set(cfg.budgets)) != len(cfg.budgets):
         raise RayganError(f"budgets repeat: {','.join(map(str, cfg.budgets))}; name each budget "
                           "once (a repeat would train every cell of it twice)")
     if not cfg.seeds:
         raise RayganError("no seeds given; pass e.g. --seeds 0,1,2")
-    if any(s < 0 for s in cfg.seeds) or len(set(cfg.seeds)) != len(cfg.seeds):
-        raise RayganError(f"seeds {cfg.seeds} must be distinct non-negative integers")
-    if cfg.fill_target < 0:
-        raise RayganError(f"fill target {cfg.fill_target} must be >= 0 (0 = all real malignant)")
-    if not 0.0 < cfg.val_fraction < 0.5:
-        raise RayganError(f"val fraction {cfg.val_fraction} must lie in (0, 0.5)")
+    for s in cfg.seeds:
+        check_bound("seed", "seeds", s)
+    if len(set(cfg.seeds)) != len(cfg.seeds):
+        raise RayganError(f"seeds repeat: {','.join(map(str, cfg.seeds))}; name each seed once")
     if cfg.validation not in VALIDATIONS:
         raise RayganError(f"unknown validation {cfg.validation!r}; use one of: "
                           f"{', '.join(VALIDATIONS)}")
-    if cfg.classes and (len(cfg.classes) != 2 or len(set(cfg.classes)) != 2
-                        or not all(cfg.classes)):
-        raise RayganError(f"classes {','.join(cfg.classes)}: name two different classes, "
-                          "NEGATIVE,POSITIVE (the second is the scarce one)")
-    if not 0.0 < cfg.test_fraction < 1.0:
-        raise RayganError(f"test fraction {cfg.test_fraction} must lie in (0, 1)")
+    check_classes(cfg.classes)
     for name, spec in cfg.external.items():
         check_external_name(name)
         if not spec:
@@ -348,38 +357,37 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
                               f" {', '.join(sorted(fields))}")
         for key, value in over.items():
             _check_type(f"gan override {fam}.{key}", value, GANConfig, key)
+            if f"gan.{key}" in BOUNDS:
+                check_bound(f"gan override {fam}.{key}", f"gan.{key}", value)
     for section, prefix in ((cfg.gan, "gan"), (cfg.classifier, "classifier")):
         for f in dataclasses.fields(section):
             _check_type(f"{prefix}.{f.name}", getattr(section, f.name), type(section), f.name)
-    cells = [cfg.gan_config(n, b) for n in cfg.gan_names for b in cfg.budgets]
-    for gcfg in [cfg.gan, *(cfg.gan_config(n) for n in cfg.gan_names), *cells]:
-        _check_gan(gcfg)
-    _positive(cfg.classifier, ("epochs", "patience", "batch_size", "lr", "cpus"), "classifier")
+            if f"{prefix}.{f.name}" in BOUNDS:
+                check_bound(f"{prefix}.{f.name}", f"{prefix}.{f.name}", getattr(section, f.name))
+    for name in cfg.gan_names:
+        for budget in (None, *cfg.budgets):
+            where = f"{name}@{budget}" if budget is not None else name
+            _check_gan(cfg.gan_config(name, budget), where,
+                       getattr(gan_registry[name], "min_worker_batch", 1))
+    _check_gan(cfg.gan, "gan", 1)
     if cfg.classifier.name not in CLASSIFIER_NAMES:
         raise RayganError(f"unknown classifier {cfg.classifier.name!r}; known classifiers: "
                           f"{', '.join(CLASSIFIER_NAMES)} (e.g. --classifier "
                           f"{DEFAULT_CLASSIFIER})")
-    if cfg.num_grid_images <= 0:
-        raise RayganError("num_grid_images must be positive")
     return cfg
 
 
-def _check_gan(gan: GANConfig) -> None:
-    _positive(gan, ("z_dim", "width", "batch_size", "steps", "lr", "num_workers",
-                    "cpus_per_worker", "checkpoint_every", "log_every"), "gan")
-    for name in ("eval_every", "stop_patience", "min_steps"):
-        if getattr(gan, name) < 0:
-            raise RayganError(f"gan.{name} = {getattr(gan, name)!r} must be >= 0")
+def _check_gan(gan: GANConfig, where: str, min_worker_batch: int) -> None:
+    """The rules between a GAN's settings (each within its bounds already): those of family
+    or cell `where`, whose DDP workers need `min_worker_batch` images each per step."""
     if gan.stop_patience and not gan.eval_every:
-        raise RayganError("gan.stop_patience needs gan.eval_every > 0 (the stop rule reads the "
+        raise RayganError(f"{where}: stop_patience needs eval_every > 0 (the stop rule reads the "
                           "quality probe)")
-    for name in ("ema", "stop_gain"):
-        if not 0.0 <= getattr(gan, name) < 1.0:
-            raise RayganError(f"gan.{name} = {getattr(gan, name)!r} must lie in [0, 1)")
-    if gan.batch_size < gan.num_workers:
+    if gan.batch_size < gan.num_workers * min_worker_batch:
+        each = f"{min_worker_batch} images each" if min_worker_batch > 1 else "one image each"
         raise RayganError(
-            f"gan batch size {gan.batch_size} is smaller than its {gan.num_workers}"
-            " workers; raise --gan-batch-size or lower --gan-workers"
+            f"{where}: gan batch size {gan.batch_size} is smaller than its {gan.num_workers}"
+            f" workers x {each}; raise --gan-batch-size or lower --gan-workers"
         )
     bad = [p for p in gan.diffaugment.split(",")
            if p.strip() and p.strip() not in DIFFAUGMENT_POLICIES]
@@ -401,10 +409,3 @@ def _check_type(what: str, value: Any, section: type, name: str) -> None:
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
         raise RayganError(f"{what} = {json.dumps(value)} must be {text}, e.g. "
                           f"{json.dumps(getattr(section(), name))}")
-
-
-def _positive(section: Any, names: tuple[str, ...], prefix: str) -> None:
-    for name in names:
-        value = getattr(section, name)
-        if not value > 0:
-            raise RayganError(f"{prefix}.{name} = {value!r} must be positive")

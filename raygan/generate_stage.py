@@ -1,9 +1,13 @@
 """`raygan generate`: a trained GAN's images and their manifest (`raygan.gans.export`), from a
-checkpoint file alone, or from a finished sweep's GAN training: its config.json, its data (the
-cell's benign context and fill count) and its checkpoint downloaded from MLflow."""
+checkpoint file alone, or from a finished sweep's GAN training: its config.json, its checkpoint
+downloaded from MLflow and its data (the cell's benign context and fill count).
+
+Every bad argument (the count, the sources, the --out folder and what it holds) is a one-line
+RayganError before the GAN or any data is loaded, and --out is left as it was found."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from raygan.artifacts import MANIFEST_FILE
@@ -25,25 +29,44 @@ def gan_training(run: str) -> Cell:
 
 def generate(out: Path | str, count: int | None = None, checkpoint: str | None = None,
              sweep: str | None = None, run: str | None = None, output: str = "runs",
-             data: str | None = None) -> str:
+             data: str | None = None, overwrite: bool = False) -> str:
     """Write `count` images (default: the cell's fill) of the GAN of `checkpoint`, or of the
     GAN training `run` of sweep `sweep` under `output`, to the folder `out`; returns the line
-    that says what was written. Every bad argument is a RayganError before any image."""
-    if count is not None and count < 1:
-        raise RayganError(f"--count must be at least 1, got {count}")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise RayganError(f"--out {out} is a file, not a folder; pass a folder for the PNGs")
+    that says what was written. An `out` that holds an earlier run's images is refused unless
+    `overwrite`, which replaces that run's files (those its manifest lists) and nothing else."""
+    from raygan.files import writable_folder
+    from raygan.gans.export import MAX_COUNT, check_count, previous_files
+
+    check_count(count)
     if checkpoint is not None:
-        return _from_file(checkpoint, count, out, sweep=sweep, run=run, data=data)
-    if sweep is None or run is None:
+        given = [f"--{k}" for k, v in (("sweep", sweep), ("run", run), ("data", data)) if v]
+        if given:
+            raise RayganError(f"--checkpoint samples the file alone; drop {', '.join(given)}")
+        if count is None:
+            raise RayganError("--checkpoint needs --count (a checkpoint does not know its cell's "
+                              "fill); pass e.g. --count 100")
+    elif sweep is None or run is None:
         raise RayganError("name the GAN training: --sweep NAME --run "
                           "train:<gan>-n<budget>-s<seed>, or pass --checkpoint FILE")
-    return _from_sweep(sweep, run, count, out, output, data)
+    else:
+        gan_training(run)
+    out = Path(out)
+    created = [p for p in (out, *out.parents) if not p.exists()]
+    writable_folder(out, "--out")
+    try:
+        # The cell's fill is not known yet: check against the largest count it could be.
+        previous = previous_files(out, count or MAX_COUNT, overwrite)
+        if checkpoint is not None:
+            return _from_file(checkpoint, count, out, previous)
+        return _from_sweep(sweep, run, count, out, output, data, previous)
+    finally:
+        for folder in created:  # a failure before the first image leaves no empty folders
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def _from_sweep(sweep: str, run: str, count: int | None, out: Path, output: str,
-                data: str | None) -> str:
+                data: str | None, previous: list[Path]) -> str:
     """The GAN rebuilt from config.json and its MLflow run, sampled as the sweep sampled it."""
     import tempfile
 
@@ -55,12 +78,19 @@ def _from_sweep(sweep: str, run: str, count: int | None, out: Path, output: str,
 
     cell = gan_training(run)
     gan, budget, seed = cell.gan, cell.budget, cell.seed
-    _, cfg = sweep_folder(sweep, output)
+    folder, cfg = sweep_folder(sweep, output)
     if gan not in cfg.gan_names or budget not in cfg.budgets or seed not in cfg.seeds:
         raise RayganError(f"sweep {sweep!r} has no GAN training {run!r}: its GANs "
                           f"are {', '.join(cfg.gan_names) or 'none'}, budgets "
                           f"{', '.join(map(str, cfg.budgets))}, seeds "
                           f"{', '.join(map(str, cfg.seeds))}")
+    # The checkpoint first: a deleted experiment or a missing gan.pt is told before the data
+    # is loaded.
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = tracking.sweep_store(cfg.tracking_uri, folder, cfg.output,
+                                   os.environ.get("MLFLOW_TRACKING_URI"))
+        path = tracking.gan_checkpoint(uri, cfg.experiment, sweep, run, tmp)
+        state = load_checkpoint(path)
     dataset = sweep_data(cfg, sweep, data)
     pools = carve_validation(dataset.train.y, cfg.val_fraction, cfg.split_seed,
                              cfg.validation, dataset.train.groups)
@@ -70,25 +100,16 @@ def _from_sweep(sweep: str, run: str, count: int | None, out: Path, output: str,
     if not count:
         raise RayganError(f"cell {run!r} has no fill (its budget reaches the fill "
                           "target); pass --count")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = tracking.gan_checkpoint(tracking.resolve_uri(), cfg.experiment, sweep, run, tmp)
-        state = load_checkpoint(path)
     spec = GANSpec(gan, cfg.gan_config(gan, budget), cfg.resolution, seed, budget)
-    export_cell(out, spec, state, dataset.train.x[split.benign], count, n_fill)
+    export_cell(out, spec, state, dataset.train.x[split.benign], count, n_fill, previous)
     return (f"{count} images of {run} ({cfg.resolution} px; the first "
             f"{min(count, n_fill)} are the cell's fill) in {out}, manifest {out / MANIFEST_FILE}")
 
 
-def _from_file(checkpoint: str, count: int | None, out: Path, **sweep_args: str | None) -> str:
+def _from_file(checkpoint: str, count: int, out: Path, previous: list[Path]) -> str:
     """The GAN rebuilt from the arguments its file carries: no MLflow, config.json or data."""
     from raygan.gans.export import export_checkpoint
 
-    given = [f"--{k}" for k, v in sweep_args.items() if v is not None]
-    if given:
-        raise RayganError(f"--checkpoint samples the file alone; drop {', '.join(given)}")
-    if count is None:
-        raise RayganError("--checkpoint needs --count (a checkpoint does not know its cell's "
-                          "fill); pass e.g. --count 100")
-    spec = export_checkpoint(checkpoint, count, out)
+    spec = export_checkpoint(checkpoint, count, out, previous)
     return (f"{count} images of {checkpoint} ({spec.family}, N={spec.budget}, seed "
             f"{spec.seed}, {spec.resolution} px) in {out}, manifest {out / MANIFEST_FILE}")

@@ -6,12 +6,17 @@ RayganError."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from raygan.artifacts import CONFIG_FILE
+from raygan.bounds import Number, NumberList, help_text
+from raygan.cell import ALL, ALL_REAL
 from raygan.config import (
     CLASSIFIER_NAMES,
     GEOMETRIES,
@@ -19,8 +24,11 @@ from raygan.config import (
     PROBE_NAMES,
     PROFILE_NAMES,
     SweepConfig,
+    check_classes,
     check_external_name,
+    check_name,
     check_primary,
+    load_config,
 )
 from raygan.errors import RayganError
 
@@ -70,45 +78,72 @@ def external_tests(values: list[str]) -> dict[str, str]:
     return out
 
 
-def sweep_config(values: Mapping[str, Any]) -> SweepConfig:
-    """The SweepConfig of `values["profile"]` (laptop) with every other value given (not None)
-    over it; `values` maps the options' dests (`vars()` of the parsed arguments) to their text."""
+def classes(text: str) -> tuple[str, ...]:
+    """The NEGATIVE,POSITIVE class folders of --classes."""
+    return check_classes(tuple(items(text, "--classes", "benign,malignant")))
+
+
+def _budgets_and_arms(v: Mapping[str, Any], arms: tuple[str, ...]
+                      ) -> tuple[tuple[int, ...] | None, tuple[str, ...]]:
+    """The budgets of --budgets (None: not given) and the arms they leave the grid: `all`
+    is the budget of the all-real arm (every real malignant training image), so it adds that
+    arm; `--budgets all` alone is a grid of the all-real arm, whose budget it is."""
+    if "budgets" not in v:
+        return None, arms
+    parts = items(v["budgets"], "--budgets", "50,200,all")
+    counts = ints(",".join(b for b in parts if b != ALL), "--budgets")
+    if ALL not in parts:
+        return counts, arms
+    arms = arms if ALL_REAL in arms else (*arms, ALL_REAL)
+    counted = [a for a in arms if a != ALL_REAL]
+    if not counts and counted:
+        if "arms" in v:
+            raise RayganError(f"--budgets all is the budget of the all-real arm alone; the arms "
+                              f"{','.join(counted)} need counts of real images: pass e.g. "
+                              "--budgets 50,200,all, or --arms all-real")
+        arms = (ALL_REAL,)
+    return counts, arms
+
+
+def sweep_config(values: Mapping[str, Any], base: SweepConfig | None = None) -> SweepConfig:
+    """The SweepConfig of `values["profile"]` (laptop), or `base`, with every other value given
+    (not None) over it; `values` maps the options' dests (`vars()` of the parsed arguments) to
+    their text."""
     from raygan.profiles import profile_config  # the GAN plug-ins (torch) load only here
 
     v = {k: x for k, x in values.items() if x is not None}
-    cfg = profile_config(v.get("profile", "laptop"))
+    cfg = base if base is not None and "profile" not in v else \
+        profile_config(v.get("profile", "laptop"))
     gan, clf = cfg.gan, cfg.classifier
-    over = {"data": v.get("data") or "", "resolution": v.get("resolution"),
-            "fill_target": v.get("fill_target"), "address": v.get("address"),
-            "storage": v.get("storage"), "output": v.get("output"),
-            "experiment": v.get("experiment"), "sweep_name": v.get("name"),
-            "exclude_leaks": v.get("exclude_leaks"), "test_fraction": v.get("test_fraction"),
-            "validation": v.get("validation"), "primary": v.get("primary"),
-            "margin": v.get("margin"),
-            "keep_external_duplicates": v.get("keep_external_duplicates"),
-            "geometry": v.get("geometry"), "gans_from": v.get("gans_from")}
+    over = {field: v[opt] for field, opt in {
+        "data": "data", "resolution": "resolution", "fill_target": "fill_target",
+        "address": "address", "storage": "storage", "output": "output",
+        "experiment": "experiment", "sweep_name": "name", "exclude_leaks": "exclude_leaks",
+        "test_fraction": "test_fraction", "validation": "validation", "primary": "primary",
+        "margin": "margin", "keep_external_duplicates": "keep_external_duplicates",
+        "geometry": "geometry", "gans_from": "gans_from"}.items()
+        if opt in v}
     if "classes" in v:
-        over["classes"] = tuple(items(v["classes"], "--classes", "benign,malignant"))
+        over["classes"] = classes(v["classes"])
     if v.get("external_test"):
         over["external"] = external_tests(v["external_test"])
-    if "budgets" in v:
-        parts = items(v["budgets"], "--budgets", "50,200,all")
-        over["budgets"] = ints(",".join(b for b in parts if b != "all"), "budgets")
-        if "all" in parts and "all-real" not in (v.get("arms") or ",".join(cfg.arms)):
-            over["arms"] = (*cfg.arms, "all-real")
     if "arms" in v:
         over["arms"] = tuple(items(v["arms"], "--arms", "real,gan:dcgan"))
     if v.get("probes"):  # every probe, after the arms given or the profile's
         arms = over.get("arms", cfg.arms)
         over["arms"] = (*arms, *(a for a in (f"probe:{p}" for p in PROBE_NAMES) if a not in arms))
+    budgets, over["arms"] = _budgets_and_arms(v, over.get("arms", cfg.arms))
+    if budgets is not None:
+        over["budgets"] = budgets
     if "seeds" in v:
-        over["seeds"] = ints(",".join(items(v["seeds"], "--seeds", "0,1,2")), "seeds")
+        over["seeds"] = ints(",".join(items(v["seeds"], "--seeds", "0,1,2")), "--seeds")
     gan_flags = {k: v[opt] for k, opt in {
         "steps": "gan_steps", "batch_size": "gan_batch_size", "width": "gan_width",
         "num_workers": "gan_workers", "use_gpu": "gpu"}.items() if opt in v}
     gan = replace(gan, **gan_flags)
-    # A value given on the command line holds for every family, over the profile's per-family one.
-    over["gan_overrides"] = {fam: {k: x for k, x in o.items() if k not in gan_flags}
+    # A value given on the command line holds for every family, over the profile's per-family
+    # one; a tuned cell's (`family@budget`, from --gan-configs) holds over it.
+    over["gan_overrides"] = {fam: {k: x for k, x in o.items() if "@" in fam or k not in gan_flags}
                              for fam, o in cfg.gan_overrides.items()}
     if v.get("gan_configs"):
         over["gan_overrides"].update(read_gan_configs(v["gan_configs"]))
@@ -116,36 +151,126 @@ def sweep_config(values: Mapping[str, Any]) -> SweepConfig:
                                                     "use_gpu": "gpu"}.items() if opt in v})
     if v.get("classifier_weights"):  # absolute, so a resume finds it; checked by prepare()
         clf = replace(clf, weights=os.path.abspath(os.path.expanduser(v["classifier_weights"])))
-    out = replace(cfg, gan=gan, classifier=clf, **{k: x for k, x in over.items() if x is not None})
+    out = replace(cfg, gan=gan, classifier=clf, **over)
     if "primary" in v:  # named on the command line: its reference must be in the grid
         check_primary(out.primary, out.margin, out.arms)
     return out
 
 
+# What a resumed sweep may be told anew: where it runs and what it prints. Every other option
+# would change what it computes, which its saved config.json holds; --seeds adds seeds (run).
+RESUME_FREE = ("name", "output", "address", "storage", "data", "resume", "dry_run", "verbose")
+# SweepConfig fields that say where a sweep runs or what it is called, not what it computes.
+_WHERE = ("sweep_name", "output", "address", "storage", "data", "data_fingerprint", "seeds")
+
+
+def _computes(cfg: SweepConfig, saved: SweepConfig) -> dict[str, Any]:
+    """What `cfg` computes, to compare with the `saved` config of a sweep: every field but
+    where it runs, with the GAN settings as each of the saved grid's GANs trains with them."""
+    from raygan.data.dataset import CLASSES
+
+    d = {k: x for k, x in cfg.to_dict().items() if k not in (*_WHERE, "gan", "gan_overrides")}
+    d["classes"] = list(cfg.classes or CLASSES)  # none named: the Kaggle layout's
+    d["gans"] = {(n, b): dataclasses.asdict(cfg.gan_config(n, b))
+                 for n in saved.gan_names for b in (None, *saved.budgets)}
+    return d
+
+
+def resume_conflicts(values: Mapping[str, Any], saved: SweepConfig,
+                     adds_seeds: bool = True) -> list[str]:
+    """The options in `values` (those typed: not None) that would change what the
+    `saved` sweep computes, as `--flag value`; --seeds only where a resume cannot add seeds."""
+    free = RESUME_FREE + (("seeds",) if adds_seeds else ())
+    typed = {k: x for k, x in values.items() if x is not None and k not in free}
+    base = _computes(saved, saved)
+    out = []
+    for dest, value in typed.items():
+        flag = f"--{dest.replace('_', '-')}"
+        if dest == "profile":
+            same = value == saved.profile
+        elif dest == "seeds":
+            same = ints(value, "--seeds") == saved.seeds
+        elif dest == "download":  # a resumed sweep reads the data it started on
+            same = not value
+        else:
+            same = _computes(sweep_config({dest: value}, saved), saved) == base
+        if same:
+            continue
+        if isinstance(value, bool):  # --gpu / --no-gpu, --exclude-leaks, --download
+            out.append(flag if value else f"--no-{flag[2:]}")
+        else:
+            out.append(f"{flag} {' '.join(value) if isinstance(value, list) else value}")
+    return out
+
+
+def check_resume(values: Mapping[str, Any], adds_seeds: bool = True) -> None:
+    """On --resume: a RayganError naming every option typed in `values` (the parsed command
+    line) that would change what the saved sweep computes, unless it equals the saved value.
+    A missing --name or config.json is left to the resume itself, which names it."""
+    name = values.get("name")
+    if not name:
+        return
+    output = values.get("output") or SweepConfig.output
+    path = Path(output).resolve() / check_name(name) / CONFIG_FILE
+    if not path.is_file():
+        return
+    bad = resume_conflicts(values, load_config(path), adds_seeds)
+    if bad:
+        seeds = ("only --seeds may add seeds" if adds_seeds
+                 else "raygan tune adds no seeds on resume")
+        them = "it" if len(bad) == 1 else "them"
+        raise RayganError(f"--resume continues sweep {name!r} as its {path} says, so "
+                          f"{', '.join(bad)} cannot change; drop {them} or start a new sweep "
+                          f"under another --name ({seeds}; --data, --address, --storage may "
+                          "move it)")
+
+
+def add_data_options(p: argparse.ArgumentParser, resolution: int | None = None
+                     ) -> argparse.ArgumentParser:
+    """The options that say how a dataset is read (shared by a sweep and `raygan data check`):
+    --resolution (default `resolution`, else the profile's), --classes, --test-fraction."""
+    p.add_argument("--resolution", type=Number("resolution"), default=resolution,
+                   help=help_text("resolution", "image side in px", resolution))
+    p.add_argument("--classes", help="NEGATIVE,POSITIVE class folders of a class-folder dataset;\n"
+                                     "the second is the scarce one (benign,malignant)")
+    p.add_argument("--test-fraction", type=Number("test_fraction"),
+                   help=help_text("test_fraction", "share of each class carved as test where "
+                                                   "the data\nhas no test split", 0.2))
+    return p
+
+
 def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of a sweep (shared by `run` and `tune`)."""
-    p.add_argument("--profile", default="laptop",
-                   help=f"preset: {', '.join(PROFILE_NAMES)} (laptop)")
+    # Every value but the flags is None unless typed (the profile's holds): a resume refuses
+    # what was typed and would change the saved sweep.
+    p.add_argument("--profile", help=f"preset: {', '.join(PROFILE_NAMES)} (laptop)")
     p.add_argument("--data", help="dataset root (Kaggle layout); else $RAYGAN_DATA, else "
                                   "./data/skin-cancer-mvb")
-    p.add_argument("--resolution", type=int, help="image side in px: 32, 64, 128 or 224")
-    p.add_argument("--budgets", help="real malignant images kept, e.g. 50,200,500 ('all' adds the "
-                                     "all-real arm)")
+    add_data_options(p)
+    p.add_argument("--budgets", type=NumberList("budgets", (ALL,)),
+                   help=help_text("budgets", "real malignant images kept, e.g. 50,200,500 ('all' "
+                                             "is the\nall-real arm's: it adds that arm)"))
     p.add_argument("--arms", help="e.g. real,oversample,classic,gan:dcgan,all-real")
+    p.add_argument("--seeds", type=NumberList("seeds"),
+                   help=help_text("seeds", "e.g. 0,1,2; each redraws the subset and re-inits "
+                                           "every model;\nwith --resume: seeds to add to the "
+                                           "sweep's grid"))
+    p.add_argument("--fill-target", type=Number("fill_target"),
+                   help=help_text("fill_target", "malignant count after filling (0 = all real)"))
+    for flag, key, text in (("--gan-steps", "gan.steps", "optimizer steps per GAN"),
+                            ("--gan-batch-size", "gan.batch_size",
+                             "GAN batch, summed over DDP workers"),
+                            ("--gan-width", "gan.width", "channels of the full-size GAN layers"),
+                            ("--gan-workers", "gan.num_workers", "Ray Train DDP workers per GAN"),
+                            ("--clf-epochs", "classifier.epochs",
+                             "classifier epochs (upper bound)")):
+        p.add_argument(flag, type=Number(key), help=help_text(key, text))
     p.add_argument("--probes", action="store_true", default=None,
                    help="add every shortcut probe to the arms (lesion occluded, border alone,\n"
                         "colour alone): probe:" + ", probe:".join(PROBE_NAMES))
     p.add_argument("--geometry", choices=GEOMETRIES,
                    help="how non-square images become square: crop (the centre, aspect ratio\n"
                         "kept; default), squash or pad; a dataset card's geometry key holds")
-    p.add_argument("--seeds", help="e.g. 0,1,2; each redraws the subset and re-inits every model;\n"
-                                   "with --resume: seeds to add to the sweep's grid")
-    p.add_argument("--fill-target", type=int, help="malignant count after filling (0 = all real)")
-    p.add_argument("--gan-steps", type=int, help="optimizer steps per GAN")
-    p.add_argument("--gan-batch-size", type=int, help="GAN batch, summed over DDP workers")
-    p.add_argument("--gan-width", type=int, help="channels of the widest GAN layer")
-    p.add_argument("--gan-workers", type=int, help="Ray Train DDP workers per GAN")
-    p.add_argument("--clf-epochs", type=int, help="classifier epochs (upper bound)")
     p.add_argument("--classifier", choices=CLASSIFIER_NAMES,
                    help="the downstream classifier of every trial: cnn (the study's 2-block\n"
                         "CNN, default) or resnet20 (CIFAR ResNet-20, He et al. 2016)")
@@ -156,10 +281,6 @@ def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                          "best_gan_configs.json that raygan tune writes")
     p.add_argument("--exclude-leaks", action="store_true", default=None,
                    help="drop test images that re-capture a training lesion (leakage audit)")
-    p.add_argument("--classes", help="NEGATIVE,POSITIVE class folders of a class-folder dataset;\n"
-                                     "the second is the scarce one (benign,malignant)")
-    p.add_argument("--test-fraction", type=float,
-                   help="share of each class carved as test where the data has no test split")
     p.add_argument("--validation", choices=("budget", "study"),
                    help="budget: validation malignant images are part of the N (default);\n"
                         "study: a fixed 15 %% pool outside the budgets, as the study did")
@@ -172,8 +293,9 @@ def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="the primary comparison, declared before the run: every generative\n"
                         "fill against REF in METRIC at each budget, one Holm family\n"
                         "(auc:oversample; METRIC auc or acc, REF oversample, real or classic)")
-    p.add_argument("--margin", type=float,
-                   help="equivalence margin of the primary comparison, in its metric (0.02)")
+    p.add_argument("--margin", type=Number("margin"),
+                   help=help_text("margin", "equivalence margin of the primary comparison, in "
+                                            "its metric", 0.02))
     p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
                    help="train on GPUs (default: as the profile says)")
     p.add_argument("--address", help="Ray cluster to join, e.g. auto; else $RAY_ADDRESS, else\n"

@@ -6,11 +6,12 @@ report from a results folder alone."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from raygan.artifacts import CONFIG_FILE, EXTRACTOR_FILE, REPORT_DIR, RESULTS_DIR
+from raygan.artifacts import CONFIG_FILE, EXTRACTOR_FILE, LOCK_FILE, REPORT_DIR, RESULTS_DIR
 from raygan.cell import Cell
 from raygan.errors import RayganError
 
@@ -33,6 +34,7 @@ class ReportRequest:
     keep_external_duplicates: bool | None = None  # None: as the sweep did (it drops them)
     exclude_leaks: bool = False  # add the test split without its re-captured training lesions
     compare: str | None = None  # a second sweep (same --output) whose primary verdicts go beside
+    partial: bool = False  # report a sweep whose grid has cells without a finished run
 
 
 def sweep_folder(name: str, output: str):
@@ -62,58 +64,100 @@ def sweep_data(cfg, name: str, data: str | None):
     return dataset
 
 
-def _audited(name: str, spec: str, cfg, dataset, keep: bool, log: Callable[[str], None]):
+def _audited(name: str, spec: str, cfg, dataset, keep: bool, log: Callable[[str], None],
+             moved: str):
     """External set `name` at the sweep's resolution, audited against the sweep's training
-    images: (the set, less its duplicates unless `keep`; how many duplicate one; how many of
-    those are malignant)."""
-    from raygan.data.sources import external_set
-    from raygan.eval.leakage import without_external_duplicates
+    images (`raygan.eval.external.ExternalSet`: less its duplicates unless `keep`); a `spec`
+    that no longer exists is an error whose fix is `moved`."""
+    from raygan.eval.external import load_external
 
-    whole = external_set(spec, cfg.resolution, geometry=cfg.geometry)
-    ext, pairs, duplicates = without_external_duplicates(dataset.train, whole, keep)
-    malignant = int(whole.y[sorted({p["external_index"] for p in pairs})].sum())
-    log(f"external test {name}: {len(ext)} images from {spec}; {duplicates} duplicate a "
-        f"training image ({malignant} malignant) and are {'kept' if keep else 'dropped'}")
-    return ext, duplicates, malignant
+    ext = load_external(name, spec, cfg.resolution, dataset.train, keep, moved, cfg.geometry)
+    log(ext.describe())
+    return ext
+
+
+def _stored_scores(req: ReportRequest, cfg, dataset, uri: str, trials: list, params: dict,
+                   name: str, spec: str, log: Callable[[str], None]):
+    """The TestSet of external set `name` that the sweep scored, read from `spec` (the stored
+    path, or where --external-test says it moved) and checked against the sweep's fingerprint
+    of it: its stored scores matched to the images by content id. None, with a note, for a set
+    no report can test (the sweep's own data, or too few images of a class)."""
+    from raygan import tracking
+    from raygan.data.dataset import EXTERNAL_KEY
+    from raygan.eval.external import check_testable, check_unchanged, score_order
+    from raygan.eval.numbers import TestSet
+
+    stored = cfg.external[name]
+    moved = (f"sweep {req.name!r} scored it there; if it moved, point the report at it with "
+             f"--external-test {name}=NEWPATH (checked to be the same set)" if spec == stored
+             else f"pass the folder or .toml card the set moved to as --external-test "
+                  f"{name}=NEWPATH")
+    ext = _audited(name, spec, cfg, dataset, cfg.keep_external_duplicates, log, moved)
+    entry = cfg.data_fingerprint.get(EXTERNAL_KEY + name)
+    if entry:
+        check_unchanged(ext, entry, req.name, f"restore it, or test the saved classifiers on it "
+                        f"anew under another name: --external-test NEWNAME={spec}")
+    else:
+        log(f"note: sweep {req.name!r} keeps no fingerprint of external set {name} (an older "
+            "raygan): its stored scores are matched to the images by position, unchecked")
+    logged = params.get(f"external_duplicates.{name}")
+    if logged is not None and int(logged) != ext.duplicates:
+        raise RayganError(f"the duplicate audit of external set {name!r} finds "
+                          f"{ext.duplicates} duplicates, the sweep found {logged}: the set at "
+                          f"{spec} or the training data changed since the sweep ran; restore "
+                          "them")
+    try:
+        check_testable(ext, dataset)
+    except RayganError as exc:
+        log(f"note: external test {name} is left out of the report: {exc}")
+        return None
+    scored = tracking.external_scores(uri, trials, name)
+    if entry:
+        order = score_order(entry, ext)
+        for t in scored:
+            if len(t.p) != len(order):
+                raise RayganError(f"classifier run {t.cell.run_name} holds {len(t.p)} scores on "
+                                  f"external set {name!r}, but the sweep scored {len(order)} "
+                                  "images of it; the run belongs to another sweep or set")
+        scored = [replace(t, p=t.p[order]) for t in scored]
+    return TestSet(name, ext.tested.y, scored, True, ext.duplicates,
+                   cfg.keep_external_duplicates, duplicates_malignant=ext.duplicates_malignant,
+                   ids=_ids(ext.tested.files))
 
 
 def _report_external(req: ReportRequest, cfg, dataset, uri: str, trials: list,
                      log: Callable[[str], None]) -> list:
-    """The external test sets of a report: those the sweep tested (their stored scores) and
-    those of --external-test (the sweep's saved classifiers, evaluated now, no retraining)."""
+    """The external test sets of a report: those the sweep tested (their stored scores; an
+    --external-test of the same name says where such a set moved) and the new ones of
+    --external-test (the sweep's saved classifiers, evaluated now, no retraining)."""
     from raygan import tracking
     from raygan.cell import Trial
-    from raygan.eval.external import evaluate_trial
+    from raygan.eval.external import check_testable, evaluate_trial
     from raygan.eval.numbers import TestSet
     from raygan.options import external_tests
 
-    new = external_tests(list(req.external_test))
-    clash = sorted(set(new) & set(cfg.external))
-    if clash:
-        raise RayganError(f"sweep {req.name!r} already tested external set {clash[0]!r} "
-                          f"({cfg.external[clash[0]]}), and its report reads those scores back "
-                          "without the flag; give the new set another name")
+    given = external_tests(list(req.external_test))
+    moved = {name: spec for name, spec in given.items() if name in cfg.external}
+    new = {name: spec for name, spec in given.items() if name not in cfg.external}
     keep = (cfg.keep_external_duplicates if req.keep_external_duplicates is None
             else req.keep_external_duplicates)
     params = tracking.sweep_params(uri, cfg.experiment, req.name) if cfg.external else {}
     sets = []
     for name, spec in cfg.external.items():
-        ext, duplicates, malignant = _audited(name, spec, cfg, dataset,
-                                              cfg.keep_external_duplicates, log)
-        logged = params.get(f"external_duplicates.{name}")
-        if logged is not None and int(logged) != duplicates:
-            raise RayganError(f"the duplicate audit of external set {name!r} finds {duplicates} "
-                              f"duplicates, the sweep found {logged}: the set at {spec} or the "
-                              "training data changed since the sweep ran; restore them")
-        sets.append(TestSet(name, ext.y, tracking.external_scores(uri, trials, name), True,
-                            duplicates, cfg.keep_external_duplicates,
-                            duplicates_malignant=malignant, ids=_ids(ext.files)))
-    loaded = {name: _audited(name, spec, cfg, dataset, keep, log)
+        ts = _stored_scores(req, cfg, dataset, uri, trials, params, name,
+                            moved.get(name, spec), log)
+        if ts is not None:
+            sets.append(ts)
+    loaded = {name: _audited(name, spec, cfg, dataset, keep, log,
+                             f"pass an existing folder or .toml card as --external-test "
+                             f"{name}=DATASET")
               for name, spec in new.items()}
-    for name, (ext, duplicates, malignant) in loaded.items():  # all checked before any is tested
+    for ext in loaded.values():  # all checked before any is tested
+        check_testable(ext, dataset)
+    for name, ext in loaded.items():
         scored, rows = [], []
         for t in trials:
-            metrics, p = evaluate_trial(uri, t.run_id, ext)
+            metrics, p = evaluate_trial(uri, t.run_id, ext.tested)
             scored.append(Trial(t.cell, p, metrics["youden/threshold"],
                                 t.run_id))
             rows.append({"arm": t.arm, "budget": t.budget, "seed": t.seed,
@@ -121,8 +165,9 @@ def _report_external(req: ReportRequest, cfg, dataset, uri: str, trials: list,
         log(f"external test {name}: {len(trials)} saved classifiers tested")
         tracking.log_sweep_metrics(uri, cfg.experiment, req.name,
                                    tracking.summary_metrics(rows))
-        sets.append(TestSet(name, ext.y, scored, True, duplicates, keep,
-                            duplicates_malignant=malignant, ids=_ids(ext.files)))
+        sets.append(TestSet(name, ext.tested.y, scored, True, ext.duplicates, keep,
+                            duplicates_malignant=ext.duplicates_malignant,
+                            ids=_ids(ext.tested.files)))
     return sets
 
 
@@ -245,6 +290,7 @@ def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     written to req.output/<name>/report, the name being req.name or the folder's sweep's."""
     from raygan.config import SweepConfig
     from raygan.eval.bundle import read_results
+    from raygan.eval.grid import GridStatus
     from raygan.eval.report import write_report
     from raygan.eval.verdicts import Primary
 
@@ -261,25 +307,55 @@ def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     name = req.name or cfg.sweep_name
     out = Path(req.output).resolve() / name / REPORT_DIR
     test = res.sets[0]
+    # The folder holds every finished trial and GAN training of its report: a partial report's
+    # folder gives the same missing cells again.
+    grid = GridStatus.of(cfg, [t.cell.run_name for t in test.trials]
+                         + [g.cell.gan_run_name for g in res.gates])
     return write_report(test.trials, test.y, out, name, notes=res.notes, fidelity=res.fidelity,
                         gates=res.gates or None, curves=res.curves, external=res.sets[1:],
-                        primary=Primary.of_config(cfg), classifier=_classifier(cfg))
+                        primary=Primary.of_config(cfg), classifier=_classifier(cfg),
+                        grid=grid)
+
+
+def _lock_holder(folder: Path) -> str:
+    """`process PID on host HOST` of the lock a running sweep holds in `folder`; "" without
+    a lock, or when its process is gone from this host (a killed sweep leaves its lock)."""
+    import json
+    import os
+    import socket
+
+    try:
+        holder = json.loads((folder / LOCK_FILE).read_text())
+        pid, host = int(holder["pid"]), str(holder["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if host == socket.gethostname():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return ""
+        except OSError:
+            pass  # alive, another user's
+    return f"process {pid} on host {host}"
 
 
 def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[Path]:
     """Write the report of the finished sweep `req.name` (report.md first, then its tables and
     plots) and its results folder, and log the report to the sweep's parent run; `log` gets the
-    progress lines."""
+    progress lines. A sweep with cells of its grid unfinished is refused before its data is
+    read, unless `req.partial`: then the report titles itself partial and lists them."""
     if not req.name:
         raise RayganError("name the sweep to report: --name NAME (or --results FOLDER)")
     from raygan import tracking
     from raygan.data.dataset import digest_of_test
     from raygan.eval.across import ACROSS_CSV, write_across_csv
     from raygan.eval.bundle import write_results
+    from raygan.eval.grid import GridStatus
     from raygan.eval.leakage import without_leaks
     from raygan.eval.numbers import TestSet
     from raygan.eval.report import check_paired, write_report
     from raygan.eval.verdicts import Primary
+    from raygan.tracking.read import finished_runs
 
     if req.cas and not req.fidelity:
         raise RayganError("--cas is part of the fidelity section: add --fidelity")
@@ -290,7 +366,13 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
     if req.exclude_leaks and cfg.exclude_leaks:
         raise RayganError("the sweep already tested without the leaked images (it ran with "
                           "--exclude-leaks); drop --exclude-leaks from the report")
-    uri = tracking.resolve_uri()
+    uri = tracking.sweep_store(cfg.tracking_uri, folder, cfg.output,
+                               os.environ.get("MLFLOW_TRACKING_URI"), log)
+    grid = GridStatus.of(cfg, finished_runs(uri, cfg.experiment, req.name))
+    if grid.partial and not req.partial:
+        raise RayganError(grid.refusal(req.name, req.output, _lock_holder(folder)))
+    if grid.partial:
+        log(f"{grid.headline()}: {', '.join(grid.missing)}")
     dataset = sweep_data(cfg, req.name, req.data)
     if cfg.exclude_leaks:  # the sweep tested without them: so must its report
         dataset, _ = without_leaks(dataset)
@@ -321,7 +403,8 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
     notes = [*_all_real_notes(cfg, dataset), _geometry_note(cfg, dataset, req)]
     paths = write_report(trials, y, folder / REPORT_DIR, req.name, grids, notes=notes,
                          fidelity=fidelity, gates=gates, curves=curves, external=external,
-                         primary=Primary.of_config(cfg), classifier=_classifier(cfg))
+                         primary=Primary.of_config(cfg), classifier=_classifier(cfg),
+                         grid=grid)
     sets = [TestSet("test", y, trials, ids=_ids(dataset.test.files)), *external]
     if other is not None:
         section, rows = _across(req, cfg, other, uri, sets, Primary.of_config(cfg), log)

@@ -93,9 +93,11 @@ def check_mlflow(uri: str, arms: tuple[str, ...], budgets: tuple[int, ...],
             assert {"roc.png", "test_p_malignant.npy"} <= arts
 
 
-def saved_sweep(runs: Path, name: str, data: Path, pid: int | None = None) -> Path:
+def saved_sweep(runs: Path, name: str, data: Path, pid: int | None = None,
+                grid: dict | None = None) -> Path:
     """runs/`name`/config.json of a smoke sweep (budget 5) on `data`, with the data's
-    fingerprint when `data` holds a dataset, and a lock file of process `pid` if given."""
+    fingerprint when `data` holds a dataset, and a lock file of process `pid` if given;
+    `grid` replaces config values (e.g. {"arms": [...], "seeds": [...]})."""
     from raygan.data import load_dataset
 
     folder = runs / name
@@ -103,7 +105,7 @@ def saved_sweep(runs: Path, name: str, data: Path, pid: int | None = None) -> Pa
     cfg = profile_config("smoke")
     fp = load_dataset(data, cfg.resolution).fingerprint if (data / "train").is_dir() else {}
     cfg = cfg.from_dict({**cfg.to_dict(), "data": str(data), "budgets": [5],
-                         "data_fingerprint": fp})
+                         "data_fingerprint": fp, **(grid or {})})
     (folder / "config.json").write_text(cfg.to_json())
     if pid is not None:
         (folder / LOCK_FILE).write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
@@ -113,12 +115,15 @@ def saved_sweep(runs: Path, name: str, data: Path, pid: int | None = None) -> Pa
 
 def logged_sweep(tmp_path: Path, data: Path, name: str,
                  trials: list[tuple[str, str, int, np.ndarray]],
-                 tags: dict[str, str] | None = None) -> str:
+                 tags: dict[str, str] | None = None, grid: dict | None = None) -> str:
     """A sweep `name` in the MLflow store of MLFLOW_TRACKING_URI with finished classifier runs
-    (arm, budget, seed, per-image test scores) and its config.json in tmp_path/runs."""
+    (arm, budget, seed, per-image test scores) and its config.json in tmp_path/runs, whose
+    grid is the arms and seeds of those runs (a finished sweep, unless `grid` says otherwise)."""
     from raygan import tracking
 
-    saved_sweep(tmp_path / "runs", name, data)
+    grid = grid or {"arms": list(dict.fromkeys(t[0] for t in trials)),
+                    "seeds": sorted({t[2] for t in trials})}
+    saved_sweep(tmp_path / "runs", name, data, grid=grid)
     uri = tracking.resolve_uri()
     exp = tracking.setup(uri, "raygan")
     parent = tracking.start_parent(uri, exp, name, {})

@@ -41,8 +41,10 @@ def test_corrupt_image_is_named(capsys, data_copy):
     assert "broken.jpg" in _fails(capsys, "--data", str(data_copy), "--dry-run")
 
 
-@pytest.mark.parametrize("budgets,needle", [("0", "positive"), ("-3", "positive"),
-                                            ("500", "exceeds"), ("x", "integers")])
+@pytest.mark.parametrize("budgets,needle", [
+    ("0", "--budgets must be between 1 and 100,000 or all, got 0"),
+    ("-3", "--budgets must be between 1 and 100,000 or all, got -3"),
+    ("500", "exceeds"), ("x", "got 'x'")])
 def test_impossible_budgets(capsys, data_copy, budgets, needle):
     assert needle in _fails(capsys, "--data", str(data_copy), f"--budgets={budgets}", "--dry-run")
 
@@ -50,7 +52,7 @@ def test_impossible_budgets(capsys, data_copy, budgets, needle):
 @pytest.mark.parametrize("argv,needle", [
     (("--budgets", "20,20"), "budgets repeat: 20,20"),
     (("--budgets", "5,all,5"), "budgets repeat: 5,5"),
-    (("--seeds", "1,1"), "must be distinct"),
+    (("--seeds", "1,1"), "seeds repeat: 1,1"),
     (("--arms", "real,real"), "arms repeat"),
     (("--budgets", ""), "--budgets '' names nothing"),
     (("--budgets", ","), "--budgets ',' names nothing"),
@@ -65,12 +67,34 @@ def test_repeated_or_empty_lists(capsys, data_copy, argv, needle):
 @pytest.mark.parametrize("argv,needle", [
     (("--arms", "real,bogus"), "unknown arm"),
     (("--arms", "gan:nope"), "unknown GAN"),
-    (("--resolution", "50"), "unsupported resolution"),
+    (("--resolution", "50"), "--resolution must be one of 32, 64, 128 or 224, got 50"),
     (("--profile", "huge"), "unknown profile"),
-    (("--gan-steps", "0"), "must be positive"),
+    (("--gan-steps", "0"), "--gan-steps must be between 1 and 1,000,000, got 0"),
 ])
 def test_bad_config_values(capsys, data_copy, argv, needle):
     assert needle in _fails(capsys, "--data", str(data_copy), *argv, "--dry-run")
+
+
+def test_budgets_all_is_the_all_real_arms_budget(capsys, data_copy):
+    """`all` is the budget of the all-real arm (every real malignant training image)."""
+    def dry_run(*argv: str) -> str:
+        assert cli.run_main(["--data", str(data_copy), "--profile", "smoke", *argv,
+                             "--dry-run"]) == 0
+        return capsys.readouterr().out
+
+    # alone: the grid of the arm whose budget it is (the profile's other arms take counts)
+    out = dry_run("--budgets", "all")
+    assert '"arms": [\n    "all-real"\n  ]' in out and '"budgets": []' in out
+    assert "0 GAN trainings, 1 classifier trials" in out
+    # beside counts it adds the all-real arm, also to arms named on the command line
+    out = dry_run("--budgets", "20,all", "--arms", "real")
+    assert '"arms": [\n    "real",\n    "all-real"\n  ]' in out and "2 classifier trials" in out
+    msg = _fails(capsys, "--data", str(data_copy), "--budgets", "all", "--arms",
+                 "real,oversample", "--dry-run")
+    assert "the arms real,oversample need counts" in msg and "--budgets 50,200,all" in msg
+    msg = _fails(capsys, "--data", str(data_copy), "--arms", "real", "--budgets", ",",
+                 "--dry-run")
+    assert "--budgets ',' names nothing" in msg
 
 
 @pytest.mark.parametrize("address,needle", [("127.0.0.1:1", "cannot reach"),
@@ -126,9 +150,12 @@ def test_resume_reads_the_saved_config(capsys, data_copy, tmp_path):
     saved = saved.__class__.from_dict({**saved.to_dict(), "budgets": [7], "seeds": [3, 4]})
     (tmp_path / "runs" / "old").mkdir(parents=True)
     (tmp_path / "runs" / "old" / "config.json").write_text(saved.to_json())
-    # Flags that change what is computed are ignored on resume: the saved config holds.
+    # Flags that would change what is computed are refused on resume (test below); the same
+    # values as saved are no change, and the saved config holds.
     assert cli.run_main(["--data", str(data_copy), "--output", str(tmp_path / "runs"),
-                           "--name", "old", "--resume", "--budgets", "9", "--dry-run"]) == 0
+                         "--name", "old", "--resume", "--budgets", "7,all", "--profile", "smoke",
+                         "--gan-steps", "20", "--classes", "benign,malignant", "--no-gpu",
+                         "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert '"sweep_name": "old"' in out
     assert "4 GAN trainings, 12 classifier trials" in out  # 1 budget x 2 seeds, as saved
@@ -139,6 +166,56 @@ def test_resume_reads_the_saved_config(capsys, data_copy, tmp_path):
     assert "resume adds seed 5: the grid now has seeds 3, 4, 5" in out
     assert '"seeds": [\n    3,\n    4,\n    5\n  ]' in out
     assert "6 GAN trainings, 18 classifier trials" in out
+
+
+@pytest.mark.parametrize("argv, named", [
+    (("--budgets", "9"), "--budgets 9"),
+    (("--budgets", "7,20"), "--budgets 7,20"),
+    (("--profile", "paper"), "--profile paper"),
+    (("--arms", "real", "--clf-epochs", "5"), "--arms real, --clf-epochs 5"),
+    (("--gan-steps", "30",), "--gan-steps 30"),
+    (("--resolution", "64", "--no-gpu"), "--resolution 64"),  # --no-gpu is as saved
+    (("--gpu",), "--gpu cannot"),
+    (("--primary", "auc:real", "--margin", "0.05"), "--primary auc:real, --margin 0.05"),
+    (("--exclude-leaks", "--experiment", "other"), "--exclude-leaks, --experiment other"),
+    (("--classes", "benign,malignant", "--test-fraction", "0.3"), "--test-fraction 0.3"),
+    (("--external-test", "isic=cards/isic2017.toml"), "--external-test isic="),
+])
+def test_resume_refuses_flags_that_change_the_sweep(capsys, data_copy, tmp_path, argv, named):
+    from raygan.profiles import profile_config
+
+    saved = profile_config("smoke")
+    saved = saved.__class__.from_dict({**saved.to_dict(), "budgets": [7], "seeds": [3, 4]})
+    (tmp_path / "runs" / "old").mkdir(parents=True)
+    (tmp_path / "runs" / "old" / "config.json").write_text(saved.to_json())
+    msg = _fails(capsys, "--data", str(data_copy), "--output", str(tmp_path / "runs"), "--name",
+                 "old", "--resume", *argv, "--seeds", "5", "--dry-run")
+    assert f"so {named}" in msg and "cannot change" in msg and "only --seeds" in msg, msg
+    assert "--seeds" not in msg.split("cannot change")[0]  # a resumed run may add seeds
+    # raygan tune adds no seeds on resume: --seeds is one more setting that cannot change
+    code = cli.tune_main(["--data", str(data_copy), "--output", str(tmp_path / "runs"),
+                          "--name", "old", "--resume", "--seeds", "5", "--dry-run"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "so --seeds 5 cannot change" in err[0], err
+    assert "raygan tune adds no seeds" in err[0] and not ray.is_initialized()
+
+
+def test_resume_compares_what_each_gan_trains_with(tmp_path):
+    """A tuned cell's settings (--gan-configs) hold over a --gan-* value, on a resume as in the
+    run: repeating the run's command line with --resume changes nothing."""
+    from raygan.options import resume_conflicts, sweep_config
+
+    tuned = tmp_path / "best.json"
+    tuned.write_text(json.dumps({"dcgan@5": {"steps": 12, "batch_size": 8}}))
+    argv = ["--profile", "smoke", "--budgets", "5,20", "--gan-steps", "8", "--gan-configs",
+            str(tuned), "--name", "t", "--resume"]
+    cfg = sweep_config(vars(cli.parse_run_args(argv)))
+    assert cfg.gan_config("dcgan", 5).steps == 12 and cfg.gan_config("dcgan", 20).steps == 8
+    saved = cfg.from_dict(json.loads(cfg.to_json()))
+    assert resume_conflicts(vars(cli.parse_run_args(argv)), saved) == []
+    assert resume_conflicts(vars(cli.parse_run_args(argv[:4])), saved) == []
+    changed = vars(cli.parse_run_args([*argv[:5], "9", "--gan-width", "8"]))
+    assert resume_conflicts(changed, saved) == ["--gan-steps 9"]  # smoke's width is 8
 
 
 def test_exclude_leaks_drops_recaptured_test_images(capsys, data_copy):
@@ -154,7 +231,8 @@ def test_exclude_leaks_drops_recaptured_test_images(capsys, data_copy):
 @pytest.mark.parametrize("argv, needle", [
     (("--name", "nope"), "no sweep 'nope'"),
     (("--name", "t", "--cas"), "add --fidelity"),
-    (("--name", "t", "--fidelity", "--fidelity-images", "0"), "at least 1"),
+    (("--name", "t", "--fidelity", "--fidelity-images", "0"),
+     "--fidelity-images must be between 2 and 50,000, got 0"),
 ])
 def test_report_errors(capsys, tmp_path, argv, needle):
     code = cli.report_main([*argv, "--output", str(tmp_path / "runs")])
@@ -294,6 +372,12 @@ def test_output_that_is_not_writable(capsys, data_copy, tmp_path):
     assert f"{ro} is not writable" in msg
 
 
+@pytest.mark.parametrize("output", ["/proc/runs", "/proc/self/runs", "/sys/runs"])
+def test_output_on_a_kernel_filesystem(capsys, data_copy, output):
+    msg = _fails(capsys, "--data", str(data_copy), "--output", output, "--dry-run")
+    assert msg.startswith(f"error: --output {output}") and "kernel filesystem" in msg
+
+
 def test_deleted_mlflow_experiment(capsys, data_copy, tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
@@ -309,9 +393,9 @@ def test_deleted_mlflow_experiment(capsys, data_copy, tmp_path, monkeypatch):
     assert not (tmp_path / "runs" / "d" / "sweep.lock").exists()
 
 
+# s3:// passes this check and is then probed (offline here: test_moved_state covers it)
 @pytest.mark.parametrize("storage,ok", [("foo://bar", False), ("http://host/x", False),
-                                        ("s3://bucket/raygan", True), ("file:///tmp/r", True),
-                                        ("relative/folder", True)])
+                                        ("file:///tmp/r", True), ("relative/folder", True)])
 def test_storage_scheme(capsys, data_copy, storage, ok):
     if ok:
         assert cli.run_main(["--data", str(data_copy), "--profile", "smoke", "--storage",

@@ -1,6 +1,7 @@
 """`raygan data check / fetch` and the dataset install behind `fetch`, on a local zip archive
 (no network), and the one-line errors of `raygan generate` and `raygan run --download`."""
 
+import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -71,9 +72,9 @@ def test_fetch_from_archive_then_check(capsys, tiny_dataset, tmp_path, isolated_
     assert f"ready: raygan run --data {dest}" in capsys.readouterr().out
     assert cli.main(["data", "fetch", "--dest", str(dest)]) == 0  # there: checked, not fetched
     assert "already there" in capsys.readouterr().out
-    assert cli.main(["data", "check", str(dest), "--resolution", "16"]) == 0
+    assert cli.main(["data", "check", str(dest), "--resolution", "32"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"{dest}: 80 train / 24 test images, all decoded at 16 px")
+    assert out[0].startswith(f"{dest}: 80 train / 24 test images, all decoded at 32 px")
     assert out[1:] == [f"  {k}: {n}" for k, n in TINY_COUNTS.items()]
 
 
@@ -84,7 +85,44 @@ def test_data_check_errors(capsys, tmp_path):
     msg = _one_error(capsys, cli.main(["data", "check", str(tmp_path)]))
     assert "folder train/benign" in msg and "holds no images" in msg
     msg = _one_error(capsys, cli.main(["data", "check", str(tmp_path), "--resolution", "x"]))
-    assert "invalid int value" in msg
+    assert "--resolution must be one of 32, 64, 128 or 224, got 'x'" in msg
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (("--resolution", "16"), "--resolution must be one of 32, 64, 128 or 224, got 16"),
+    (("--resolution", "33"), "--resolution must be one of 32, 64, 128 or 224, got 33"),
+    (("--test-fraction", "1"), "--test-fraction must lie in (0, 1), got 1.0"),
+    (("--classes", "nv"), "--classes nv: name two different classes"),
+    (("--classes", "nv,nv"), "--classes nv,nv: name two different classes"),
+    (("--classes", ","), "--classes ',' names nothing"),
+])
+def test_data_check_refuses_what_run_refuses(capsys, tiny_dataset, tmp_path, argv, needle):
+    """`data check` reads a dataset as `run` would, with run's options and bounds."""
+    msg = _one_error(capsys, cli.main(["data", "check", str(tiny_dataset), *argv]))
+    assert needle in msg, msg
+    run = _one_error(capsys, cli.main(["run", "--data", str(tiny_dataset), *argv, "--dry-run",
+                                       "--output", str(tmp_path / "runs")]))
+    assert needle in run, run
+
+
+def test_data_check_reads_other_class_folders(capsys, tiny_dataset, tmp_path, isolated_cache):
+    root = tmp_path / "derm"
+    for split in ("train", "test"):
+        for old, new in (("benign", "nv"), ("malignant", "mel")):
+            shutil.copytree(tiny_dataset / split / old, root / split / new)
+    msg = _one_error(capsys, cli.main(["data", "check", str(root)]))
+    assert "benign" in msg  # the Kaggle layout's folders, without --classes
+    assert cli.main(["data", "check", str(root), "--classes", "nv,mel"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{root}: 80 train / 24 test images, all decoded at 32 px")
+    assert out[1:] == ["  train/nv: 40", "  train/mel: 40", "  test/nv: 12", "  test/mel: 12"]
+    flat = tmp_path / "flat"  # no splits: --test-fraction carves the test split, as in run
+    for old, new in (("benign", "nv"), ("malignant", "mel")):
+        shutil.copytree(tiny_dataset / "train" / old, flat / new)
+    assert cli.main(["data", "check", str(flat), "--classes", "nv,mel",
+                     "--test-fraction", "0.25"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == ["  train/nv: 30", "  train/mel: 30", "  test/nv: 10", "  test/mel: 10"]
 
 
 def test_fetch_without_kagglehub_is_one_line(capsys, tmp_path, monkeypatch):
@@ -102,8 +140,8 @@ def test_fetch_without_kagglehub_is_one_line(capsys, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("argv, needle", [
     (("--run", "dcgan-n5-s0"), "not a GAN training's name"),
-    (("--run", "train:dcgan-n5-s0", "--count", "0"), "--count must be at least 1"),
-    (("--run", "train:dcgan-n5-s0", "--count", "many"), "invalid int value"),
+    (("--run", "train:dcgan-n5-s0", "--count", "0"), "--count must be between 1 and 1,000,000"),
+    (("--run", "train:dcgan-n5-s0", "--count", "many"), "got 'many'"),
     (("--run", "train:pggan-n5-s0",), "has no GAN training 'train:pggan-n5-s0'"),
     (("--run", "train:dcgan-n7-s0",), "budgets 5"),
     (("--run", "train:dcgan-n5-s0", "--sweep", "nope"), "no sweep 'nope'"),

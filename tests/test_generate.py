@@ -3,6 +3,7 @@ alone, which carries the arguments that rebuild its GAN; both give the trained G
 
 import csv
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,10 +168,179 @@ def test_a_bad_checkpoint_is_one_line_before_any_work(capsys, tmp_path, trained,
     (["--sweep", "g", "--count", "2"], "name the GAN training"),
     (["--checkpoint", "X"], "--checkpoint needs --count"),
     (["--checkpoint", "X", "--count", "2", "--sweep", "g"], "drop --sweep"),
-    (["--checkpoint", "X", "--count", "0"], "--count must be at least 1"),
+    (["--checkpoint", "X", "--count", "0"], "--count must be between 1 and 1,000,000"),
 ])
 def test_generate_names_one_source(capsys, tmp_path, argv, needle):
     code = cli.main(["generate", "--out", str(tmp_path / "png"), *argv])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and needle in err[0], err
     assert not (tmp_path / "png").exists()
+
+
+def _fails(capsys, *argv: str) -> str:
+    """The one error line of `raygan generate argv` (exit 2)."""
+    capsys.readouterr()
+    code = cli.main(["generate", *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+@pytest.mark.parametrize("count", ["0", "-3", "1000001"])
+def test_count_out_of_bounds_is_refused_before_anything_loads(capsys, tmp_path, count):
+    # No such checkpoint or sweep: the count is told first, and --out is not created.
+    for source in (["--checkpoint", str(tmp_path / "none.pt")], ["--sweep", "nope", "--run", RUN]):
+        msg = _fails(capsys, *source, "--count", count, "--out", str(tmp_path / "png"))
+        assert "--count must be between 1 and 1,000,000" in msg, msg
+    assert not (tmp_path / "png").exists()
+
+
+def test_out_under_a_file_or_unwritable_is_one_line_before_loading(capsys, tmp_path, trained):
+    from test_files import unwritable_folder
+
+    _, path, _ = trained
+    (tmp_path / "f").write_text("a file")
+    missing = str(tmp_path / "none.pt")  # were the checkpoint read first, this would be told
+    for source in ([missing], [str(path)]):
+        msg = _fails(capsys, "--checkpoint", *source, "--count", "2", "--out",
+                     str(tmp_path / "f" / "png"))
+        assert f"--out {tmp_path / 'f' / 'png'}: {tmp_path / 'f'} is a file, not a folder" in msg
+    msg = _fails(capsys, "--checkpoint", missing, "--count", "2", "--out", "/proc/raygan-png")
+    assert "a kernel filesystem" in msg
+    with unwritable_folder(tmp_path) as ro:
+        msg = _fails(capsys, "--checkpoint", missing, "--count", "2", "--out", str(ro / "png"))
+        assert f"{ro} is not writable" in msg
+    assert (tmp_path / "f").read_text() == "a file"
+
+
+def test_chunks_stream_the_same_images_with_bounded_memory(tmp_path, trained):
+    from raygan.gans.export import sample_chunks, write_samples
+
+    spec, path, _ = trained
+    gan = spec.build()
+    gan.load_state_dict(load_checkpoint(path)["gan"])
+    whole = gan.generate(10, seed=0)
+    chunks = sample_chunks(gan, 10, seed=0, chunk=4)
+    assert [len(c) for c in chunks] == [4, 4, 2]
+    assert np.array_equal(np.concatenate(list(sample_chunks(gan, 10, 0, chunk=4))), whole)
+    # A generator: a million images cost one chunk until the next is asked for.
+    first = next(sample_chunks(gan, 1_000_000, seed=0, chunk=4))
+    assert np.array_equal(first, whole[:4])
+
+    out, seen = tmp_path / "png", []
+
+    def watched():
+        """The chunks, each drawn only once the previous one is on disk with its rows."""
+        for c in sample_chunks(gan, 10, seed=0, chunk=4):
+            if seen:
+                assert len(list(out.glob("*.png"))) == sum(seen)
+                assert len(_manifest(out)) == sum(seen)
+            seen.append(len(c))
+            yield c
+
+    write_samples(out, watched(), 0, {"gan": "dcgan"})
+    assert seen == [4, 4, 2] and np.array_equal(_pngs(out), whole)
+    assert [int(r["index"]) for r in _manifest(out)] == list(range(10))
+
+
+def test_generate_past_one_chunk_gives_todays_images(capsys, tmp_path, trained):
+    from raygan.gans.export import CHUNK
+
+    spec, path, _ = trained
+    gan = spec.build()
+    gan.load_state_dict(load_checkpoint(path)["gan"])
+    count = CHUNK + 3
+    out = tmp_path / "png"
+    assert cli.main(["generate", "--checkpoint", str(path), "--count", str(count), "--out",
+                     str(out)]) == 0
+    assert np.array_equal(_pngs(out), gan.generate(count, seed=0))  # one call, all in memory
+    assert len(_manifest(out)) == count
+
+
+def test_an_out_folder_with_earlier_images_is_refused_or_replaced(capsys, tmp_path, trained):
+    _, path, expected = trained
+    out = tmp_path / "png"
+    assert cli.main(["generate", "--checkpoint", str(path), "--count", str(COUNT), "--out",
+                     str(out)]) == 0
+    (out / "mine.png").write_bytes(b"the user's own picture")
+    (out / "notes.txt").write_text("keep me")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    msg = _fails(capsys, "--checkpoint", str(path), "--count", "2", "--out", str(out))
+    assert f"--out {out} already holds manifest.csv and {COUNT + 1} PNGs" in msg
+    assert "--overwrite" in msg
+    # --overwrite with a checkpoint that fails: the earlier images are kept.
+    (tmp_path / "bad.pt").write_text("not a checkpoint")
+    msg = _fails(capsys, "--checkpoint", str(tmp_path / "bad.pt"), "--count", "2", "--out",
+                 str(out), "--overwrite")
+    assert "not a raygan GAN checkpoint" in msg
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert cli.main(["generate", "--checkpoint", str(path), "--count", "2", "--out", str(out),
+                     "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "000000.png", "000001.png", "manifest.csv", "mine.png", "notes.txt"]
+    assert (out / "mine.png").read_bytes() == b"the user's own picture"
+    assert [r["file"] for r in _manifest(out)] == ["000000.png", "000001.png"]
+    assert np.array_equal(np.stack([np.asarray(Image.open(out / f"00000{i}.png"))
+                                    .transpose(2, 0, 1) for i in range(2)]), expected[:2])
+
+
+def test_overwrite_never_writes_over_a_png_no_manifest_lists(capsys, tmp_path, trained):
+    _, path, _ = trained
+    out = tmp_path / "png"
+    out.mkdir()
+    (out / "000001.png").write_bytes(b"someone else's")
+    msg = _fails(capsys, "--checkpoint", str(path), "--count", "2", "--out", str(out))
+    assert "already holds 1 PNG;" in msg
+    msg = _fails(capsys, "--checkpoint", str(path), "--count", "2", "--out", str(out),
+                 "--overwrite")
+    assert "holds 000001.png, which no manifest.csv there lists" in msg
+    assert sorted(p.name for p in out.iterdir()) == ["000001.png"]
+
+
+def _artifact_file(run_name: str, name: str):
+    """The local file of artifact `name` of the MLflow run `run_name` (sqlite store)."""
+    from urllib.parse import urlparse
+
+    from mlflow.tracking import MlflowClient
+
+    from raygan import tracking
+
+    client = MlflowClient(tracking.resolve_uri())
+    exp = client.get_experiment_by_name("raygan")
+    run = next(r for r in client.search_runs([exp.experiment_id]) if r.info.run_name == run_name)
+    return run, Path(urlparse(run.info.artifact_uri).path) / name
+
+
+def test_a_deleted_gan_checkpoint_names_the_run_and_its_path(capsys, data_copy, tmp_path,
+                                                            trained):
+    _, path, _ = trained
+    saved_sweep(tmp_path / "runs", "g", data_copy)
+    _log_sweep(path)
+    run, file = _artifact_file(RUN, "gan.pt")
+    file.unlink()
+    msg = _fails(capsys, "--sweep", "g", "--run", RUN, "--count", "2", "--out",
+                 str(tmp_path / "png"), "--output", str(tmp_path / "runs"))
+    assert f"run {RUN} ({run.info.run_id}) holds no gan.pt ({run.info.artifact_uri}/gan.pt is " \
+           "missing)" in msg
+    assert "it was deleted from the run" in msg and "older raygan" not in msg
+    assert "raygan run --resume --name g" in msg
+    assert not (tmp_path / "png").exists()
+
+
+def test_a_deleted_experiment_gives_the_restore_command(capsys, data_copy, tmp_path, trained):
+    from mlflow.tracking import MlflowClient
+
+    from raygan import tracking
+
+    _, path, _ = trained
+    saved_sweep(tmp_path / "runs", "g", data_copy)
+    _log_sweep(path)
+    uri = tracking.resolve_uri()
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("raygan").experiment_id
+    client.delete_experiment(exp)
+    msg = _fails(capsys, "--sweep", "g", "--run", RUN, "--count", "2", "--out",
+                 str(tmp_path / "png"), "--output", str(tmp_path / "runs"))
+    assert f"experiment 'raygan' (id {exp})" in msg and "is deleted" in msg
+    assert f"mlflow experiments restore --experiment-id {exp}" in msg
+    assert "no sweep named" not in msg

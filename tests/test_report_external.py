@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,16 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 from sweep_helpers import saved_sweep
+from test_external import mirrored
 
 from raygan import cli, tracking
 from raygan.artifacts import CLASSIFIER_FILE
-from raygan.cell import Cell
+from raygan.cell import ALL, ALL_REAL, Cell
 from raygan.classifiers import TwoBlockCNN, classifier_state, load_classifier, predict_proba
 from raygan.config import load_config
 from raygan.data.sources import external_set
+from raygan.eval.bundle import image_digest
+from raygan.eval.external import fingerprint_entry, load_external
 from raygan.eval.leakage import without_external_duplicates
 from raygan.eval.numbers import TestSet, Trial, comparisons, per_trial
 from raygan.eval.plots import budget_figure
@@ -33,6 +37,7 @@ from raygan.metrics import metrics_at
 from raygan.report_stage import sweep_data
 
 ARMS = ("real", "oversample", "gan:dcgan")
+LOGGED_ARMS = ("real", "oversample", ALL_REAL)  # the logged sweep's grid: no GAN training
 
 
 def _scores(y: np.ndarray, signal: float, seed: int) -> np.ndarray:
@@ -132,39 +137,47 @@ def test_parent_run_carries_each_external_sets_results(tmp_path):
 
 # ---- raygan report --external-test, on a sweep logged with real saved classifiers ----------
 
-def _external(root: Path, test_images: Path, duplicates: list[Path]) -> Path:
-    """A class-folder collection: the test split's images plus copies of training images."""
-    for cls in ("benign", "malignant"):
-        shutil.copytree(test_images / cls, root / cls)
+def _external(root: Path, split: Path, duplicates: list[Path]) -> Path:
+    """A class-folder collection: `split`'s pictures mirrored (none a sweep image, none a
+    near-duplicate of one) plus copies of training images."""
+    mirrored(split, root)
     for f in duplicates:
         shutil.copy(f, root / "malignant" / f"dup_{f.name}")
     return root
 
 
-def _logged(tmp_path: Path, data: Path, old_spec: Path, n_old: int, old_dups: int) -> str:
-    """Sweep `s`: config.json with external set `old`, and per (arm, seed) a finished classifier
-    run with a saved (untrained, seeded) classifier, its Youden threshold, its test scores and
-    its scores on `old`; the parent run logs the audit's count, as the sweep does."""
+def _logged(tmp_path: Path, data: Path, old_spec: Path, fingerprint: bool = True) -> str:
+    """Sweep `s`: config.json with external set `old` and, as the sweep keeps it, the set's
+    fingerprint (unless not `fingerprint`, as an older raygan wrote it); per (arm, seed) a
+    finished classifier run with a saved (untrained, seeded) classifier, its Youden threshold,
+    its test scores and its scores on `old` in the order the fingerprint records; the parent
+    run logs the audit's count, as the sweep does."""
     folder = saved_sweep(tmp_path / "runs", "s", data)
-    cfg = load_config(folder / "config.json")
-    cfg = cfg.from_dict({**cfg.to_dict(), "external": {"old": str(old_spec)}})
+    cfg = replace(load_config(folder / "config.json"), external={"old": str(old_spec)},
+                  arms=LOGGED_ARMS, seeds=(0, 1))  # the grid is what is logged: a whole sweep
+    ext = load_external("old", str(old_spec), cfg.resolution, sweep_data(cfg, "s", None).train,
+                        False, "")
+    if fingerprint:
+        cfg = replace(cfg, data_fingerprint={**cfg.data_fingerprint,
+                                             "external/old": fingerprint_entry(ext)})
     (folder / "config.json").write_text(cfg.to_json())
     uri = tracking.resolve_uri()
     exp = tracking.setup(uri, "raygan")
-    parent = tracking.start_parent(uri, exp, "s", {"external_duplicates.old": old_dups})
+    parent = tracking.start_parent(uri, exp, "s", {"external_duplicates.old": ext.duplicates})
     ctx = tracking.TrackingContext(uri, exp, parent, "s")
     rng = np.random.default_rng(0)
-    for k, arm in enumerate(ARMS):
+    for k, arm in enumerate(LOGGED_ARMS):
         for seed in (0, 1):
             torch.manual_seed(10 * k + seed)
             threshold = 0.45 + 0.01 * k
             state = classifier_state(TwoBlockCNN(cfg.resolution), cfg.resolution, threshold)
-            params = {"arm": arm, "budget": 5, "seed": seed}
-            with tracking.child_run(ctx, f"{arm}-n5-s{seed}", params,
+            cell = Cell(arm, ALL if arm == ALL_REAL else 5, seed)
+            params = {"arm": arm, "budget": cell.budget, "seed": seed}
+            with tracking.child_run(ctx, cell.run_name, params,
                                     {"raygan.kind": "classifier"}) as child:
                 child.metrics({"test/youden/threshold": threshold})
                 for name, n in (("test_p_malignant.npy", 24),
-                                ("ext_old_p_malignant.npy", n_old)):
+                                ("ext_old_p_malignant.npy", len(ext.tested))):
                     buf = io.BytesIO()
                     np.save(buf, rng.uniform(size=n).astype(np.float32))
                     child.artifact(buf.getvalue(), name)
@@ -180,7 +193,7 @@ def test_report_tests_saved_classifiers_on_a_new_set_without_retraining(
     train_mal = sorted((data_copy / "train" / "malignant").iterdir())
     old = _external(tmp_path / "old", data_copy / "test", train_mal[:2])
     new = _external(tmp_path / "new", data_copy / "test", train_mal[2:5])
-    uri = _logged(tmp_path, data_copy, old, n_old=24, old_dups=2)
+    uri = _logged(tmp_path, data_copy, old)
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("raygan").experiment_id
     before = {r.info.run_id: r.info.status for r in client.search_runs([exp])}
@@ -225,8 +238,101 @@ def test_report_tests_saved_classifiers_on_a_new_set_without_retraining(
                                  "comparisons.csv").open()))
     assert {r["test_set"] for r in saved} == {"test", "old", "new"}
 
-    # A name the sweep already tested is read back, not tested again under the same name.
+    # A name the sweep already tested is read back, not tested again under the same name: the
+    # flag says where the set moved, and another set there is refused, naming the difference.
     assert cli.main(["report", "--name", "s", "--output", runs,
                      "--external-test", f"old={new}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "already tested external set 'old'" in err[0]
+    assert len(err) == 1 and (f"error: old: 2 removed, 3 added (e.g. malignant/dup_"
+                              f"train_malignant_002.jpg) since sweep 's' scored {new}") in err[0]
+    assert f"under another name: --external-test NEWNAME={new}" in err[0]
+
+
+def _report(capsys, tmp_path: Path, *argv: str) -> tuple[int, list[str], str]:
+    """(exit code, stderr lines, stdout) of `raygan report --name s` with `argv`."""
+    code = cli.main(["report", "--name", "s", "--output", str(tmp_path / "runs"), *argv])
+    out, err = capsys.readouterr()
+    mlflow_says = " INFO mlflow."  # MLflow's own log, e.g. as it creates the store's tables
+    return code, [line for line in err.strip().splitlines() if mlflow_says not in line], out
+
+
+def test_stored_external_scores_follow_each_image_and_a_moved_or_changed_set_is_named(
+        capsys, data_copy, tmp_path):
+    train_mal = sorted((data_copy / "train" / "malignant").iterdir())
+    old = _external(tmp_path / "old", data_copy / "test", train_mal[:2])
+    uri = _logged(tmp_path, data_copy, old)
+    entry = load_config(tmp_path / "runs" / "s" / "config.json").data_fingerprint["external/old"]
+    scored = [p.split(":")[0] for p in entry["scored"].split()]
+    trials, _ = tracking.sweep_results(uri, "raygan", "s")
+    stored = {t.cell.run_name: dict(zip(scored, t.p, strict=True))
+              for t in tracking.external_scores(uri, trials, "old")}
+    # Every file renamed so that the load order runs backwards: positions change, ids do not.
+    files = sorted(old.rglob("*.jpg"))
+    for i, f in enumerate(files):
+        f.rename(f.with_name(f"{len(files) - i:03d}_{f.name}"))
+    code, err, _ = _report(capsys, tmp_path)
+    assert code == 0, err
+    ext = external_set(old, 32)
+    id_of = {image_digest(f): i for f, i in zip(ext.files, ext.ids, strict=True)}
+    with (tmp_path / "runs" / "s" / "results" / "scores" / "old.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 24 and [id_of[r["image"]] for r in rows] != scored
+    for r in rows:
+        assert set(r) == {"image", "label", *stored}
+        for run, scores in stored.items():
+            assert float(r[run]) == pytest.approx(float(scores[id_of[r["image"]]]), abs=1e-6)
+
+    # The set moved: one line naming it and its path, and how to point the report at it.
+    moved = old.rename(tmp_path / "moved")
+    code, err, _ = _report(capsys, tmp_path)
+    assert code == 2 and len(err) == 1, err
+    assert err[0] == (f"error: external test set old: {old} does not exist; sweep 's' scored it "
+                      "there; if it moved, point the report at it with --external-test "
+                      "old=NEWPATH (checked to be the same set)")
+    code, err, out = _report(capsys, tmp_path, "--external-test", f"old={moved}")
+    assert code == 0, err
+    assert f"external test old: 24 images from {moved}" in out
+    md = (tmp_path / "runs" / "s" / "report" / "report.md").read_text()
+    assert "## External test set old: 24 images (12 malignant)" in md
+
+    # One image moved from benign to malignant, one removed: refused, naming both.
+    first = sorted((moved / "benign").iterdir())[0]
+    first.rename(moved / "malignant" / first.name)
+    sorted((moved / "malignant").glob("*_test_malignant_*"))[-1].unlink()
+    code, err, _ = _report(capsys, tmp_path, "--external-test", f"old={moved}")
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: old: 1 image changed label (malignant/{first.name} benign "
+                             f"-> malignant), 1 removed since sweep 's' scored {moved}; its "
+                             "stored scores belong to the set as it was: restore it, or test")
+
+
+def test_report_external_test_refuses_the_sweeps_own_data_and_one_class_sets(
+        capsys, data_copy, tmp_path):
+    train_mal = sorted((data_copy / "train" / "malignant").iterdir())
+    _logged(tmp_path, data_copy, _external(tmp_path / "old", data_copy / "test", train_mal[:2]))
+    code, err, _ = _report(capsys, tmp_path, "--external-test", f"mine={data_copy / 'test'}")
+    assert code == 2 and len(err) == 1, err
+    assert f"error: mine={data_copy / 'test'} is the sweep's own test split" in err[0]
+    one = mirrored(data_copy / "test", tmp_path / "one")
+    shutil.rmtree(one / "malignant")
+    shutil.copytree(data_copy / "train" / "malignant", one / "malignant")
+    code, err, _ = _report(capsys, tmp_path, "--external-test", f"one={one}")
+    assert code == 2 and len(err) == 1, err
+    assert (f"error: external test set one={one} leaves 12 benign and 0 malignant images after "
+            "the duplicate audit (40 of its 52 images, 40 malignant, duplicate") in err[0]
+
+
+def test_a_stored_set_no_report_can_test_is_left_out_with_a_note(capsys, data_copy, tmp_path):
+    # A sweep of an older raygan scored a set that the audit leaves with benign images only.
+    one = mirrored(data_copy / "test", tmp_path / "one")
+    shutil.rmtree(one / "malignant")
+    shutil.copytree(data_copy / "train" / "malignant", one / "malignant")
+    _logged(tmp_path, data_copy, one, fingerprint=False)
+    code, err, out = _report(capsys, tmp_path)
+    assert code == 0, err
+    assert ("note: sweep 's' keeps no fingerprint of external set old (an older raygan): its "
+            "stored scores are matched to the images by position, unchecked") in out
+    assert (f"note: external test old is left out of the report: external test set old={one} "
+            "leaves 12 benign and 0 malignant images after the duplicate audit") in out
+    md = (tmp_path / "runs" / "s" / "report" / "report.md").read_text()
+    assert "External test set old" not in md and "## Test split" in md

@@ -48,9 +48,14 @@ def test_smoke_sweep_on_generated_dataset_with_ddp(tiny_dataset, tmp_path):
     report = lambda *opts: subprocess.run(  # noqa: E731
         [sys.executable, str(REPORT), "--name", "t", "--output", str(tmp_path / "runs"), *opts],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    rep = report("--fidelity", "--cas")
+    refused = report()  # a cell of the grid failed: the report must be asked for as partial
+    assert refused.returncode == 2 and "1 of 11 cells of its grid have no finished run " \
+        "(oversample-n5-s0)" in refused.stderr and "--partial" in refused.stderr, refused.stderr
+    rep = report("--fidelity", "--cas", "--partial")
     assert rep.returncode == 0, rep.stderr[-2000:]
     text = (tmp_path / "runs" / "t" / "report" / "report.md").read_text()
+    assert text.startswith("# Partial report: 1 of 11 cells missing: raygan report: t")
+    assert "- classifier cells (1): `oversample-n5-s0`" in text
     assert "8 classifier trials" in text  # the failed trial is not in the report
     assert "| 5 | 0 | gan:dcgan | oversample |" not in text  # oversample-n5 failed
     assert "| 20 | 0 | gan:dcgan | oversample |" in text and "N=5: " not in text
@@ -59,7 +64,7 @@ def test_smoke_sweep_on_generated_dataset_with_ddp(tiny_dataset, tmp_path):
     assert "| gan:dcgan | 5 | 0 |" in text and "| gan:dcgan | 20 | 0 |" in text
     assert "CAS AUC |" in text and "CAS 2/2: dcgan N=20 seed 0: AUC" in rep.stdout
     # A second report reuses the sweep's feature extractor: the same distances, to the digit.
-    rep2 = report("--fidelity")
+    rep2 = report("--fidelity", "--partial")
     assert rep2.returncode == 0 and "feature extractor: reused" in rep2.stdout, rep2.stderr[-2000:]
     text2 = (tmp_path / "runs" / "t" / "report" / "report.md").read_text()
     fd_cells = lambda t: [ln.split("|")[4:7]  # noqa: E731  (rows of the fidelity table)

@@ -94,3 +94,112 @@ def test_experiment_is_tagged_for_the_model_training_view(tmp_path):
     assert tracking.setup(uri, "raygan") == created  # reused as it is
     for exp in (created, bare, guessed):
         assert client.get_experiment(exp).tags[kind] == "custom_model_development"
+
+
+def _child(client, exp: str, parent: str, cell: Cell, kind: str, status: str) -> str:
+    """A child run of `parent` made with MLflow alone, as a trial of an earlier run left it."""
+    name = cell.gan_run_name if kind == "gan" else cell.run_name
+    run = client.create_run(exp, run_name=name, tags={"mlflow.parentRunId": parent,
+                                                      "raygan.kind": kind})
+    for k, v in cell.params.items():
+        client.log_param(run.info.run_id, k, v)
+    client.set_terminated(run.info.run_id, status)
+    return run.info.run_id
+
+
+def test_resume_deletes_every_unfinished_run_of_the_cells_it_runs_again(tmp_path):
+    """A stage that failed (a full disk, a crash) leaves FAILED, KILLED and RUNNING runs beside
+    the FINISHED ones; the resume keeps one FINISHED run per cell and deletes the rest, and the
+    classifier of a GAN fill whose GAN trains again (its images will be new)."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    exp = tracking.setup(uri, "raygan")
+    parent = tracking.start_parent(uri, exp, "s", {})
+    client = MlflowClient(uri)
+    real5, real20 = Cell("real", 5, 0), Cell("real", 20, 0)
+    gan5, gan20 = Cell("gan:dcgan", 5, 0), Cell("gan:dcgan", 20, 0)
+    kept = {_child(client, exp, parent, real5, "classifier", "FINISHED"),
+            _child(client, exp, parent, gan5, "gan", "FINISHED"),
+            _child(client, exp, parent, gan5, "classifier", "FINISHED")}
+    again = {_child(client, exp, parent, real5, "classifier", "FINISHED"),  # a second one
+             _child(client, exp, parent, real20, "classifier", "FAILED"),  # disk full
+             _child(client, exp, parent, real20, "classifier", "KILLED"),
+             _child(client, exp, parent, gan20, "gan", "RUNNING"),  # its process died
+             _child(client, exp, parent, gan20, "classifier", "FINISHED")}  # fill of that GAN
+
+    done, removed = tracking.resume_cleanup(uri, exp, parent)
+
+    assert {r.info.run_id for r in done.values()} == kept
+    assert set(done) == {"real-n5-s0", "train:dcgan-n5-s0", "gan:dcgan-n5-s0"}
+    assert sorted(removed) == sorted(["real-n5-s0", "real-n20-s0", "real-n20-s0",
+                                      "train:dcgan-n20-s0", "gan:dcgan-n20-s0"])
+    active = {r.info.run_id for r in client.search_runs(
+        [exp], f"tags.`mlflow.parentRunId` = '{parent}'")}
+    assert active == kept  # nothing of a cell that runs again stays beside its new run
+    assert all(client.get_run(r).info.lifecycle_stage == "deleted" for r in again)
+    again_done, again_removed = tracking.resume_cleanup(uri, exp, parent)  # a second resume
+    assert {r.info.run_id for r in again_done.values()} == kept and again_removed == []
+
+
+def test_a_locked_store_is_waited_out(tmp_path):
+    """Another process that holds the sqlite store's write lock (a long transaction) makes
+    MLflow fail with "database is locked"; raygan's calls wait until it lets go."""
+    import sqlite3
+    import threading
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    exp = tracking.setup(uri, "raygan")
+    holder = sqlite3.connect(tmp_path / "mlflow.db", check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(6.0, holder.commit)  # after the first try (5 s busy wait) failed
+    release.start()
+    try:
+        parent = tracking.start_parent(uri, exp, "s", {"profile": "smoke"})
+    finally:
+        release.join()
+        holder.close()
+    run = MlflowClient(uri).get_run(parent)
+    assert run.data.params["profile"] == "smoke" and run.data.tags["raygan.sweep"] == "s"
+
+
+def test_a_store_locked_for_good_is_one_line_naming_it_and_its_holder(tmp_path, monkeypatch):
+    import os
+    import sqlite3
+
+    from raygan.errors import RayganError
+    from raygan.tracking import client as tracking_client
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    exp = tracking.setup(uri, "raygan")
+    monkeypatch.setattr(tracking_client, "LOCK_WAIT_S", 1.0)  # the bound, shortened
+    holder = sqlite3.connect(tmp_path / "mlflow.db")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(RayganError) as err:
+            tracking.start_parent(uri, exp, "s", {})
+    finally:
+        holder.close()
+    msg = str(err.value)
+    assert "\n" not in msg and f"MLflow store {uri} stayed locked for 1 s" in msg
+    assert f"{os.getpid()} (" in msg  # this process holds it open
+
+
+def _setup_at_once(uri: str, barrier) -> str:
+    barrier.wait()
+    return tracking.setup(uri, "raygan")
+
+
+def test_two_sweeps_create_one_fresh_store_at_once(tmp_path):
+    """Sweeps started together in a fresh folder create the sqlite store and the experiment
+    at once ("table ... already exists" without the store lock); each gets the one
+    experiment."""
+    import multiprocessing
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(4)
+        with ctx.Pool(4) as pool:
+            ids = pool.starmap(_setup_at_once, [(uri, barrier)] * 4, chunksize=1)
+    assert len(set(ids)) == 1
+    names = [e.name for e in MlflowClient(uri).search_experiments()]
+    assert names.count("raygan") == 1

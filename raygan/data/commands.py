@@ -7,19 +7,23 @@ import os
 import time
 from pathlib import Path
 
+from raygan.config import check_bound
 from raygan.data.dataset import DEFAULT_ROOT
 from raygan.data.fetch import counts, fetch, install
-from raygan.data.sources import load_source
-from raygan.errors import RayganError
+from raygan.data.sources import DEFAULT_TEST_FRACTION, load_source
 
 
-def check(source: str, resolution: int) -> list[str]:
+def check(source: str, resolution: int, classes: tuple[str, str] | None = None,
+          test_fraction: float | None = None) -> list[str]:
     """Check the layout of `source` (a dataset root or card), decode every image once at
-    `resolution` px (cached, as a sweep would), and count its images per split and class."""
-    if resolution < 8:
-        raise RayganError(f"--resolution must be at least 8 px, got {resolution}")
+    `resolution` px (cached, as a sweep would), and count its images per split and class;
+    `classes` and `test_fraction` read a class-folder dataset as `raygan run` would."""
+    check_bound("--resolution", "resolution", resolution)
+    if test_fraction is None:
+        test_fraction = DEFAULT_TEST_FRACTION
+    check_bound("--test-fraction", "test_fraction", test_fraction)
     t0 = time.perf_counter()
-    dataset = load_source(source, resolution)  # the layout, then every image
+    dataset = load_source(source, resolution, classes, test_fraction)  # the layout, every image
     lines = [f"{dataset.root}: {len(dataset.train)} train / {len(dataset.test)} test images, all "
              f"decoded at {resolution} px ({time.perf_counter() - t0:.1f} s)"]
     for split, part in (("train", dataset.train), ("test", dataset.test)):

@@ -35,6 +35,7 @@ LAYOUT = "ROOT/{train,test}/{benign,malignant}/*.jpg"
 CACHE_VERSION = 2  # bump when the decoding changes, so stale caches are ignored
 GEOMETRY_KEY = "geometry"  # the fingerprint's entry that records the geometry (not a folder)
 OLD_GEOMETRY = "squash"  # what a fingerprint without that entry was decoded with
+EXTERNAL_KEY = "external/"  # a sweep's data fingerprint keeps its external sets' under this prefix
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Split:
     y: np.ndarray
     files: list[str] = field(default_factory=list)  # paths relative to the root, POSIX style
     groups: np.ndarray | None = None  # (N,) str group id (patient, lesion) per image, or None
+    ids: tuple[str, ...] = ()  # content id per image (`content_ids`), where known: external sets
 
     def __len__(self) -> int:
         return len(self.y)
@@ -141,15 +143,28 @@ def fingerprint(listing: dict[str, list[Path]], geometry: str | None = None
     return out
 
 
+def content_ids(paths: list[Path]) -> tuple[str, ...]:
+    """Each file's id: 12 hex digits of the SHA-256 of its bytes, so an image keeps its id
+    wherever it lies and whatever it is called (a second file of the same bytes gets `~2`)."""
+    ids, seen = [], {}
+    for p in paths:
+        h = hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+        seen[h] = seen.get(h, 0) + 1
+        ids.append(h if seen[h] == 1 else f"{h}~{seen[h]}")
+    return tuple(ids)
+
+
 def fingerprint_changes(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
                         ) -> tuple[list[str], list[str]]:
     """(how the data changed, e.g. 'test/malignant: 300 -> 12 files'; the folders whose files
-    only have new modification times, as a copy of the same data has)."""
+    only have new modification times, as a copy of the same data has). The external sets'
+    entries (`EXTERNAL_KEY`) are compared by `raygan.eval.external`, not here."""
     changed, touched = [], []
     was, now = (fp.get(GEOMETRY_KEY, {}).get("geometry", OLD_GEOMETRY) for fp in (old, new))
     if was != now:
         changed.append(f"geometry: {was} -> {now}")
-    for key in sorted((set(old) | set(new)) - {GEOMETRY_KEY}):
+    for key in sorted(k for k in (set(old) | set(new)) - {GEOMETRY_KEY}
+                      if not k.startswith(EXTERNAL_KEY)):
         a, b = old.get(key), new.get(key)
         if a is None or b is None:
             changed.append(f"{key}: {'new' if a is None else 'gone'}")
@@ -291,7 +306,9 @@ def decode_listing(root: Path, listing: dict[str, list[Path]], resolution: int,
                 files = [p for cls in classes for p in listing[f"{split}/{cls}"]]
                 labels = [i for i, cls in enumerate(classes) for _ in listing[f"{split}/{cls}"]]
                 x = list(pool.map(lambda p: _decode(p, resolution, geometry), files))
-                arrays[f"{split}_x"] = np.stack(x)
+                # An external set loads whole, as one split: the other one is empty.
+                arrays[f"{split}_x"] = (np.stack(x) if x else
+                                        np.zeros((0, 3, resolution, resolution), np.uint8))
                 arrays[f"{split}_y"] = np.asarray(labels, dtype=np.int64)
                 arrays[f"{split}_files"] = np.asarray([p.relative_to(root).as_posix()
                                                        for p in files])

@@ -192,10 +192,32 @@ def carve_test(y: np.ndarray, test_fraction: float, seed: int,
     for label, name in ((0, "negative"), (1, "positive")):
         n_train, n_test = int(((y == label) & ~mask).sum()), int(((y == label) & mask).sum())
         if n_train < 1 or n_test < 1:
+            if groups is not None:
+                raise RayganError(_group_carve_error(y, np.asarray(groups), label, name,
+                                                     test_fraction))
             raise RayganError(f"the {name} class has {n_train + n_test} images: too few to carve "
                               f"a test split of {test_fraction:.0%} (train {n_train}, test "
                               f"{n_test}); add images, or give the dataset its own test split")
     return mask
+
+
+def _group_carve_error(y: np.ndarray, groups: np.ndarray, label: int, name: str,
+                       test_fraction: float) -> str:
+    """Why whole groups leave the `name` class on one side of a carved test split only."""
+    fix = ("give the card a `split` column (train/test per image), or check that its `group` "
+           "column holds one id per patient or lesion")
+    every = np.unique(groups)
+    if len(every) == 1:
+        return (f"all {len(y)} images are in one group ({str(every[0])!r}), so a test split that "
+                f"keeps each group on one side is impossible; {fix}")
+    mine = np.unique(groups[y == label])
+    if len(mine) == 1:
+        return (f"all {int((y == label).sum())} {name} images are in one group "
+                f"({str(mine[0])!r}), so a test split that keeps each group on one side cannot "
+                f"hold {name} images on both sides; {fix}")
+    return (f"the {int((y == label).sum())} {name} images lie in {len(mine)} groups, too few "
+            f"or too uneven for a test split of {test_fraction:.0%} by whole groups to hold "
+            f"{name} images on both sides; raise --test-fraction, or {fix}")
 
 
 def check_budgets(pools: Pools, budgets: tuple[int, ...], fill_target: int) -> None:

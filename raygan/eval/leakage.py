@@ -233,5 +233,6 @@ def without_external_duplicates(train, external, keep_duplicates: bool = False):
     keep = ~dup
     groups = None if external.groups is None else external.groups[keep]
     files = [f for f, k in zip(external.files, keep, strict=True) if k]
-    return (replace(external, x=external.x[keep], y=external.y[keep], files=files, groups=groups),
-            pairs, int(dup.sum()))
+    ids = tuple(i for i, k in zip(external.ids, keep, strict=True) if k) if external.ids else ()
+    return (replace(external, x=external.x[keep], y=external.y[keep], files=files, groups=groups,
+                    ids=ids), pairs, int(dup.sum()))

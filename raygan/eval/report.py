@@ -17,6 +17,7 @@ from raygan.eval.convergence import (
     gate_conclusion,
     gate_table,
 )
+from raygan.eval.grid import GridStatus, unknown_grid_reason
 from raygan.eval.markdown import (
     HOLM_TEXT,
     VERDICT_METHOD,
@@ -98,9 +99,17 @@ def budget_plot_file(ts: TestSet) -> str:
     return f"budget_plot_{ts.name}.png" if ts.external else "budget_plot_test.png"
 
 
+def no_comparison(trials: list, primary: Primary, grid: GridStatus | None) -> str:
+    """Why no generative arm of `trials` is compared with the primary reference: an arm the
+    sweep's grid does not hold (design), or one it holds that has not finished (partial)."""
+    return (grid.why_no_comparison(trials, primary.ref, primary.metric) if grid is not None
+            else unknown_grid_reason(trials, primary.ref))
+
+
 def _set_section(ts: TestSet, rows: list[dict[str, Any]], comps: list[dict[str, Any]],
                  gate_line: list[str], primary: list[dict[str, Any]],
-                 secondary: dict[str, list[dict[str, Any]]]) -> list[str]:
+                 secondary: dict[str, list[dict[str, Any]]], primary_cmp: Primary,
+                 grid: GridStatus | None) -> list[str]:
     """The markdown of one test set: results, thresholds, verdicts, and the secondary views."""
     if len({t.seed for t in ts.trials}) > 1:
         cells = ("mean accuracy ± SD across seeds / mean ROC AUC from probabilities ± SD / "
@@ -123,8 +132,8 @@ def _set_section(ts: TestSet, rows: list[dict[str, Any]], comps: list[dict[str, 
     label = ("primary" if ts.name == "test"  # the sweep's own split; the others are secondary
              else "secondary: the primary comparison on this test set")
     lines = conclusions(primary, other, label) or [
-        "No generative arm is compared with the primary reference here: the grid lacks one or "
-        "the other."]
+        "No generative arm is compared with the primary reference here: "
+        f"{no_comparison(ts.trials, primary_cmp, grid)}."]
     md += ["### Conclusions", "", *[f"- {c}" for c in lines], *gate_line, ""]
     for name, fam in secondary.items():
         if fam:
@@ -163,14 +172,17 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                  gates: list[Gate] | None = None,
                  curves: dict[Cell, list[tuple[int, float]]] | None = None,
                  external: list[TestSet] | None = None,
-                 primary: Primary | None = None, classifier: str = "") -> list:
+                 primary: Primary | None = None, classifier: str = "",
+                 grid: GridStatus | None = None) -> list:
     """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
     returns the paths written. `trials` and `y` are the sweep's own test split; each of
     `external` is another test set (an external collection, or the split without its leaked
     images), reported the same way in a section of its own, with its own Holm families.
     `primary` is the comparison the sweep declared (raygan's default where it declared none):
     the report leads with its verdicts on the test split. `classifier` names the model every
-    trial of the sweep trained (one per sweep: its conclusions are that classifier's)."""
+    trial of the sweep trained (one per sweep: its conclusions are that classifier's). `grid`
+    is the sweep's grid against its finished runs: a partial one titles the report partial and
+    lists the missing cells."""
     import csv
     import dataclasses
 
@@ -221,7 +233,7 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                 w.writerows({"test_set": ts.name, "family": fam, **r} for r in fam_rows)
     seeds = sorted({t.seed for t in trials})
     gate_line = [f"- {gate_conclusion(gates)}"] if gates is not None else []
-    md = [f"# raygan report: {title}", "",
+    md = [*_head(f"raygan report: {title}", grid, title),
           f"{len(trials)} classifier trials; {len(seeds)} seed(s) ({', '.join(map(str, seeds))});"
           f" {len(sets)} test set{'s' if len(sets) > 1 else ''}: "
           f"{'; '.join(_short(ts) for ts in sets)}. Each test set has its section below, with "
@@ -229,11 +241,11 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
           *([f"Classifier of every trial: {classifier}. Every verdict below is this "
              "classifier's; a sweep with another --classifier answers for its own.", ""]
             if classifier else []),
-          *primary_section(primary, primary_of["test"]),
+          *primary_section(primary, primary_of["test"], no_comparison(trials, primary, grid)),
           "![accuracy and AUC against budget, one row per test set](budget_plot.png)", ""]
     for ts in sets:
         md += _set_section(ts, rows_of[ts.name], comps_of[ts.name], gate_line,
-                           primary_of[ts.name], secondary_of[ts.name])
+                           primary_of[ts.name], secondary_of[ts.name], primary, grid)
     md += probes
     md += ["## The published study beside this run", "",
            "Only the figures the study's text states, against the test split; AUC (hard) is "
@@ -292,7 +304,7 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     probe_lead = ("\n## Shortcut probes (in no comparison)\n\n"
                   + "".join(f"- {line}\n" for line in lead)) if lead else ""
     summary.write_text(summary_md(title, sets, rows_of, gates, fidelity, primary, primary_of,
-                                  secondary_of) + probe_lead)
+                                  secondary_of, grid) + probe_lead)
     return [report, *paths, summary]
 
 
@@ -301,7 +313,8 @@ def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str
                fidelity: list[dict[str, Any]] | None,
                primary: Primary | None = None,
                primary_of: dict[str, list[dict[str, Any]]] | None = None,
-               secondary_of: dict[str, dict[str, list[dict[str, Any]]]] | None = None) -> str:
+               secondary_of: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+               grid: GridStatus | None = None) -> str:
     """The report at a glance: the primary comparison's verdicts first; then per test set
     accuracy / AUC (mean ± SD across seeds), its budget plot and the primary comparison's
     verdicts there and in the other metric (secondary); the published study's figures beside
@@ -310,10 +323,11 @@ def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str
     several = len(seeds) > 1
     primary = primary or Primary(declared=False)
     primary_of, secondary_of = primary_of or {}, secondary_of or {}
-    md = [f"# {title} at a glance", "",
+    md = [*_head(f"{title} at a glance", grid, title),
           f"{len(seeds)} seed(s). The full report, with every family, interval and the "
           "secondary views, is report.md.", "",
-          *primary_section(primary, primary_of.get("test", []))]
+          *primary_section(primary, primary_of.get("test", []),
+                           no_comparison(sets[0].trials, primary, grid))]
     for ts in sets:
         md += [f"## {set_title(ts)}", "",
                "Accuracy / ROC AUC at threshold 0.5"
@@ -341,14 +355,21 @@ def summary_md(title: str, sets: list[TestSet], rows_of: dict[str, list[dict[str
     return "\n".join(md)
 
 
-def primary_section(primary: Primary, rows: list[dict[str, Any]]) -> list[str]:
+def _head(heading: str, grid: GridStatus | None, sweep: str) -> list[str]:
+    """A report's title, which a partial report's grid makes `Partial report: k of n cells
+    missing`, followed there by the section that lists the missing cells."""
+    if grid is None or not grid.partial:
+        return [f"# {heading}", ""]
+    return [f"# {grid.headline()}: {heading}", "", *grid.missing_section(sweep)]
+
+
+def primary_section(primary: Primary, rows: list[dict[str, Any]], why_none: str = "") -> list[str]:
     """The report's lead: the primary comparison, its method, its verdicts and the seeds the
-    undecided cells would need."""
+    undecided cells would need; without a cell to decide, `why_none` says why."""
     md = ["## Primary comparison", "", f"Declared: {primary.describe()}. One Holm family of "
           f"{len(rows)} tests; every other comparison in this report is secondary.", "",
           VERDICT_METHOD, ""]
     if not rows:
-        return [*md, f"The grid holds no generative arm beside `{primary.ref}` (a sweep without "
-                f"`{primary.ref}` declares e.g. `--primary {primary.metric}:real`): nothing to "
-                "decide.", ""]
+        return [*md, f"No generative arm is compared with `{primary.ref}`: "
+                f"{why_none or 'the trials hold no such pair of cells'}; nothing to decide.", ""]
     return [*md, f"Verdicts: {verdict_count_text(rows)}.", "", verdict_table(rows), ""]

@@ -67,6 +67,9 @@ class GAN:
     needs_context: ClassVar[bool] = False  # True: needs `set_context` (e.g. benign sources)
     native_scale: ClassVar[float] = 1.0  # 0.5: always generate at half size and upscale
     ddp_kwargs: ClassVar[dict[str, Any]] = {}  # e.g. find_unused_parameters for growing nets
+    # Images each DDP worker needs per step (config.validate holds a batch to it): 2 where a
+    # batch norm sees one value per channel (a 1 x 1 map) and cannot normalize a single image
+    min_worker_batch: ClassVar[int] = 1
 
     def __init__(self, cfg: GANConfig, resolution: int, seed: int, device: str = "cpu"):
         self.cfg, self.resolution, self.seed, self.device = cfg, resolution, seed, device

@@ -76,6 +76,7 @@ class InfoGAN(GAN):
     name = "infogan"
     memory_slope_mib = 1.6e-4  # MiB per image x pixel x width channel (base.GAN)
     native_scale = 0.5  # the study's InfoGAN generates at half size; the SR stage upscales
+    min_worker_batch = 2  # Q's batch norm runs on a 1 x 1 map (base.GAN)
 
     def build(self) -> dict[str, nn.Module]:
         c, r = self.cfg, self.gen_resolution

@@ -19,7 +19,7 @@ import torch
 from ray import tune
 
 from raygan.artifacts import CLASSIFIER_FILE, ROC_PNG, TEST_PROBS, external_probs
-from raygan.cell import ALL, ALL_REAL, KIND_CLASSIFIER, Cell
+from raygan.cell import KIND_CLASSIFIER, Cell, grid_cells
 from raygan.classifiers import classifier_state, fit_classifier, predict_proba, read_weights
 from raygan.classifiers.colour import fit_colour
 from raygan.config import ClassifierConfig, SweepConfig
@@ -35,19 +35,6 @@ from raygan.orchestrate.progress import Progress, classifier_summary, tune_verbo
 from raygan.tracking import TrackingContext, child_run
 
 FAIL_HOOK = "RAYGAN_FAIL_TRIALS"  # test hook: comma-separated run names whose trial raises
-
-
-def grid_cells(cfg: SweepConfig) -> list[Cell]:
-    """Every (arm, budget, seed) cell; `all-real` runs once per seed with budget 'all'."""
-    cells = []
-    for seed in cfg.seeds:
-        for budget in cfg.budgets:
-            for arm in cfg.arms:
-                if arm != ALL_REAL:
-                    cells.append(Cell(arm, budget, seed))
-        if ALL_REAL in cfg.arms:
-            cells.append(Cell(ALL_REAL, ALL, seed))
-    return cells
 
 
 def trial_resources(ccfg: ClassifierConfig, resolution: int) -> dict[str, float]:

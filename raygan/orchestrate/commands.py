@@ -4,6 +4,9 @@ code; a user error is a RayganError, with Ray already shut down."""
 
 from __future__ import annotations
 
+import errno
+import os
+import shlex
 import signal
 import sys
 
@@ -12,6 +15,7 @@ import ray
 from raygan.artifacts import BEST_FILE
 from raygan.config import SweepConfig
 from raygan.errors import RayganError
+from raygan.orchestrate.interrupt import calm
 from raygan.orchestrate.sweep import Prepared, num_trials, prepare, run_sweep
 from raygan.orchestrate.tuning import run_tuning
 
@@ -22,13 +26,50 @@ def shutdown_ray() -> None:
         ray.shutdown()
 
 
+def resume_hint(prep: Prepared, rerun: str) -> str:
+    """The command that continues the sweep of `prep` from any working directory: its folder
+    absolute, and its MLflow store when the user named one (a resume finds it in config.json
+    as well, unless MLFLOW_TRACKING_URI then names another)."""
+    store = (f"MLFLOW_TRACKING_URI={shlex.quote(prep.tracking_uri)} "
+             if os.environ.get("MLFLOW_TRACKING_URI") else "")
+    return (f"{store}{rerun} --resume --name {prep.cfg.sweep_name} "
+            f"--output {shlex.quote(str(prep.out_dir.parent))}")
+
+
 def _interrupted(exc: KeyboardInterrupt, prep: Prepared | None, rerun: str, what: str) -> int:
-    """Exit code of a sweep or tuning stopped by Ctrl-C or SIGTERM, after the resume hint."""
+    """Exit code of a sweep or tuning stopped by Ctrl-C or SIGTERM, after Ray is stopped and
+    the resume hint printed; a further Ctrl-C or SIGTERM meanwhile is waited out."""
     code = 128 + getattr(exc, "signum", signal.SIGINT)
-    if prep is not None:
-        print(f"\ninterrupted{what} {rerun} --resume --name {prep.cfg.sweep_name} "
-              f"--output {prep.cfg.output}", file=sys.stderr)
+    try:
+        shutdown_ray()
+        if prep is not None:
+            print(f"\ninterrupted{what} {resume_hint(prep, rerun)}", file=sys.stderr)
+    finally:
+        calm()
     return code
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the disk or the quota is full, as an OSError or
+    as sqlite's "database or disk is full" inside MLflow."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            return True
+        if "database or disk is full" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_error(exc: BaseException, prep: Prepared, rerun: str) -> RayganError:
+    """The one line for a sweep that a full disk stopped: what failed, and how to continue."""
+    where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+    return RayganError(f"the disk is full{where}: {str(exc).splitlines()[0][:200]}; finished "
+                       f"runs are kept: free space, then continue with: "
+                       f"{resume_hint(prep, rerun)}")
 
 
 def run_command(cfg: SweepConfig, rerun: str, *, resume: bool = False,
@@ -58,12 +99,22 @@ def run_command(cfg: SweepConfig, rerun: str, *, resume: bool = False,
     except RayganError:
         shutdown_ray()  # a check that failed after Ray started leaves no Ray behind
         raise
+    except Exception as exc:
+        if prep is None or not disk_full(exc):
+            raise
+        shutdown_ray()
+        raise disk_full_error(exc, prep, rerun) from None
     print()
     print(f"Test accuracy / AUC (mean over seeds), sweep {prep.cfg.sweep_name}:")
     print(result.table_md)
     print(f"results: {result.out_dir}/results.md and results.csv; wall time {result.wall_s:.0f} s")
     print(f"MLflow UI: mlflow ui --backend-store-uri {prep.tracking_uri}")
-    return 1 if any(r.get("error") for r in result.rows) else 0
+    failed = sum(bool(r.get("error")) for r in result.rows)
+    if failed:
+        print(f"{failed} trial{'s' if failed > 1 else ''} failed (see the results table); once "
+              f"fixed, run {'them' if failed > 1 else 'it'} again with: "
+              f"{resume_hint(prep, rerun)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def tune_command(cfg: SweepConfig, rerun: str, num_samples: int, *, resume: bool = False,
@@ -90,6 +141,11 @@ def tune_command(cfg: SweepConfig, rerun: str, num_samples: int, *, resume: bool
     except RayganError:
         shutdown_ray()
         raise
+    except Exception as exc:
+        if prep is None or not disk_full(exc):
+            raise
+        shutdown_ray()
+        raise disk_full_error(exc, prep, rerun) from None
     print(f"best settings: {prep.out_dir / BEST_FILE}; use them with: raygan run --gan-configs "
           f"{prep.out_dir / BEST_FILE}")
     return 0

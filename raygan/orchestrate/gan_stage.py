@@ -24,7 +24,7 @@ from ray.train.torch import TorchTrainer
 
 from raygan import tracking
 from raygan.artifacts import GAN_CHECKPOINT, SAMPLES_PNG
-from raygan.cell import KIND_GAN, Cell
+from raygan.cell import KIND_GAN, Cell, gan_cells
 from raygan.config import GANConfig, SweepConfig
 from raygan.data import Pools
 from raygan.data.splits import cell_split
@@ -251,11 +251,6 @@ def _sample_finished(tracking: TrackingContext, run_id: str, gan_name: str, gcfg
     with tempfile.TemporaryDirectory() as tmp:
         state = load_checkpoint(download_artifact(tracking.uri, run_id, GAN_CHECKPOINT, tmp))
     return sample_checkpoint(gan_name, gcfg, resolution, seed, state, context, n_fill)
-
-
-def gan_cells(cfg: SweepConfig) -> list[Cell]:
-    """The cell of every GAN training of the sweep: each family x budget x seed."""
-    return [Cell.of_gan(g, b, s) for g in cfg.gan_names for b in cfg.budgets for s in cfg.seeds]
 
 
 def run_gan_stage(cfg: SweepConfig, data: SweepData, hub, tracking: TrackingContext,

@@ -156,15 +156,16 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
     best = read_best(best_path)
     total = connect(cfg.address, verbose)
     experiment_id = tracking.setup(prep.tracking_uri, cfg.experiment)
-    # Only now, with Ray and MLflow in place: a run that failed them may run again by that name.
-    prep.out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(prep.out_dir / CONFIG_FILE, cfg.to_json())
     parent = tracking.find_parent(prep.tracking_uri, experiment_id, cfg.sweep_name)
     if parent is None:
         parent = tracking.start_parent(prep.tracking_uri, experiment_id, cfg.sweep_name,
                                        {**cfg.to_dict(), "num_samples": num_samples})
     else:
         tracking.reopen(prep.tracking_uri, parent)
+    # Only now, with Ray, MLflow and the parent run in place: a run that failed them may run
+    # again by that name, and a folder with a config.json has a parent run to resume.
+    prep.out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(prep.out_dir / CONFIG_FILE, cfg.to_json())
     done = tracking.finished_children(prep.tracking_uri, experiment_id, parent)
     ctx = tracking.TrackingContext(prep.tracking_uri, experiment_id, parent, cfg.sweep_name)
     status = "FAILED"
@@ -210,6 +211,7 @@ def _run_tuning(prep: Prepared, num_samples: int, log: Callable[[str], None],
         return best
     except KeyboardInterrupt:
         status = "KILLED"
+        ctrl_c.stopping()  # a second Ctrl-C from here on waits for the cleanup
         raise
     finally:
         tracking.end_run(prep.tracking_uri, parent, status)

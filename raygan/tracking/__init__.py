@@ -14,6 +14,7 @@ from raygan.tracking.read import (
     gan_checkpoints,
     gan_gates,
     run_cell,
+    sweep_exists,
     sweep_gates,
     sweep_params,
     sweep_results,
@@ -30,6 +31,7 @@ from raygan.tracking.store import (
     check_writable,
     resolve_uri,
     setup,
+    sweep_store,
 )
 from raygan.tracking.summary import SUMMARY_METRICS, arm_slug, results_table, summary_metrics
 from raygan.tracking.write import (
@@ -43,6 +45,7 @@ from raygan.tracking.write import (
     log_results,
     log_sweep_metrics,
     reopen,
+    resume_cleanup,
     start_parent,
 )
 
@@ -80,13 +83,16 @@ __all__ = [
     "log_results",
     "log_sweep_metrics",
     "reopen",
+    "resume_cleanup",
     "resolve_uri",
     "results_table",
     "run_cell",
     "setup",
     "start_parent",
     "summary_metrics",
+    "sweep_exists",
     "sweep_gates",
     "sweep_params",
     "sweep_results",
+    "sweep_store",
 ]

@@ -9,8 +9,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from mlflow.tracking import MlflowClient
-
 from raygan.artifacts import (
     CLASSIFIER_FILE,
     GAN_CHECKPOINT,
@@ -20,6 +18,7 @@ from raygan.artifacts import (
 )
 from raygan.cell import KIND_CLASSIFIER, KIND_GAN, Cell, Gate, Trial
 from raygan.errors import RayganError
+from raygan.tracking.client import Artifacts, Client, client, sqlite_path
 from raygan.tracking.store import FINISHED_GANS, TEST_DATA_TAG, check_active
 
 
@@ -27,10 +26,33 @@ def find_parent(uri: str, experiment_id: str, sweep: str) -> str | None:
     """The id of the newest parent run of the sweep called `sweep`, or None."""
     # The name is compared here, never pasted into the filter string: no character of it (a
     # quote, a backslash) can change the query.
-    runs = MlflowClient(uri).search_runs(
+    runs = client(uri).search_runs(
         [experiment_id], "tags.`raygan.kind` = 'sweep'",
         order_by=["attributes.start_time DESC"], max_results=50000)
     return next((r.info.run_id for r in runs if r.data.tags.get("raygan.sweep") == sweep), None)
+
+
+def sweep_exists(uri: str, experiment: str, sweep: str) -> bool:
+    """Whether store `uri` holds a parent run of sweep `sweep` in `experiment`; a sqlite store
+    whose file is missing holds none (and is not created to say so)."""
+    path = sqlite_path(uri)
+    if path is not None and not path.is_file():
+        return False
+    exp = client(uri).get_experiment_by_name(experiment)
+    return exp is not None and find_parent(uri, exp.experiment_id, sweep) is not None
+
+
+def _sweep_parent(c: Client, uri: str, experiment: str, sweep: str
+                  ) -> tuple[Any, str]:
+    """(experiment, parent run id) of the sweep called `sweep`; a deleted experiment (with the
+    command that restores it) or a missing sweep is a RayganError."""
+    exp = c.get_experiment_by_name(experiment)
+    if exp is not None:
+        check_active(exp, uri)
+    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
+    if parent is None:
+        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    return exp, parent
 
 
 def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
@@ -41,15 +63,10 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
     digest as the others."""
     import numpy as np
 
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    if exp is not None:
-        check_active(exp, uri)
-    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
-    if parent is None:
-        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
-    runs = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
-                              " and attributes.status = 'FINISHED'", max_results=50000)
+    c = client(uri)
+    exp, parent = _sweep_parent(c, uri, experiment, sweep)
+    runs = c.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
+                         " and attributes.status = 'FINISHED'", max_results=50000)
     classifiers = [r for r in runs if r.data.tags.get("raygan.kind") == KIND_CLASSIFIER]
     _check_test_data(sweep, classifiers, test_data)
     names = Counter(r.info.run_name for r in classifiers)
@@ -71,14 +88,24 @@ def sweep_results(uri: str, experiment: str, sweep: str, test_data: str = ""
     with tempfile.TemporaryDirectory() as tmp:
         for run in classifiers:
             cell = run_cell(run)
-            path = client.download_artifacts(run.info.run_id, TEST_PROBS, tmp)
+            path = Artifacts(c, run.info.run_id, run.info.experiment_id).download(TEST_PROBS, tmp)
             threshold = run.data.metrics.get("test/youden/threshold", float("nan"))
             trials.append(Trial(cell, np.load(path), threshold,
                                 run.info.run_id))
         for cell, run_id in largest.values():
-            path = client.download_artifacts(run_id, SAMPLES_PNG, f"{tmp}/{run_id}")
+            path = Artifacts(c, run_id, exp.experiment_id).download(SAMPLES_PNG, f"{tmp}/{run_id}")
             grids[f"{cell.arm}-n{cell.budget}"] = Path(path).read_bytes()
     return trials, grids
+
+
+def finished_runs(uri: str, experiment: str, sweep: str) -> set[str]:
+    """The names of the finished runs (classifier trials and GAN trainings) of the sweep called
+    `sweep`: what the report compares with the sweep's grid before it reads any data."""
+    c = client(uri)
+    exp, parent = _sweep_parent(c, uri, experiment, sweep)
+    runs = c.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'"
+                         " and attributes.status = 'FINISHED'", max_results=50000)
+    return {r.info.run_name for r in runs}
 
 
 def run_cell(run: Any) -> Cell:
@@ -91,17 +118,17 @@ def external_scores(uri: str, trials: list, name: str) -> list:
     set `name` in place of the test split's (artifact `external_probs(name)`)."""
     import numpy as np
 
-    client = MlflowClient(uri)
+    c = client(uri)
     file = external_probs(name)
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for t in trials:
-            if file not in {a.path for a in client.list_artifacts(t.run_id)}:
+            if file not in Artifacts(c, t.run_id).names():
                 raise RayganError(f"classifier run {Cell(t.arm, t.budget, t.seed).run_name} "
                                   f"holds no {file}: it was not tested on external set "
                                   f"{name!r}; test the saved classifiers on it anew with raygan "
                                   "report --external-test OTHER_NAME=DATASET")
-            path = client.download_artifacts(t.run_id, file, f"{tmp}/{t.run_id}")
+            path = Artifacts(c, t.run_id).download(file, f"{tmp}/{t.run_id}")
             out.append(Trial(t.cell, np.load(path), t.threshold, t.run_id))
     return out
 
@@ -109,29 +136,40 @@ def external_scores(uri: str, trials: list, name: str) -> list:
 def sweep_params(uri: str, experiment: str, sweep: str) -> dict[str, str]:
     """The params of the parent run of the sweep called `sweep` (its config, and what the
     sweep found before it ran, such as `external_duplicates.<NAME>`)."""
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
-    if parent is None:
-        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
-    return dict(client.get_run(parent).data.params)
+    c = client(uri)
+    exp, parent = _sweep_parent(c, uri, experiment, sweep)
+    return dict(c.get_run(parent).data.params)
 
 
 def download_artifact(uri: str, run_id: str, name: str, dest: str) -> str:
     """Local copy, under `dest`, of the artifact `name` of run `run_id`."""
-    return MlflowClient(uri).download_artifacts(run_id, name, dest)
+    return Artifacts(client(uri), run_id).download(name, dest)
 
 
 def classifier_file(uri: str, run_id: str, dest: str) -> str:
     """Local copy, under `dest`, of the weights (CLASSIFIER_FILE) of the classifier that the
     finished trial `run_id` trained; a run without them is a RayganError."""
-    client = MlflowClient(uri)
-    if CLASSIFIER_FILE not in {a.path for a in client.list_artifacts(run_id)}:
-        name = client.get_run(run_id).info.run_name
-        raise RayganError(f"classifier run {name} ({run_id}) holds no {CLASSIFIER_FILE}: an older"
-                          " raygan trained it without saving weights; run the sweep again to "
-                          "test it on new data")
-    return client.download_artifacts(run_id, CLASSIFIER_FILE, dest)
+    c = client(uri)
+    if CLASSIFIER_FILE not in Artifacts(c, run_id).names():
+        raise RayganError(missing_artifact(c.get_run(run_id), CLASSIFIER_FILE,
+                                           "test it on new data"))
+    return Artifacts(c, run_id).download(CLASSIFIER_FILE, dest)
+
+
+def missing_artifact(run: Any, name: str, to: str) -> str:
+    """The one line that says finished run `run` lacks its artifact `name` (needed to `to`):
+    deleted from the store, or never written by the raygan that ran it. Every raygan logs a GAN
+    training's checkpoint before the run finishes, and classifier weights since before trials
+    carried their test-data tag, so a run that carries the tag and lacks the file lost it."""
+    where = f"{run.info.artifact_uri.rstrip('/')}/{name}"
+    written = name == GAN_CHECKPOINT or TEST_DATA_TAG in run.data.tags
+    why = ("it was deleted from the run, since the raygan that ran it writes it" if written else
+           f"either it was deleted from the run, or an older raygan (before {name} was saved) "
+           "ran it")
+    sweep = run.data.tags.get("raygan.sweep", "SWEEP")
+    return (f"run {run.info.run_name} ({run.info.run_id}) holds no {name} ({where} is "
+            f"missing): {why}; to {to}, delete the run in MLflow and train it again: raygan "
+            f"run --resume --name {sweep}")
 
 
 def _check_test_data(sweep: str, runs: list, expected: str) -> None:
@@ -147,53 +185,49 @@ def _check_test_data(sweep: str, runs: list, expected: str) -> None:
             "test set under a new sweep, or run the sweep again")
 
 
-def _finished_gan_runs(client: MlflowClient, uri: str, experiment: str, sweep: str) -> list:
+def _finished_gan_runs(c: Client, uri: str, experiment: str, sweep: str) -> list:
     """The finished GAN training runs of sweep `sweep`; a missing sweep is a RayganError."""
-    exp = client.get_experiment_by_name(experiment)
-    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
-    if parent is None:
-        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
-    return client.search_runs([exp.experiment_id],
-                              f"tags.`mlflow.parentRunId` = '{parent}' and {FINISHED_GANS}",
-                              max_results=50000)
+    exp, parent = _sweep_parent(c, uri, experiment, sweep)
+    return c.search_runs([exp.experiment_id],
+                         f"tags.`mlflow.parentRunId` = '{parent}' and {FINISHED_GANS}",
+                         max_results=50000)
 
 
 def gan_checkpoints(uri: str, experiment: str, sweep: str, dest: str) -> dict[Cell, str]:
     """Local copies of the checkpoint artifact of each finished GAN training of a sweep, by
-    cell; trainings logged without one are left out."""
-    client = MlflowClient(uri)
-    runs = _finished_gan_runs(client, uri, experiment, sweep)
+    cell; a training whose checkpoint is missing is a RayganError, never left out unsaid."""
+    c = client(uri)
+    runs = _finished_gan_runs(c, uri, experiment, sweep)
     out = {}
     for run in runs:
-        if GAN_CHECKPOINT not in {a.path for a in client.list_artifacts(run.info.run_id)}:
-            continue
+        if GAN_CHECKPOINT not in Artifacts(c, run.info.run_id, run.info.experiment_id).names():
+            raise RayganError(missing_artifact(run, GAN_CHECKPOINT, "measure its fidelity"))
         folder = Path(dest) / run.info.run_id
         folder.mkdir(parents=True, exist_ok=True)
-        out[run_cell(run)] = client.download_artifacts(run.info.run_id, GAN_CHECKPOINT,
-                                                       str(folder))
+        artifacts = Artifacts(c, run.info.run_id, run.info.experiment_id)
+        out[run_cell(run)] = artifacts.download(GAN_CHECKPOINT, str(folder))
     return out
 
 
 def gan_checkpoint(uri: str, experiment: str, sweep: str, run_name: str, dest: str) -> str:
     """Local copy of the checkpoint artifact of the finished GAN training `run_name` of a
     sweep."""
-    client = MlflowClient(uri)
-    runs = _finished_gan_runs(client, uri, experiment, sweep)
+    c = client(uri)
+    runs = _finished_gan_runs(c, uri, experiment, sweep)
     run = next((r for r in runs if r.info.run_name == run_name), None)
     if run is None:
         names = sorted(r.info.run_name for r in runs)
         raise RayganError(f"sweep {sweep!r} has no finished GAN training {run_name!r}; it has "
                           f"{', '.join(names) or 'none'}")
-    if GAN_CHECKPOINT not in {a.path for a in client.list_artifacts(run.info.run_id)}:
-        raise RayganError(f"GAN training {run_name!r} of sweep {sweep!r} has no "
-                          f"{GAN_CHECKPOINT} artifact")
-    return client.download_artifacts(run.info.run_id, GAN_CHECKPOINT, dest)
+    if GAN_CHECKPOINT not in Artifacts(c, run.info.run_id, run.info.experiment_id).names():
+        raise RayganError(missing_artifact(run, GAN_CHECKPOINT, "sample it"))
+    return Artifacts(c, run.info.run_id, run.info.experiment_id).download(GAN_CHECKPOINT, dest)
 
 
 def gan_gates(uri: str, experiment_id: str, parent_run_id: str) -> list[Gate]:
     """The quality gate of every finished GAN training under a parent run (steps trained,
     whether it stopped early, final gap and verdict), in cell order."""
-    runs = MlflowClient(uri).search_runs(
+    runs = client(uri).search_runs(
         [experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}' and {FINISHED_GANS}",
         max_results=50000)
     out = []
@@ -212,14 +246,11 @@ def sweep_gates(uri: str, experiment: str, sweep: str
                 ) -> tuple[list[Gate], dict[Cell, list[tuple[int, float]]]]:
     """`gan_gates` of a sweep by name, and each GAN run's quality/gap history as
     {cell: [(step, gap), ...]}."""
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    parent = find_parent(uri, exp.experiment_id, sweep) if exp else None
-    if parent is None:
-        raise RayganError(f"no sweep named {sweep!r} in MLflow experiment {experiment!r} at {uri}")
+    c = client(uri)
+    exp, parent = _sweep_parent(c, uri, experiment, sweep)
     gates = gan_gates(uri, exp.experiment_id, parent)
     curves = {}
     for g in gates:
-        history = client.get_metric_history(g.run_id, "quality/gap")
+        history = c.get_metric_history(g.run_id, "quality/gap")
         curves[g.cell] = sorted((m.step, m.value) for m in history)
     return gates, curves

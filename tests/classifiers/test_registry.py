@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from raygan.bounds import BOUNDS
 from raygan.classifiers import (
     DEFAULT,
     REGISTRY,
@@ -24,7 +25,7 @@ from raygan.classifiers import (
     predict_proba,
     read_weights,
 )
-from raygan.config import CLASSIFIER_NAMES, RESOLUTIONS, ClassifierConfig, SweepConfig
+from raygan.config import CLASSIFIER_NAMES, ClassifierConfig, SweepConfig
 from raygan.errors import RayganError
 
 NAMES = list(REGISTRY)
@@ -97,7 +98,7 @@ def test_penultimate_features_feed_the_logits(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_configured_resolution_builds(name):
-    for r in RESOLUTIONS:
+    for r in BOUNDS["resolution"].choices:
         assert build_classifier(name, r).eval()(torch.zeros(1, 3, r, r)).shape == (1, 2)
 
 

@@ -4,6 +4,7 @@ the one-line errors each source gives for bad input."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -159,9 +160,66 @@ def test_card_ids_that_match_no_file(tmp_path, isolated_cache):
     card = _card(tmp_path, rows)
     for name in ("ISIC_001_0.png", "ISIC_004_0.png"):
         (tmp_path / "images" / name).unlink()
-    with pytest.raises(RayganError, match=r"2 of \d+ ids in column 'image_id' match no image in "
-                                          r".*images \(e.g. 'ISIC_001_0'\)"):
+    with pytest.raises(RayganError, match=r"labels.csv line 5: id 'ISIC_001_0' in column "
+                                          r"'image_id' matches no image in .*images \(and 1 more "
+                                          r"of the \d+ rows\)"):
         load_source(card, 16)
+
+
+def _malformed(tmp: Path, lines: list[str], extra: str = "", data: bytes | None = None) -> str:
+    """The one-line error of a card over 6 good rows (a-f, mel and nv) plus `lines`."""
+    rows = [("a", "mel", "g1"), ("b", "nv", "g2"), ("c", "mel", "g3"), ("d", "nv", "g4"),
+            ("e", "mel", "g5"), ("f", "nv", "g6")]
+    card = _card(tmp, rows, extra=extra)
+    csv_file = tmp / "meta" / "labels.csv"
+    csv_file.write_bytes(data if data is not None else
+                         (csv_file.read_text() + "".join(f"{x}\n" for x in lines)).encode())
+    with pytest.raises(RayganError) as info:
+        load_source(card, 16)
+    message = str(info.value)
+    assert "\n" not in message and "labels.csv" in message
+    return message
+
+
+@pytest.mark.parametrize("lines, extra, expected", [
+    (["g"], "", r"line 8: 1 of the header's 3 fields, so no value for column 'dx'"),
+    (["g,"], "", r"line 8: the label in column 'dx' is empty"),
+    (["g,nan,g7"], "", r"line 8: the label in column 'dx' is 'nan'"),
+    (["g,MEL,g7"], "", r"line 8: label 'MEL' in column 'dx' matches the positive value 'mel' "
+                       r"only in case"),
+    ([",nv,g7"], "", r"line 8: the id in column 'image_id' is empty"),
+    (["b,mel,g7"], "", r"lines 3 and 8 both give id 'b'; keep one row per image"),
+    (["b.png,mel,g7"], "", r"lines 3 and 8 both name image b.png"),
+    (["g,nv,g7"], "", r"line 8: id 'g' in column 'image_id' matches no image in .*images;"),
+    (["g,nv,g7,x,y"], "", r"line 8: 5 fields, the header has 3; quote values that hold a comma"),
+    (['g,"nv', "h,mel,g8"], "", r"line 8: a quote opened there is never closed"),
+    (['g,"nv', 'x",g7'], "", r"line 8: a quoted value runs on to line 9; close its quote"),
+])
+def test_every_malformed_csv_row_is_named_by_line(tmp_path, isolated_cache, lines, extra,
+                                                  expected):
+    # line 1 the header, lines 2-7 the good rows, line 8 the malformed one
+    assert re.search(expected, _malformed(tmp_path, lines, extra))
+
+
+def test_malformed_label_values_and_encodings_are_named_by_line(tmp_path, isolated_cache):
+    numeric = _card(tmp_path / "n", [("a", "1.0", "g"), ("b", "0.0", "g"), ("c", "yes", "g")],
+                    extra="", name="n.toml")
+    numeric.write_text(numeric.read_text().replace('positive = ["mel"]', 'positive = ["1.0"]'))
+    with pytest.raises(RayganError, match=r"line 4: label 'yes' in column 'dx' is not a number, "
+                                          r"but the positive values are \(1.0\)"):
+        load_source(numeric, 16)
+    header = b"image_id,dx,lesion_id\na,mel,g1\nb,nv,g2\n"
+    message = _malformed(tmp_path / "e", [], data=header + "c,n\u00e6vus,g3\n".encode("latin-1"))
+    assert re.search(r"labels.csv line 4: byte 0xe6 is not UTF-8 text; save the file as UTF-8",
+                     message)
+    message = _malformed(tmp_path / "z", [], data=header + b"c,nv\0,g3\n")
+    assert re.search(r"labels.csv line 4: the value in column 'dx' holds the control character "
+                     r"'\\x00'", message)
+    # A card with `negative` leaves other values out, naming them, as documented.
+    ok = _card(tmp_path / "k", [(f"i{i}", ["mel", "nv", "bkl"][i % 3], f"g{i}")
+                                for i in range(30)], extra='negative = ["nv"]\n')
+    with pytest.warns(UserWarning, match=r"10 rows of .* neither .* \('bkl'\) and are left out"):
+        load_source(ok, 16)
 
 
 def test_card_missing_pieces(tmp_path, isolated_cache):
@@ -173,7 +231,19 @@ def test_card_missing_pieces(tmp_path, isolated_cache):
         load_source(card, 16)
     card.write_text('images = "../gone"\nlabels = "../meta/labels.csv"\nid = "image_id"\n'
                     'label = "dx"\npositive = ["mel"]\n')
-    with pytest.raises(RayganError, match=r"images folder .*gone does not exist"):
+    with pytest.raises(RayganError, match=r"images = .*gone does not exist; it must name the "
+                                          r"folder of images \(relative paths resolve"):
+        load_source(card, 16)
+    # `images` at a file and `labels` at a folder: what each is, and what it must be.
+    card.write_text('images = "../meta/labels.csv"\nlabels = "../images"\nid = "image_id"\n'
+                    'label = "dx"\npositive = ["mel"]\n')
+    with pytest.raises(RayganError, match=r"images = .*labels.csv is a file, but images must "
+                                          r"name the folder of images$"):
+        load_source(card, 16)
+    card.write_text('images = "../images"\nlabels = "../images"\nid = "image_id"\n'
+                    'label = "dx"\npositive = ["mel"]\n')
+    with pytest.raises(RayganError, match=r"labels = .*images is a folder, but labels must name "
+                                          r"the label CSV file$"):
         load_source(card, 16)
     card.write_text("images = [unclosed\n")
     with pytest.raises(RayganError, match="is not valid TOML"):
@@ -203,6 +273,50 @@ def test_too_few_images_to_carve_a_test_split(tmp_path, isolated_cache):
     _png(tmp_path / "d" / "mel" / "0.png", 9)
     with pytest.raises(RayganError, match="positive class has 1 images: too few to carve"):
         load_source(tmp_path / "d", 16, classes=("nv", "mel"))
+
+
+def test_groups_that_forbid_a_test_split_say_why_in_plain_text(tmp_path, isolated_cache):
+    one = _card(tmp_path / "one", [(f"i{i}", "mel" if i % 3 == 0 else "nv", "L1")
+                                   for i in range(12)], extra='group = "lesion_id"\n')
+    with pytest.raises(RayganError, match=r"^all 12 images are in one group \('L1'\), so a test "
+                                          r"split that keeps each group on one side is "
+                                          r"impossible; give the card a `split` column"):
+        load_source(one, 16)
+    rows = [(f"i{i}", "mel" if i < 4 else "nv", "P" if i < 4 else f"N{i}") for i in range(12)]
+    mel = _card(tmp_path / "mel", rows, extra='group = "lesion_id"\n')
+    with pytest.raises(RayganError, match=r"^all 4 positive images are in one group \('P'\), so "
+                                          r"a test split .* cannot hold positive images on both "
+                                          r"sides"):
+        load_source(mel, 16)
+    rows = [(f"i{i}", "mel" if i % 2 else "nv", f"L{i % 4}", "test" if i < 6 else "train")
+            for i in range(12)]
+    both = _card(tmp_path / "both", rows, header="image_id,dx,lesion_id,split",
+                 extra='group = "lesion_id"\nsplit = "split"\n')
+    with pytest.raises(RayganError, match=r"group 'L0' \(column 'lesion_id'\) has images in both "
+                                          r"train and test") as info:
+        load_source(both, 16)
+    assert "np." not in str(info.value)
+
+
+def test_a_small_external_set_loads_whole_with_content_ids(tmp_path, isolated_cache):
+    # Too few images to carve a test split from, but an external set is tested whole.
+    card = _card(tmp_path, [("a", "mel", "g"), ("b", "nv", "g"), ("c", "nv", "g")],
+                 extra='group = "lesion_id"\n')
+    ext = external_set(card, 16)
+    assert ext.files == ["b.png", "c.png", "a.png"] and ext.y.tolist() == [0, 0, 1]
+    assert ext.groups.tolist() == ["g", "g", "g"]
+    assert len(set(ext.ids)) == 3 and all(len(i) == 12 for i in ext.ids)
+    # The id is the file's content: the same bytes under another name keep it.
+    (tmp_path / "images" / "a.png").rename(tmp_path / "images" / "z.png")
+    (tmp_path / "meta" / "labels.csv").write_text("image_id,dx,lesion_id\nz,mel,g\nb,nv,g\n"
+                                                  "c,nv,g\n")
+    moved = external_set(card, 16)
+    assert dict(zip(moved.ids, moved.files, strict=True))[ext.ids[2]] == "z.png"
+    flat = tmp_path / "flat"
+    for cls, n in (("benign", 2), ("malignant", 1)):
+        for i in range(n):
+            _png(flat / cls / f"{cls}{i}.png", 50 + 10 * i + n)
+    assert external_set(flat, 16).y.tolist() == [0, 0, 1]
 
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -72,7 +72,9 @@ def test_a_results_folder_rebuilds_the_same_report(tmp_path):
 def test_report_results_works_from_the_folder_alone(tmp_path, capsys):
     test, ext, gates, curves, fidelity = _sets()
     cfg = profile_config("laptop")
-    cfg_json = json.dumps({**cfg.to_dict(), "sweep_name": "bundled"})
+    cfg_json = json.dumps({**cfg.to_dict(), "sweep_name": "bundled", "budgets": [50, 200],
+                           "seeds": [0, 1, 2],  # the grid the folder's trials fill
+                           "arms": ["real", "oversample", "gan:dcgan", "all-real"]})
     write_results(tmp_path / "results", cfg_json, [test, ext], gates, curves, fidelity)
     out = tmp_path / "out"
     assert main(["report", "--results", str(tmp_path / "results"), "--output", str(out)]) == 0

@@ -544,3 +544,72 @@ def test_the_gate_is_read_against_cas_by_gap_band():
     assert (f"| 50 | 3 runs, CAS {np.mean([0.85, 0.84, 0.83]):.3f} | 1 run, CAS 0.800 | "
             f"1 run, CAS 0.700 | {rho:+.2f} (5 runs) |") in table
     assert gate_cas_table(gates, {}) == ""
+
+
+def _grid(arms, finished, gans=("dcgan",)):
+    """The GridStatus of a grid of `arms` at N=50, seeds 0-2, against the runs `finished`."""
+    from types import SimpleNamespace
+
+    from raygan.eval.grid import GridStatus
+
+    cfg = SimpleNamespace(arms=tuple(arms), budgets=(50,), seeds=(0, 1, 2),
+                          gan_names=tuple(g for g in gans if f"gan:{g}" in arms))
+    return GridStatus.of(cfg, finished)
+
+
+def test_a_partial_grid_titles_the_report_and_lists_its_missing_cells(y, tmp_path):
+    trials = [t for t in _trials(y, 1.0) if t.cell.run_name != "oversample-n50-s2"]
+    arms = ("real", "oversample", "gan:dcgan", "all-real")
+    grid = _grid(arms, [t.cell.run_name for t in trials]
+                 + ["train:dcgan-n50-s0", "train:dcgan-n50-s2"])
+    assert grid.missing == ("train:dcgan-n50-s1", "oversample-n50-s2") and len(grid.cells) == 15
+    write_report(trials, y, tmp_path, "r", grid=grid)
+    md = (tmp_path / "report.md").read_text()
+    assert md.startswith("# Partial report: 2 of 15 cells missing: raygan report: r\n")
+    missing = md.index("## Missing cells")
+    assert missing < md.index("## Primary comparison")
+    assert "- GAN trainings (1): `train:dcgan-n50-s1`" in md[missing:]
+    assert "- classifier cells (1): `oversample-n50-s2`" in md[missing:]
+    assert "raygan run --resume --name r" in md[missing:]
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("# Partial report: 2 of 15 cells missing: r at a glance\n")
+    assert "## Missing cells" in summary
+    # A finished grid: the report as before.
+    write_report(trials, y, tmp_path / "whole", "r", grid=_grid(
+        ("real", "gan:dcgan", "all-real"), [t.cell.run_name for t in trials]
+        + [f"train:dcgan-n50-s{s}" for s in (0, 1, 2)]))
+    assert (tmp_path / "whole" / "report.md").read_text().startswith("# raygan report: r\n")
+    assert "Missing cells" not in (tmp_path / "whole" / "report.md").read_text()
+    assert not grid.refusal("r").count("\n")
+    assert grid.refusal("r").startswith("sweep 'r' has not finished: 2 of 15 cells of its grid "
+                                        "have no finished run (train:dcgan-n50-s1, "
+                                        "oversample-n50-s2); finish it with raygan run --resume")
+
+
+@pytest.mark.parametrize("arms, finished_arms, needle", [
+    # not in the sweep's grid: its design
+    (("real", "gan:dcgan"), ("real", "gan:dcgan"),
+     "the sweep's grid has no `oversample` arm (its design: such a grid declares e.g. "
+     "`--primary auc:real`)"),
+    (("real", "oversample"), ("real", "oversample"),
+     "the sweep's grid has no generative arm (its design)"),
+    # in the grid, not finished: a partial report
+    (("real", "oversample", "gan:dcgan"), ("real", "gan:dcgan"),
+     "the grid's `oversample` arm has no finished cell yet (a partial report: see Missing "
+     "cells)"),
+    (("real", "oversample", "gan:dcgan"), ("real", "oversample"),
+     "the grid's generative arms (gan:dcgan) have no finished cell yet (a partial report"),
+    # the grid not known (trials alone): what the trials lack, no claim about the grid
+    (None, ("real", "gan:dcgan"), "the trials reported hold no `oversample` trial"),
+])
+def test_an_absent_comparison_is_told_as_design_or_as_an_unfinished_sweep(
+        y, tmp_path, arms, finished_arms, needle):
+    trials = [t for t in _trials(y, 1.0) if t.arm in finished_arms]
+    grid = None if arms is None else _grid(arms, [t.cell.run_name for t in trials]
+                                           + [f"train:dcgan-n50-s{s}" for s in (0, 1, 2)])
+    write_report(trials, y, tmp_path, "r", grid=grid)
+    md = (tmp_path / "report.md").read_text()
+    assert f"No generative arm is compared with `oversample`: {needle}" in md
+    assert f"No generative arm is compared with the primary reference here: {needle}" in md
+    assert "grid lacks" not in md and "grid holds no" not in md
+    assert needle in (tmp_path / "summary.md").read_text()
