@@ -15,6 +15,7 @@ from typing import Any
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
+from raygan.data.dataset import EXTERNAL_KEY
 from raygan.errors import RayganError
 from raygan.tracking.store import FINISHED_GANS
 from raygan.tracking.write import TrackingContext, _flatten
@@ -64,7 +65,10 @@ def data_mismatch(source: Source, sweep_params: dict[str, Any]) -> str:
     for key in DATA_SETTINGS:
         if source.params.get(key, "") != flat.get(key, ""):
             return f"{key} {source.params.get(key, '?')} there, {flat.get(key, '?')} here"
+    # The GANs train on the sweep's own images: its external test sets (fingerprinted under
+    # `external/`, by a raygan that may be newer or older than the other sweep's) do not count.
     theirs, ours = ({k: v for k, v in p.items() if k.startswith(FINGERPRINT)
+                     and not k.startswith(FINGERPRINT + EXTERNAL_KEY)
                      and not k.endswith(".mtimes")} for p in (source.params, flat))
     if not theirs:
         return "it holds no data fingerprint (an older raygan), so its data cannot be checked"
