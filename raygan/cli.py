@@ -107,6 +107,7 @@ def parse_run_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _run(args: argparse.Namespace, rerun: str) -> int:
     from raygan.orchestrate.commands import run_command
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # --gans-from copies
     if args.resume:
         check_resume(vars(args), adds_seeds=True)
     cfg = build_config(args)
