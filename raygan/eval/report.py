@@ -372,4 +372,12 @@ def primary_section(primary: Primary, rows: list[dict[str, Any]], why_none: str 
     if not rows:
         return [*md, f"No generative arm is compared with `{primary.ref}`: "
                 f"{why_none or 'the trials hold no such pair of cells'}; nothing to decide.", ""]
-    return [*md, f"Verdicts: {verdict_count_text(rows)}.", "", verdict_table(rows), ""]
+    one_seed = [*md, ONE_SEED_NOTE, ""] if max(int(r["n"]) for r in rows) < 2 else md
+    return [*one_seed, f"Verdicts: {verdict_count_text(rows)}.", "", verdict_table(rows), ""]
+
+
+ONE_SEED_NOTE = ("**One seed:** with a single seed the seed-to-seed variance cannot be estimated, "
+                 "so every interval below holds the test images' variance alone (DeLong) and "
+                 "is too narrow for what a new set of seeds would show; read these verdicts as "
+                 "provisional, and run more seeds (`raygan run --resume --seeds ...`) before "
+                 "relying on them.")

@@ -613,3 +613,14 @@ def test_an_absent_comparison_is_told_as_design_or_as_an_unfinished_sweep(
     assert f"No generative arm is compared with the primary reference here: {needle}" in md
     assert "grid lacks" not in md and "grid holds no" not in md
     assert needle in (tmp_path / "summary.md").read_text()
+
+
+def test_one_seed_verdicts_are_marked_provisional(y, tmp_path):
+    """With one seed the interval holds the test images' variance alone: the primary section
+    says so; with three it does not."""
+    write_report(_trials(y, 3.0, seeds=(0,)), y, tmp_path / "one", "one")
+    write_report(_trials(y, 3.0), y, tmp_path / "three", "three")
+    one, three = ((tmp_path / d / "report.md").read_text() for d in ("one", "three"))
+    lead = one[one.index("## Primary comparison"):one.index("\nVerdicts: ")]
+    assert "**One seed:**" in lead and "provisional" in lead
+    assert "**One seed:**" not in three
