@@ -143,3 +143,21 @@ def test_every_arm_makes_a_valid_mlflow_metric_name(arm):
     from raygan.tracking.summary import arm_slug
 
     _validate_metric_name(f"test_auc.{arm_slug(arm)}.n50")  # raises on '+' and the like
+
+
+def test_a_probes_share_is_given_only_where_the_full_image_is_above_chance():
+    """A share of the full image's margin above chance is a ratio of two margins: on a test set
+    where the full image is itself near chance it is noise (-111 % was printed), so it is left
+    out there and said why."""
+    from raygan.eval.probes import probe_sentences
+
+    y = np.repeat([0, 1], 200)
+    rng = np.random.default_rng(0)
+    strong = [Trial(Cell("oversample", 50, 0), y + rng.normal(0, 0.5, len(y))),
+              Trial(Cell("probe:border", 50, 0), y + rng.normal(0, 1.0, len(y)))]
+    weak = [Trial(Cell("oversample", 50, 0), y + rng.normal(0, 12, len(y))),
+            Trial(Cell("probe:border", 50, 0), rng.normal(0, 1, len(y)))]
+    [line] = probe_sentences([("in", y, strong), ("out", y, weak)])
+    inside, outside = line.split(" on in")[1], line.split(" on out")[1]
+    assert "% of its margin above chance" in inside
+    assert "no share of it is given" in outside and "%" not in outside
