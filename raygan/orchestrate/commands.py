@@ -9,6 +9,7 @@ import os
 import shlex
 import signal
 import sys
+from typing import NoReturn
 
 import ray
 
@@ -72,6 +73,19 @@ def disk_full_error(exc: BaseException, prep: Prepared, rerun: str) -> RayganErr
                        f"{resume_hint(prep, rerun)}")
 
 
+def _raise_stopped(exc: Exception, prep: Prepared | None, rerun: str) -> NoReturn:
+    """Re-raise what stopped a sweep or tuning: a user error (a check that failed after Ray
+    started) with Ray stopped, a full disk as its one line with the resume hint, anything else
+    as it is."""
+    if isinstance(exc, RayganError):
+        shutdown_ray()  # a check that failed after Ray started leaves no Ray behind
+        raise exc
+    if prep is None or not disk_full(exc):
+        raise exc
+    shutdown_ray()
+    raise disk_full_error(exc, prep, rerun) from None
+
+
 def run_command(cfg: SweepConfig, rerun: str, *, resume: bool = False,
                 add_seeds: tuple[int, ...] = (), download: bool = False, dry_run: bool = False,
                 verbose: bool = False) -> int:
@@ -96,14 +110,8 @@ def run_command(cfg: SweepConfig, rerun: str, *, resume: bool = False,
         shutdown_ray()  # whatever Ray says as it stops comes before the results, not after
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
         return _interrupted(exc, prep, rerun, "; finished runs are in MLflow. Continue with:")
-    except RayganError:
-        shutdown_ray()  # a check that failed after Ray started leaves no Ray behind
-        raise
     except Exception as exc:
-        if prep is None or not disk_full(exc):
-            raise
-        shutdown_ray()
-        raise disk_full_error(exc, prep, rerun) from None
+        _raise_stopped(exc, prep, rerun)
     print()
     print(f"Test accuracy / AUC (mean over seeds), sweep {prep.cfg.sweep_name}:")
     print(result.table_md)
@@ -138,14 +146,8 @@ def tune_command(cfg: SweepConfig, rerun: str, num_samples: int, *, resume: bool
         shutdown_ray()
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raygan.orchestrate.interrupt)
         return _interrupted(exc, prep, rerun, "; continue with:")
-    except RayganError:
-        shutdown_ray()
-        raise
     except Exception as exc:
-        if prep is None or not disk_full(exc):
-            raise
-        shutdown_ray()
-        raise disk_full_error(exc, prep, rerun) from None
+        _raise_stopped(exc, prep, rerun)
     print(f"best settings: {prep.out_dir / BEST_FILE}; use them with: raygan run --gan-configs "
           f"{prep.out_dir / BEST_FILE}")
     return 0
