@@ -226,7 +226,7 @@ def _data(args: argparse.Namespace) -> int:
     if args.data_command == "check":
         lines = commands.check(args.dataset, args.resolution,
                                classes(args.classes) if args.classes is not None else None,
-                               args.test_fraction)
+                               args.test_fraction, args.geometry)
     else:
         lines = commands.fetch_into(args.dest, args.archive)
     print("\n".join(lines))

@@ -228,7 +228,8 @@ def check_resume(values: Mapping[str, Any], adds_seeds: bool = True) -> None:
 def add_data_options(p: argparse.ArgumentParser, resolution: int | None = None
                      ) -> argparse.ArgumentParser:
     """The options that say how a dataset is read (shared by a sweep and `raygan data check`):
-    --resolution (default `resolution`, else the profile's), --classes, --test-fraction."""
+    --resolution (default `resolution`, else the profile's), --classes, --test-fraction,
+    --geometry."""
     p.add_argument("--resolution", type=Number("resolution"), default=resolution,
                    help=help_text("resolution", "image side in px", resolution))
     p.add_argument("--classes", help="NEGATIVE,POSITIVE class folders of a class-folder dataset;\n"
@@ -236,6 +237,9 @@ def add_data_options(p: argparse.ArgumentParser, resolution: int | None = None
     p.add_argument("--test-fraction", type=Number("test_fraction"),
                    help=help_text("test_fraction", "share of each class carved as test where "
                                                    "the data\nhas no test split", 0.2))
+    p.add_argument("--geometry", choices=GEOMETRIES,
+                   help="how non-square images become square: crop (the centre, aspect ratio\n"
+                        "kept; default), squash or pad; a dataset card's geometry key holds")
     return p
 
 
@@ -268,9 +272,6 @@ def add_sweep_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--probes", action="store_true", default=None,
                    help="add every shortcut probe to the arms (lesion occluded, border alone,\n"
                         "colour alone): probe:" + ", probe:".join(PROBE_NAMES))
-    p.add_argument("--geometry", choices=GEOMETRIES,
-                   help="how non-square images become square: crop (the centre, aspect ratio\n"
-                        "kept; default), squash or pad; a dataset card's geometry key holds")
     p.add_argument("--classifier", choices=CLASSIFIER_NAMES,
                    help="the downstream classifier of every trial: cnn (the study's 2-block\n"
                         "CNN, default) or resnet20 (CIFAR ResNet-20, He et al. 2016)")

@@ -95,6 +95,7 @@ def test_data_check_errors(capsys, tmp_path):
     (("--classes", "nv"), "--classes nv: name two different classes"),
     (("--classes", "nv,nv"), "--classes nv,nv: name two different classes"),
     (("--classes", ","), "--classes ',' names nothing"),
+    (("--geometry", "stretch"), "argument --geometry: invalid choice: 'stretch'"),
 ])
 def test_data_check_refuses_what_run_refuses(capsys, tiny_dataset, tmp_path, argv, needle):
     """`data check` reads a dataset as `run` would, with run's options and bounds."""
@@ -114,7 +115,8 @@ def test_data_check_reads_other_class_folders(capsys, tiny_dataset, tmp_path, is
     assert "benign" in msg  # the Kaggle layout's folders, without --classes
     assert cli.main(["data", "check", str(root), "--classes", "nv,mel"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"{root}: 80 train / 24 test images, all decoded at 32 px")
+    assert out[0].startswith(f"{root}: 80 train / 24 test images, all decoded at 32 px, made "
+                             "square by crop")
     assert out[1:] == ["  train/nv: 40", "  train/mel: 40", "  test/nv: 12", "  test/mel: 12"]
     flat = tmp_path / "flat"  # no splits: --test-fraction carves the test split, as in run
     for old, new in (("benign", "nv"), ("malignant", "mel")):

@@ -7,25 +7,32 @@ import os
 import time
 from pathlib import Path
 
-from raygan.config import check_bound
+from raygan.config import GEOMETRIES, SweepConfig, check_bound
 from raygan.data.dataset import DEFAULT_ROOT
 from raygan.data.fetch import counts, fetch, install
 from raygan.data.sources import DEFAULT_TEST_FRACTION, load_source
+from raygan.errors import RayganError
 
 
 def check(source: str, resolution: int, classes: tuple[str, str] | None = None,
-          test_fraction: float | None = None) -> list[str]:
+          test_fraction: float | None = None, geometry: str | None = None) -> list[str]:
     """Check the layout of `source` (a dataset root or card), decode every image once at
     `resolution` px (cached, as a sweep would), and count its images per split and class;
-    `classes` and `test_fraction` read a class-folder dataset as `raygan run` would."""
+    `classes`, `test_fraction` and `geometry` read the dataset as `raygan run` would."""
+
     check_bound("--resolution", "resolution", resolution)
     if test_fraction is None:
         test_fraction = DEFAULT_TEST_FRACTION
     check_bound("--test-fraction", "test_fraction", test_fraction)
     t0 = time.perf_counter()
-    dataset = load_source(source, resolution, classes, test_fraction)  # the layout, every image
+    geometry = geometry or SweepConfig.geometry
+    if geometry not in GEOMETRIES:
+        raise RayganError(f"unknown geometry {geometry!r}; use one of: {', '.join(GEOMETRIES)}")
+    dataset = load_source(source, resolution, classes, test_fraction,  # the layout, every image
+                          geometry=geometry)
     lines = [f"{dataset.root}: {len(dataset.train)} train / {len(dataset.test)} test images, all "
-             f"decoded at {resolution} px ({time.perf_counter() - t0:.1f} s)"]
+             f"decoded at {resolution} px, made square by {dataset.geometry} "
+             f"({time.perf_counter() - t0:.1f} s)"]
     for split, part in (("train", dataset.train), ("test", dataset.test)):
         for label, cls in enumerate(dataset.classes):
             lines.append(f"  {split}/{cls}: {int((part.y == label).sum())}")
