@@ -66,6 +66,9 @@ class GANConfig:
     # uses (StyleGAN2 / FastGAN sample from one); 0 = off, e.g. 0.999 = half-life ~700 steps
     amp: bool = False  # bf16 autocast for the training step (CPU and GPU); sampling stays fp32
     channels_last: bool = False  # NHWC memory format for networks and batches
+    # torch.compile (inductor) of every network, in place (state-dict keys unchanged); its
+    # compile time is paid once per training process (benchmarks/gan_switches.py)
+    compile: bool = False
     # pggan only: 0 = the PGGAN paper's WGAN-GP loss; > 0 = the non-saturating logistic loss with
     # an R1 penalty of this weight (gamma) on real images, as StyleGAN trains (gans/pggan.py)
     r1: float = 0.0

@@ -56,6 +56,13 @@ def _laptop() -> SweepConfig:
     # 1000-1200 steps (its noisy curve never flattens by the stop rule's measure sooner), and
     # CycleGAN passed at step 200-500 and was at 0.27 / 0.76 / 0.80 (N=50/200/500) by step 1000;
     # they now stop at 500 and 1000 steps, which takes the hour's profile under 60 minutes.
+    # Step ceilings from CAS along training (benchmarks/cas_curves.py, seed 0 at N=50/200/500,
+    # CAS every 200-250 steps; 2026-12-06, docs/performance.md): InfoGAN's CAS peaked at
+    # 1000-1250 steps (0.815-0.842, against laptop-5's 0.770-0.820 at 2500) and fell by 1500,
+    # so it stops at 1250; CycleGAN's at 800 was no lower than at 1000 less laptop-5's seed SD
+    # in all three budgets (at 600 N=500 fell short), so 800. DCGAN at 1500 fell short at
+    # N=200 (0.807 against 0.849 +- 0.025), PGGAN trained to 1500 reached 0.68-0.75 against
+    # 0.80-0.82, and FastGAN's CAS was highest at its 500th step: those three keep theirs.
     # The stop rule ends a run earlier once its gap has
     # flattened below the gate (5 probes, 500 steps, without a 0.05 gain). bf16 autocast made
     # the step 1.6-1.9x faster (DCGAN,
@@ -72,8 +79,8 @@ def _laptop() -> SweepConfig:
         gan_overrides={
             "pggan": {"width": 16, "batch_size": 32, "steps": 2500, "r1": 0.1, "r1_every": 16,
                       "ema": 0.995, **PGGAN_OPTIM},
-            "cyclegan": {"width": 16, "batch_size": 8, "steps": 1000},
-            "infogan": {"width": 16, "batch_size": 32, "steps": 2500},
+            "cyclegan": {"width": 16, "batch_size": 8, "steps": 800},
+            "infogan": {"width": 16, "batch_size": 32, "steps": 1250},
             "fastgan": {"width": 16, "batch_size": 32, "steps": 500},
         },
         classifier=ClassifierConfig(epochs=10, patience=3),

@@ -43,7 +43,7 @@ def _config(data: Path, tmp_path: Path, name: str, **over):
                    output=str(tmp_path / "runs"), sweep_name=name, **over)
 
 
-def _source(prep, uri: str) -> tuple[str, str]:
+def _source(prep, uri: str, drop: tuple[str, ...] = ()) -> tuple[str, str]:
     """Sweep `prep` in MLflow with one finished GAN training (params as a sweep logs them, a
     loss history over steps, a checkpoint and a sample grid); (parent id, GAN run id)."""
     cfg = prep.cfg
@@ -53,6 +53,7 @@ def _source(prep, uri: str) -> tuple[str, str]:
     cell = Cell.of_gan("dcgan", 5, 0)
     num_real = len(cell_split(prep.pools, 5, 0).malignant)
     params = training_params(cfg, cell, num_real, cell.fill_count(num_real, prep.fill_target))
+    params = {k: v for k, v in params.items() if k not in drop}  # a run from before a setting
     with tracking.child_run(ctx, RUN, params, cell.tags(KIND_GAN)) as run:
         for step in (5, 10, 15, 20):
             run.metrics({"loss/G": 1.0 / step, "quality/gap": 2.0 - step / 20}, step=step)
@@ -140,6 +141,28 @@ def test_other_gan_settings_or_data_are_not_reused_and_say_why(source, data_copy
     # an external test set is not what the GANs train on: its entry (absent there) is no reason
     tested = {**mine["data_fingerprint"], "external/isic": {"digest": "56d6250f989530d5"}}
     assert tracking.data_mismatch(src, {**mine, "data_fingerprint": tested}) == ""
+
+
+def test_a_run_from_before_a_setting_existed_is_reused_at_that_settings_default(
+        data_copy, tmp_path, monkeypatch):
+    """`compile` came after earlier sweeps ran: their GAN runs lack the param. They trained as
+    its default (False) does, so a sweep at the default reuses them; one that compiles not."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    uri = tracking.resolve_uri()
+    _source(prepare(_config(data_copy, tmp_path, "old"), log=lambda _: None), uri,
+            drop=("compile",))
+    smoke = profile_config("smoke")
+    for name, gan, reused in (("same", smoke.gan, 1),
+                              ("compiled", replace(smoke.gan, compile=True), 0)):
+        prep = prepare(_config(data_copy, tmp_path, name, gans_from="old", gan=gan),
+                       log=lambda _: None)
+        lines = []
+        copied = reuse_gans(prep.cfg, prep.pools, prep.fill_target, _new_sweep(prep, uri), {},
+                            lines.append)
+        assert len(copied) == reused, lines
+        if not reused:
+            assert lines[0] == (f"note: {RUN} of sweep old is not reused: compile absent "
+                                "there, True here")
 
 
 def test_gans_from_an_unknown_sweep_or_another_store_fails_before_ray(

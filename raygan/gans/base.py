@@ -87,6 +87,9 @@ class GAN:
         if cfg.channels_last:
             for m in self.nets.values():
                 m.to(memory_format=torch.channels_last)
+        if cfg.compile:
+            for m in self.nets.values():
+                m.compile()  # in place: parameters and state-dict keys stay the module's own
         # The moving average of G that sampling uses (`cfg.ema`); never trained, never wrapped.
         self.G_ema: nn.Module | None = None
         if cfg.ema > 0:

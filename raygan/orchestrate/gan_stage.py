@@ -236,7 +236,8 @@ def reuse_gans(cfg: SweepConfig, pools: Pools, fill_target: int, ctx: TrackingCo
         num_real = len(cell_split(pools, c.budget, c.seed).malignant)
         wanted[c.gan_run_name] = training_params(cfg, c, num_real,
                                                  c.fill_count(num_real, fill_target))
-    copied = tracking.copy_gan_runs(ctx.uri, source, ctx, wanted, log)
+    copied = tracking.copy_gan_runs(ctx.uri, source, ctx, wanted, log,
+                                    defaults=dataclasses.asdict(GANConfig()))
     left = [c.gan_run_name for c in cells if c.gan_run_name not in copied]
     log(f"gans from {cfg.gans_from}: {len(copied)} reused"
         + (f" ({', '.join(copied)})" if copied else "")
@@ -253,6 +254,14 @@ def _sample_finished(tracking: TrackingContext, run_id: str, gan_name: str, gcfg
     return sample_checkpoint(gan_name, gcfg, resolution, seed, state, context, n_fill)
 
 
+def longest_first(cfg: SweepConfig, cells: list[Cell]) -> list[Cell]:
+    """`cells` in the order Tune should start them: the longest trainings first (the most steps
+    allowed, then the largest budget), so that two slots side by side do not end on one long
+    training while the other slot idles (longest processing time first scheduling)."""
+    return sorted(cells, key=lambda c: (-cfg.gan_config(c.gan, c.budget).steps,
+                                        -(c.budget_count(0) or 0)))
+
+
 def run_gan_stage(cfg: SweepConfig, data: SweepData, hub, tracking: TrackingContext,
                   storage: str, cluster_cpus: float,
                   finished: dict[str, str] | None = None, verbose: bool = True) -> dict[str, str]:
@@ -260,7 +269,7 @@ def run_gan_stage(cfg: SweepConfig, data: SweepData, hub, tracking: TrackingCont
 
     `finished` maps the key of a GAN trained before an interruption to its MLflow run id: that
     GAN is not trained again, its images are resampled from the run's checkpoint artifact."""
-    cells = gan_cells(cfg)
+    cells = longest_first(cfg, gan_cells(cfg))
     if not cells:
         return {}
     per_job = max(c.num_workers * c.cpus_per_worker for c in map(cfg.gan_config, cfg.gan_names))
