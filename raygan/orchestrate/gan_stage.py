@@ -236,8 +236,7 @@ def reuse_gans(cfg: SweepConfig, pools: Pools, fill_target: int, ctx: TrackingCo
         num_real = len(cell_split(pools, c.budget, c.seed).malignant)
         wanted[c.gan_run_name] = training_params(cfg, c, num_real,
                                                  c.fill_count(num_real, fill_target))
-    copied = tracking.copy_gan_runs(ctx.uri, source, ctx, wanted, log,
-                                    defaults=dataclasses.asdict(GANConfig()))
+    copied = tracking.copy_gan_runs(ctx.uri, source, ctx, wanted, log)
     left = [c.gan_run_name for c in cells if c.gan_run_name not in copied]
     log(f"gans from {cfg.gans_from}: {len(copied)} reused"
         + (f" ({', '.join(copied)})" if copied else "")

@@ -80,14 +80,11 @@ def data_mismatch(source: Source, sweep_params: dict[str, Any]) -> str:
 
 
 def copy_gan_runs(uri: str, source: Source, ctx: TrackingContext,
-               wanted: dict[str, dict[str, Any]], log: Callable[[str], None] = print,
-               defaults: dict[str, Any] | None = None) -> dict[str, str]:
+               wanted: dict[str, dict[str, Any]], log: Callable[[str], None] = print
+               ) -> dict[str, str]:
     """Copy into this sweep (`ctx`) each finished GAN run of `source` named in `wanted` whose
     params hold every one of `wanted[name]`; returns {run name: id of the copy}. A run whose
-    params differ is left, with a note naming the first difference. A setting the source run
-    lacks (raygan gained it after that run) matches when it is wanted at its value in
-    `defaults` (flattened like the params): the value every earlier run trained with."""
-    before = {k: str(v)[:6000] for k, v in _flatten(defaults or {}).items()}
+    params differ is left, with a note naming the first difference."""
     client = MlflowClient(uri)
     runs = client.search_runs(
         [source.experiment_id],
@@ -102,9 +99,7 @@ def copy_gan_runs(uri: str, source: Source, ctx: TrackingContext,
         if run is None:
             continue
         expected = {k: str(v)[:6000] for k, v in _flatten(params).items()}
-        have = run.data.params
-        differ = [k for k in expected if have.get(k) != expected[k]
-                  and not (k not in have and before.get(k.rpartition(".")[2]) == expected[k])]
+        differ = [k for k in expected if run.data.params.get(k) != expected[k]]
         if differ:
             k = differ[0]
             log(f"note: {name} of sweep {source.sweep} is not reused: {k} "
