@@ -22,6 +22,9 @@ TITLES = {
     "classifier_fit": "Classifiers: fit time of one laptop-profile trial (oversample, N=200, "
                       "32 px) and peak memory, per registered classifier",
     "gan_curves": "GAN quality curves and CAS on the real data (32 px; the laptop profile's steps)",
+    "seed_switches": "Seeds per hour: packing and speed switches, paired whole-process wall "
+                     "ratios (A / B)",
+    "seed_cost": "The cost of one seed of the laptop grid, stage by stage and family by family",
     "pggan_r1": "PGGAN: lazy R1 (every 16 steps) against R1 on every step, full-size networks at "
                 "the laptop settings",
 }
