@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from raygan.cell import Gate, budget_key
+from raygan.cell import Gate, budget_key, is_generated
 from raygan.eval.numbers import ALPHA, POWER, PUBLISHED, _arms
 from raygan.eval.verdicts import ALPHA as VERDICT_ALPHA
 from raygan.eval.verdicts import MAX_SEEDS, verdict_counts
@@ -410,9 +410,10 @@ def unseen_note(comps: list[dict[str, Any]], metric: str, ref: str = "oversample
 
 
 def _gan_rows(comps: list[dict[str, Any]], level: str, ref: str) -> list[dict[str, Any]]:
-    """The comparisons of each GAN fill against `ref` at one level ("seed" or "seeds")."""
+    """The comparisons of each generated fill (`gan:*`, `diffusion:*`) against `ref` at one
+    level ("seed" or "seeds")."""
     return [c for c in comps if c["level"] == level and c["ref"] == ref
-            and c["arm"].startswith("gan:")]
+            and is_generated(c["arm"])]
 
 
 def _pfmt_adj(p: float) -> str:
