@@ -142,6 +142,7 @@ BOUNDS: dict[str, Bound] = {
     "num_samples": _int(1, 1000, "Optuna trials per GAN x budget cell"),
     "fidelity_images": _int(2, 50_000, "generated images per GAN for the fidelity measures"),
     "count": _int(1, 1_000_000, "images to write"),  # a million 64 px PNGs is ~10 GB already
+    "pairs": _int(1, 1000, "closest (generated, training) image pairs to draw"),
 }
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from raygan.artifacts import PAIRS_CSV, PAIRS_PNG
 from raygan.images import check_images, resize
 
 # A generated image whose nearest real training image is within this per-pixel RMS (32 px, [0, 1])
@@ -39,7 +40,6 @@ NEAR_COPY_SIZE = 32  # px, the side both image sets are resized to before compar
 # times the ~1 % that fresh real images show (above), so re-captured lesions alone do not flag.
 COPIED_FILL = 0.05
 PAIRS_SHOWN = 8  # closest (generated, training) pairs the report draws per generated run
-PAIRS_PNG, PAIRS_CSV = "pairs.png", "pairs.csv"  # what `raygan generate --pairs` writes
 
 
 def flat_unit(images: np.ndarray, size: int = NEAR_COPY_SIZE) -> np.ndarray:
@@ -229,10 +229,11 @@ class ClosestPairs:
         return Memorization(np.concatenate([np.zeros(0), *self._distance]),
                             np.concatenate([np.zeros(0, np.int64), *self._nearest]), real)
 
-    def write(self, out: Path | str, names: list[str], train_names: list[str]) -> list[Path]:
+    def write(self, out: Path | str, name_of: Callable[[int], str],
+              train_names: list[str]) -> list[Pair]:
         """`out/pairs.png` (the k closest pairs, closest first) and `out/pairs.csv` (rank, the
-        generated file, the training image's name, distance, ratio); `names[i]` is generated
-        image i's file, `train_names[j]` training image j's."""
+        generated file, the training image's name, distance, ratio); `name_of(i)` is generated
+        image i's file, `train_names[j]` training image j's. Returns the pairs written."""
         memo = self.result()
         pairs = memo.closest(self.k)
         fake = np.stack([self._kept[p.fake][1] for p in pairs])
@@ -243,6 +244,6 @@ class ClosestPairs:
             w = csv.writer(f)
             w.writerow(["rank", "file", "training_image", "distance", "ratio"])
             for rank, p in enumerate(pairs, 1):
-                w.writerow([rank, names[p.fake], train_names[p.train], f"{p.distance:.6f}",
+                w.writerow([rank, name_of(p.fake), train_names[p.train], f"{p.distance:.6f}",
                             f"{p.ratio:.4f}"])
-        return [out / PAIRS_PNG, out / PAIRS_CSV]
+        return pairs

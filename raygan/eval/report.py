@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from raygan.artifacts import REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE
+from raygan.artifacts import PAIRS_DIR, REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE
 from raygan.cell import Cell, Gate
 from raygan.eval.bundle import FIDELITY_KEYS
 from raygan.eval.convergence import (
@@ -66,7 +66,6 @@ NEAR_COPIES_TEXT = (f"Near-copies: share of generated images within {NEAR_COPY_R
                     "real images: about 1 %).")
 COPIES_NONE = (f"No fill holds {COPIED_FILL:.0%} or more near-copies of its cell's training "
                "images.")
-PAIRS_DIR = "pairs"  # the report folder's PNGs of each run's closest (generated, training) pairs
 
 
 def copies_sentence(fidelity: list[dict[str, Any]]) -> str:
