@@ -20,7 +20,7 @@ from raygan.config import DEFAULT_CLASSIFIER, ClassifierConfig
 from raygan.data import carve_validation, cell_split
 from raygan.data.splits import CellSplit, Pools
 from raygan.errors import RayganError
-from raygan.eval.fidelity import FeatureExtractor, GeneratedRun, fidelity_rows
+from raygan.eval.fidelity import FeatureExtractor, GeneratedRun, fidelity_row
 from raygan.eval.memorization import PAIRS_SHOWN, pairs_png
 from raygan.eval.numbers import Trial
 from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint
@@ -53,11 +53,11 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
                    trials: list[Trial], y: np.ndarray, max_images: int = 500,
                    extractor_epochs: int = 10, with_cas: bool = False,
                    log=None, extractor_file=None) -> Fidelity:
-    """`fidelity_rows` for a finished sweep: each generator is rebuilt from its checkpoint file
-    and resamples (up to `max_images` of) the very fill its arm trained on. Precision, recall,
-    density and coverage compare that fill with as many of the cell's held-out real malignant
-    images (`held_out`), the memorization check with the cell's own N training images, whose
-    `PAIRS_SHOWN` closest pairs are drawn.
+    """`fidelity_row` of every run of a finished sweep: each generator is rebuilt from its
+    checkpoint file and resamples (up to `max_images` of) the very fill its arm trained on.
+    Precision, recall, density and coverage compare that fill with as many of the cell's
+    held-out real malignant images (`held_out`), the memorization check with the cell's own N
+    training images, whose `PAIRS_SHOWN` closest pairs are drawn.
 
     With `with_cas`, each row also gets the generator's Classification Accuracy Score: the
     sweep's classifier (same config and initial weights, the run's seed) trained on the cell's
@@ -94,12 +94,14 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
                                             y_train[study.val], seed=0, epochs=extractor_epochs)
         if extractor_file is not None:
             torch.save(extractor.state_dict(), extractor_file)
-    runs, cas_scores = [], {}
+    rows, pairs = [], {}
+    test_auc = {t.cell: binary_metrics(y, t.p)["auc"] for t in trials}
+    real_feat = extractor.features(x[pools.malignant])
     ccfg = cfg.classifier  # CAS trains the sweep's classifier, from its initial weights if any
     init = (read_weights(ccfg.weights, ccfg.name, cfg.resolution)
             if with_cas and ccfg.weights else None)
     cells = sorted(checkpoints, key=lambda c: c.sort_key)
-    for i, cell in enumerate(cells):
+    for i, cell in enumerate(cells):  # one run's images at a time: memory stays one run's
         family, budget, seed = cell.gan, cell.budget, cell.seed
         split = cell_split(pools, budget, seed)  # what the generator trained on, and its val
         # Sampling is seeded per image, so the first images are the very fill the arm used.
@@ -107,23 +109,17 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
         fake = sample_checkpoint(family, cfg.gan_config(family, budget), cfg.resolution, seed,
                                  load_checkpoint(checkpoints[cell]), x[split.benign],
                                  max(n_fid, pools.num_malignant if with_cas else 0))
-        runs.append(GeneratedRun(cell, fake[:n_fid], x[split.malignant],
-                                 x[held_out(pools, split)]))
+        run = GeneratedRun(cell, fake[:n_fid], x[split.malignant], x[held_out(pools, split)])
+        row, memo = fidelity_row(run, real_feat, extractor, test_auc)
+        pairs[cell] = pairs_png(run.fake, run.train, memo.closest(PAIRS_SHOWN))
         if with_cas:  # CAS early-stops on the cell's validation images, as its arm did
-            cas_scores[cell] = cas(fake[:pools.num_malignant], x[split.benign], x[split.val],
-                                   y_train[split.val], dataset.test.x, y, ccfg, seed,
-                                   init=init)
+            score = cas(fake[:pools.num_malignant], x[split.benign], x[split.val],
+                        y_train[split.val], dataset.test.x, y, ccfg, seed, init=init)
+            row["cas_auc"], row["cas_acc"] = score["auc"], score["acc"]
             if log:
                 log(f"CAS {i + 1}/{len(checkpoints)}: {family} N={budget} seed {seed}: "
-                    f"AUC {cas_scores[cell]['auc']:.3f}")
-    test_auc = {t.cell: binary_metrics(y, t.p)["auc"] for t in trials}
-    rows, memos = fidelity_rows(runs, x[pools.malignant], extractor, test_auc)
-    pairs = {}
-    for run, r in zip(sorted(runs, key=lambda r: r.cell.sort_key), rows, strict=True):
-        score = cas_scores.get(run.cell)
-        if score:
-            r["cas_auc"], r["cas_acc"] = score["auc"], score["acc"]
-        pairs[run.cell] = pairs_png(run.fake, run.train, memos[run.cell].closest(PAIRS_SHOWN))
+                    f"AUC {score['auc']:.3f}")
+        rows.append(row)
     return Fidelity(rows, pairs)
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "PRDC_K",
     "FeatureExtractor",
     "GeneratedRun",
+    "fidelity_row",
     "fidelity_rows",
     "frechet_distance",
     "kid",
@@ -285,30 +286,40 @@ class GeneratedRun:
     held_out: np.ndarray  # real malignant training images outside the cell's budget (unseen)
 
 
+def fidelity_row(run: GeneratedRun, real_feat: np.ndarray, extractor,
+                 test_auc: dict[Cell, float], k: int = PRDC_K,
+                 max_images: int = PRDC_IMAGES) -> tuple[dict[str, Any], Memorization]:
+    """One generated run's row: domain-feature Fréchet distance and KID of its fill against
+    `real_feat` (the features of every real malignant training image); precision, recall,
+    density and coverage (k = `k`) of its fill against its held-out real malignant images, at
+    most `max_images` of each, as many of each (the first images of the fill, a seeded draw of
+    the held-out images); its memorization summary (`Memorization.summary`) against its own N
+    training images; and the downstream test AUC of its arm. Returned with its
+    `Memorization`, whose closest pairs the report draws."""
+    feat = extractor.features(run.fake)
+    kid_mean, _ = kid(feat, real_feat, subsets=20, subset_size=min(100, len(run.fake)))
+    n = min(len(run.fake), len(run.held_out), max_images)
+    if n:
+        pick = np.sort(np.random.default_rng(0).permutation(len(run.held_out))[:n])
+        scores = prdc(extractor.features(run.held_out[pick]), feat[:n], k)
+    else:
+        scores = dict.fromkeys(PRDC_KEYS, math.nan)
+    memo = measure(run.fake, run.train, run.held_out)
+    row = {"arm": run.cell.arm, "budget": run.cell.budget, "seed": run.cell.seed,
+           "fd": frechet_distance(feat, real_feat), "kid": kid_mean, **memo.summary(),
+           **scores, "prdc_k": k, "prdc_images": n,
+           "test_auc": test_auc.get(run.cell, math.nan)}
+    return row, memo
+
+
 def fidelity_rows(runs: list[GeneratedRun], real_malignant: np.ndarray, extractor,
-                  test_auc: dict[Cell, float], k: int = PRDC_K,
-                  max_images: int = PRDC_IMAGES) -> tuple[list[dict[str, Any]],
-                                                          dict[Cell, Memorization]]:
-    """Per generated run: domain-feature Fréchet distance and KID of its fill against every
-    real malignant training image; precision, recall, density and coverage (k = `k`) of its
-    fill against its held-out real malignant images, at most `max_images` of each, as many of
-    each (a seeded draw of the held-out images, the first images of the fill); its memorization
-    summary (`Memorization.summary`) against its own N training images; and the downstream test
-    AUC of its arm. Returned with each run's `Memorization`, whose pairs the report draws."""
+                  test_auc: dict[Cell, float], k: int = PRDC_K, max_images: int = PRDC_IMAGES
+                  ) -> tuple[list[dict[str, Any]], dict[Cell, Memorization]]:
+    """`fidelity_row` of every run, in cell order, against `real_malignant` (every real
+    malignant training image), with each run's `Memorization` by cell."""
     real_feat = extractor.features(real_malignant)
     rows, memos = [], {}
     for run in sorted(runs, key=lambda r: r.cell.sort_key):
-        feat = extractor.features(run.fake)
-        kid_mean, _ = kid(feat, real_feat, subsets=20, subset_size=min(100, len(run.fake)))
-        n = min(len(run.fake), len(run.held_out), max_images)
-        if n:
-            pick = np.sort(np.random.default_rng(0).permutation(len(run.held_out))[:n])
-            scores = prdc(extractor.features(run.held_out[pick]), feat[:n], k)
-        else:
-            scores = dict.fromkeys(PRDC_KEYS, math.nan)
-        memos[run.cell] = measure(run.fake, run.train, run.held_out)
-        rows.append({"arm": run.cell.arm, "budget": run.cell.budget, "seed": run.cell.seed,
-                     "fd": frechet_distance(feat, real_feat), "kid": kid_mean,
-                     **memos[run.cell].summary(), **scores, "prdc_k": k, "prdc_images": n,
-                     "test_auc": test_auc.get(run.cell, math.nan)})
+        row, memos[run.cell] = fidelity_row(run, real_feat, extractor, test_auc, k, max_images)
+        rows.append(row)
     return rows, memos
