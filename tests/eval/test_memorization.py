@@ -234,9 +234,10 @@ def dcgan_checkpoint(tmp_path_factory):
 
 def test_report_fidelity_measures_every_generated_run_and_keeps_its_pairs_out_of_results(
         capsys, data_copy, tmp_path, dcgan_checkpoint):
-    """`raygan report --fidelity` of a finished sweep (its GAN training's gan.pt and its arm's
-    test scores in MLflow, no Ray): the new columns in report.md, fidelity.csv and the results
-    folder, the pairs PNG in the report folder alone, and `report --results` rebuilding it."""
+    """`raygan report --fidelity --cas` of a finished sweep (its GAN training's gan.pt and its
+    arm's test scores in MLflow, no Ray): the new columns in report.md, fidelity.csv and the
+    results folder, the pairs PNG in the report folder alone, and `report --results` rebuilding
+    it."""
     from sweep_helpers import saved_sweep
 
     from raygan import cli, tracking
@@ -259,7 +260,9 @@ def test_report_fidelity_measures_every_generated_run_and_keeps_its_pairs_out_of
         np.save(scores, np.random.default_rng(1).uniform(size=24))
         run.file(scores)
     tracking.end_run(uri, ctx.parent_run_id)
-    assert cli.main(["report", "--name", "f", "--output", str(runs), "--fidelity"]) == 0
+    capsys.readouterr()
+    assert cli.main(["report", "--name", "f", "--output", str(runs), "--fidelity", "--cas"]) == 0
+    assert "CAS 1/1: dcgan N=5 seed 0: AUC" in capsys.readouterr().out
     report = runs / "f" / "report"
     md = (report / "report.md").read_text()
     assert "| arm | N | seed | domain FD | KID | precision | recall | density | coverage |" in md
@@ -270,7 +273,8 @@ def test_report_fidelity_measures_every_generated_run_and_keeps_its_pairs_out_of
     assert pairs.read_bytes()[:4] == b"\x89PNG" and "(pairs/gan_dcgan-n5-s0.png)" in md
     with open(report / "fidelity.csv") as f:
         (saved,) = list(csv.DictReader(f))
-    for key in ("precision", "recall", "density", "coverage", "nn_ratio_min", "nn_ratio_median"):
+    for key in ("precision", "recall", "density", "coverage", "nn_ratio_min", "nn_ratio_median",
+                "cas_auc"):
         assert math.isfinite(float(saved[key])), key
     assert 0 <= float(saved["recall"]) <= 1 and saved["prdc_images"] == "35"
     assert float(saved["nn_ratio_min"]) <= float(saved["nn_ratio_median"])
