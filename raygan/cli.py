@@ -148,8 +148,10 @@ def report_parser(prog: str | None = None) -> Parser:
                         "or one committed under results/): no MLflow, data or training")
     p.add_argument("--output", default="runs", help="the sweep's --output folder (runs)")
     p.add_argument("--data", help="dataset root, if it moved since the sweep ran")
-    p.add_argument("--fidelity", action="store_true", help="also rebuild every GAN from its "
-                   "checkpoint and relate fidelity (domain FD, KID, near-copies) to test AUC")
+    p.add_argument("--fidelity", action="store_true",
+                   help="also rebuild every generator from its checkpoint and relate fidelity\n"
+                        "(domain FD, KID, precision, recall, density, coverage, near-copies)\n"
+                        "to test AUC, and draw each run's closest (generated, training) pairs")
     p.add_argument("--fidelity-images", type=Number("fidelity_images"), default=500,
                    help=help_text("fidelity_images", "generated images per GAN for the fidelity "
                                                      "measures", 500))
