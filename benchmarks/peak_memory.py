@@ -1,6 +1,7 @@
 """Peak resident memory of one GAN training and one classifier trial, each in a fresh process.
 
     python benchmarks/peak_memory.py          # writes benchmarks/results/peak_memory.json
+    python benchmarks/peak_memory.py ddpm     # measures one family; its rows replace its old ones
 
 Each point trains a few steps in-process on random images (1 thread) and reads the process's
 peak RSS (`resource.getrusage`). `raygan/orchestrate/memory.py` fits its per-family formula
@@ -10,13 +11,14 @@ to these figures: what each Ray Train worker and classifier trial reserves throu
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
 
-from common import save
+from common import RESULTS, save
 
-FAMILIES = ("dcgan", "pggan", "cyclegan", "infogan", "fastgan")
+FAMILIES = ("dcgan", "pggan", "cyclegan", "infogan", "fastgan", "ddpm")
 POINTS = [(res, width, batch) for res in (32, 64) for width, batch in ((8, 16), (16, 16), (16, 64))]
 NUM_BENIGN = 1224  # benign training images, the context of cyclegan / the SR stage
 NUM_TRAIN = 2637  # every training image, which a classifier trial holds
@@ -63,19 +65,28 @@ def label(row: dict) -> str:
     return f"{row['name']} {row['resolution']} px, width {row['width']}, batch {row['batch']}"
 
 
-def main() -> None:
-    rows = [measure("classifier", "cnn", res, 0, 64) for res in (32, 64)]
-    rows += [measure("gan", fam, *p) for fam in FAMILIES for p in POINTS]
+def main(families: list[str]) -> None:
+    path = RESULTS / "peak_memory.json"
+    if families:  # these families alone: every other row stays as it was measured
+        result = json.loads(path.read_text())
+        today = dt.date.today().isoformat()
+        rows = [r for r in result["rows"] if r["name"] not in families]
+        rows += [{**measure("gan", fam, *p), "date": today} for fam in families for p in POINTS]
+    else:
+        rows = [measure("classifier", "cnn", res, 0, 64) for res in (32, 64)]
+        rows += [measure("gan", fam, *p) for fam in FAMILIES for p in POINTS]
     for row in rows:
         print(row, flush=True)
     figures = {label(r): f"{r['peak_mib']} MiB peak ({r['import_mib']} MiB after imports)"
                for r in rows}
-    path = save("peak_memory", "python benchmarks/peak_memory.py", figures,
-                "peak RSS of a fresh process: imports, one model, 3 steps on random images, "
-                "1 thread")
-    result = json.loads(path.read_text())
-    path.write_text(json.dumps({**result, "rows": rows}, indent=1))  # numbers, for tests/
+    if families:
+        result["notes"] += f"; {', '.join(families)} measured on {today} (those rows say so)"
+    else:
+        result = json.loads(save("peak_memory", "python benchmarks/peak_memory.py", figures,
+                                 "peak RSS of a fresh process: imports, one model, 3 steps on "
+                                 "random images, 1 thread").read_text())
+    path.write_text(json.dumps({**result, "figures": figures, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -15,6 +15,7 @@ RESULTS_DIR = "results"  # the report's inputs as a folder to commit: scores, ga
 REPORT_FILE = "report.md"  # the report itself, in REPORT_DIR
 SUMMARY_FILE = "summary.md"  # the report at a glance: the compact tables a README quotes
 SAMPLES_DIR = "samples"  # the report's sample grids, in REPORT_DIR
+PAIRS_DIR = "pairs"  # each generated run's closest (generated, training) pairs, in REPORT_DIR
 
 # a GAN training's MLflow run (and its Ray Train checkpoints)
 GAN_CHECKPOINT = "gan.pt"  # weights, step and history: `raygan.gans.checkpoint`
@@ -30,6 +31,8 @@ TRIALS_CSV = "trials.csv"  # every Optuna trial of the tuned cell
 
 # `raygan generate`
 MANIFEST_FILE = "manifest.csv"  # beside the PNGs: index, latent seed, cell, in the fill or not
+PAIRS_PNG = "pairs.png"  # --pairs: the closest (generated, training) pairs, side by side
+PAIRS_CSV = "pairs.csv"  # --pairs: each pair's files, distance and nearest-neighbour ratio
 
 
 def external_probs(name: str) -> str:

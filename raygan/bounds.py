@@ -20,6 +20,9 @@ from raygan.errors import RayganError
 MAX_SEED = 2**31 - 1  # numpy and torch take any seed below 2**32; 2**31 - 1 suits every RNG
 MAX_STEPS = 1_000_000  # optimizer steps: 100x the paper profile's 10000
 MAX_IMAGES = 100_000  # images of a class: 80x the dataset's 1197 real malignant training images
+# The noise levels a diffusion family trains on (gans/ddpm.py, the DDPM paper's 1000): DDIM
+# samples with at most one step per level
+MAX_DIFFUSION_STEPS = 1000
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,10 @@ BOUNDS: dict[str, Bound] = {
     "gan.ema": _float(0, 1, "decay of G's weight average; 0 = off", **_DECAY),
     "gan.r1": _float(0, 1000, "weight of PGGAN's R1 penalty; 0 = WGAN-GP"),
     "gan.r1_every": _int(1, 10_000, "steps between R1 penalties"),
+    "gan.sample_steps": _int(1, MAX_DIFFUSION_STEPS, "DDIM denoising steps per generated image "
+                                                      "of a diffusion family"),
+    "gan.probe_sample_steps": _int(1, MAX_DIFFUSION_STEPS, "DDIM denoising steps per quality "
+                                                            "probe image of a diffusion family"),
     # ClassifierConfig
     "classifier.epochs": _int(1, 1000, "classifier epochs, an upper bound"),
     "classifier.patience": _int(1, 1000, "epochs without a val AUC gain before stopping"),
@@ -142,6 +149,7 @@ BOUNDS: dict[str, Bound] = {
     "num_samples": _int(1, 1000, "Optuna trials per GAN x budget cell"),
     "fidelity_images": _int(2, 50_000, "generated images per GAN for the fidelity measures"),
     "count": _int(1, 1_000_000, "images to write"),  # a million 64 px PNGs is ~10 GB already
+    "pairs": _int(1, 1000, "closest (generated, training) image pairs to draw"),
 }
 
 

@@ -21,19 +21,44 @@ if TYPE_CHECKING:
     import numpy as np
 
 GAN_ARM_PREFIX = "gan:"  # `gan:<family>` arms fill with a GAN's images
-CLASSIC_PREFIX = "classic+"  # `classic+gan:<family>`: that GAN's fill, classic-augmented
+DIFFUSION_ARM_PREFIX = "diffusion:"  # `diffusion:<family>` arms fill with a diffusion model's
+# The prefixes of the generated-fill arms: each arm `<prefix><family>` fills with the images of
+# a generator family trained in the GAN stage (raygan/gans registers each family under one).
+# They behave alike everywhere (grid, fill, verdicts, `classic+` arms, report); the prefix
+# only says honestly what kind of model made the images.
+GENERATED_PREFIXES = (GAN_ARM_PREFIX, DIFFUSION_ARM_PREFIX)
+# The families whose arm is not `gan:<family>`, by family: a training's run name
+# (`train:<family>-n..-s..`) names the family alone, and parses back to the family's arm
+# through this table, without importing the plug-ins. `register` (raygan/gans/base.py)
+# refuses a family whose `arm_prefix` disagrees with it.
+FAMILY_PREFIXES = {"ddpm": DIFFUSION_ARM_PREFIX}
+CLASSIC_PREFIX = "classic+"  # `classic+gan:<family>`: that generator's fill, classic-augmented
 PROBE_PREFIX = "probe:"  # `probe:<name>`: a shortcut probe (raygan/data/probes.py)
 ALL = "all"  # the budget of the all-real arm: every real malignant training image
 ALL_REAL = "all-real"  # the arm whose budget is every real malignant training image (a part
 # of it validates under `budget` validation, as of every budget: data/arms.py)
-FILLING_ARMS = ("oversample", "classic")  # plus every gan:<family>, classic+gan:<family> and
-# probe:<name> (a probe trains on oversample's set): they fill up to the target
+FILLING_ARMS = ("oversample", "classic")  # plus every generated-fill arm (gan:<family>,
+# diffusion:<family>), its classic+ arm and probe:<name> (a probe trains on oversample's set):
+# they fill up to the target
 GAN_RUN_PREFIX = "train:"  # a GAN training's run name: train:<family>-n<budget>-s<seed>
 TUNE_RUN_PREFIX = "tune:"  # a tuned cell's run name: tune:<family>-n<budget>-s<seed>
 KIND_GAN, KIND_CLASSIFIER = "gan", "classifier"  # `raygan.kind` of a cell's runs
-RUN_NAME = re.compile(r"(?P<prefix>train:|tune:)?"
-                      r"(?P<arm>(?:classic\+gan:|gan:|probe:)?\w+(?:-\w+)*?)"
+_GENERATED = "|".join(re.escape(p) for p in GENERATED_PREFIXES)
+# A training's or tuning's name holds the family alone; a classifier's the whole arm.
+RUN_NAME = re.compile(rf"(?:(?P<prefix>train:|tune:)(?P<family>\w+(?:-\w+)*?)"
+                      rf"|(?P<arm>(?:(?:classic\+)?(?:{_GENERATED})|probe:)?\w+(?:-\w+)*?))"
                       r"-n(?P<budget>\d+|all)-s(?P<seed>\d+)")
+
+
+def family_arm(family: str) -> str:
+    """The generated-fill arm of generator family `family`: `diffusion:ddpm`, `gan:dcgan`."""
+    return FAMILY_PREFIXES.get(family, GAN_ARM_PREFIX) + family
+
+
+def is_generated(arm: str) -> bool:
+    """Whether `arm` fills with a generator's images as such (`gan:*`, `diffusion:*`), not
+    classic-augmented (`classic+...`) nor any other arm."""
+    return arm.startswith(GENERATED_PREFIXES)
 
 
 def budget_key(budget: Any) -> float:
@@ -48,22 +73,24 @@ def parse_budget(value: Any) -> int | str:
 
 @dataclass(frozen=True)
 class Cell:
-    """One (arm, budget, seed) of the grid; a GAN training is the cell of its `gan:<family>` arm."""
+    """One (arm, budget, seed) of the grid; a generator's training (the GAN stage) is the cell
+    of its generated-fill arm (`gan:<family>`, `diffusion:<family>`)."""
 
     arm: str  # `real`, `oversample`, `classic`, `all-real`, `gan:<family>`,
-    # `classic+gan:<family>` or `probe:<name>`
+    # `diffusion:<family>`, `classic+` either of those, or `probe:<name>`
     budget: int | str  # real malignant training images kept; 'all' for the all-real arm
     seed: int  # redraws the budget subset and re-initializes every model of the cell
 
     @classmethod
     def of_gan(cls, gan: str, budget: int, seed: int) -> Cell:
-        """The cell of GAN family `gan` (arm `gan:<gan>`)."""
-        return cls(GAN_ARM_PREFIX + gan, budget, seed)
+        """The cell of generator family `gan` (its arm: `gan:<gan>`, `diffusion:ddpm`)."""
+        return cls(family_arm(gan), budget, seed)
 
     @property
     def is_gan(self) -> bool:
-        """Whether the arm fills with a GAN's images (`gan:*`, or `classic+gan:*` augmented)."""
-        return self.arm.startswith((GAN_ARM_PREFIX, CLASSIC_PREFIX + GAN_ARM_PREFIX))
+        """Whether the arm fills with a generator's images, trained in the GAN stage (`gan:*`,
+        `diffusion:*`, or either classic-augmented: `classic+gan:*`, ...)."""
+        return is_generated(self.arm.removeprefix(CLASSIC_PREFIX))
 
     @property
     def is_probe(self) -> bool:
@@ -72,8 +99,9 @@ class Cell:
 
     @property
     def gan(self) -> str:
-        """The GAN family of a `gan:*` or `classic+gan:*` arm; '' for every other arm."""
-        return self.arm.rpartition(GAN_ARM_PREFIX)[2] if self.is_gan else ""
+        """The generator family of a generated-fill arm (`gan:dcgan`, `classic+diffusion:ddpm`
+        -> `dcgan`, `ddpm`); '' for every other arm."""
+        return self.arm.partition(":")[2] if self.is_gan else ""
 
     @property
     def sort_key(self) -> tuple:
@@ -87,10 +115,11 @@ class Cell:
 
     @property
     def gan_key(self) -> str:
-        """The key of the cell's generated images: the classifier run name of its GAN's
-        `gan:<family>` cell, so every arm of one family reads the one GAN's fill."""
+        """The key of the cell's generated images: the classifier run name of its generator's
+        plain arm (`gan:<family>`, `diffusion:<family>`), so every arm of one family reads the
+        one training's fill."""
         self._need_gan("has no generated images")
-        return f"{GAN_ARM_PREFIX}{self.gan}-n{self.budget}-s{self.seed}"
+        return f"{self.arm.removeprefix(CLASSIC_PREFIX)}-n{self.budget}-s{self.seed}"
 
     @property
     def gan_run_name(self) -> str:
@@ -137,7 +166,7 @@ class Cell:
             raise RayganError(f"{name!r} is not a run name of a cell; runs are named "
                               "<arm>-n<budget>-s<seed>, e.g. gan:dcgan-n50-s0, "
                               "train:dcgan-n50-s0")
-        arm = (GAN_ARM_PREFIX if match["prefix"] else "") + match["arm"]
+        arm = family_arm(match["family"]) if match["prefix"] else match["arm"]
         return cls(arm, parse_budget(match["budget"]), int(match["seed"]))
 
     @classmethod
@@ -153,11 +182,13 @@ class Cell:
 
     def _need_gan(self, what: str) -> None:
         if not self.is_gan:
-            raise ValueError(f"arm {self.arm!r} {what}: it is not a gan:<family> arm")
+            raise ValueError(f"arm {self.arm!r} {what}: it is not a generated-fill arm "
+                             "(gan:<family>, diffusion:<family>)")
 
 
 def arm_family(arm: str) -> str:
-    """The GAN family an arm fills from (`gan:dcgan`, `classic+gan:dcgan` -> `dcgan`); ''."""
+    """The generator family an arm fills from (`gan:dcgan`, `classic+gan:dcgan` -> `dcgan`,
+    `diffusion:ddpm` -> `ddpm`); '' for every other arm."""
     return Cell(arm, 0, 0).gan
 def grid_cells(cfg: Any) -> list[Cell]:
     """Every classifier cell of a sweep's grid (a SweepConfig: arms x budgets x seeds);
@@ -212,7 +243,7 @@ class Trial(_OfCell):
 class Gate(_OfCell):
     """One finished GAN training's quality gate: its cell, how long it trained and its verdict."""
 
-    cell: Cell  # its gan:<family> arm, budget and seed
+    cell: Cell  # its generated-fill arm (gan:<family>, diffusion:<family>), budget and seed
     steps: int  # optimizer steps trained
     max_steps: int  # the steps it was allowed (`steps` param)
     stopped_early: bool  # the stop rule ended it before max_steps

@@ -43,7 +43,7 @@ Takes the same options as `raygan run`; the cells are its GAN arms x budgets, on
 REPORT_DOC = """The report of a finished sweep: CIs, paired tests, per-budget conclusions, plots.
 
     raygan report --name laptop-2026-11-23     # reads MLflow, writes runs/<name>/report/
-    raygan report --name overnight-1 --fidelity --cas   # + fidelity, CAS, near-copies
+    raygan report --name overnight-1 --fidelity --cas   # + fidelity, CAS, memorization
     raygan report --name laptop-1 --external-test isic=cards/isic2017.toml   # a new test set
 
 It reads the sweep's classifier runs (per-image test scores) and GAN runs (sample grids) from
@@ -55,6 +55,7 @@ GENERATE_DOC = """Write a trained GAN's images as PNGs, plus a CSV manifest.
 
     raygan generate --sweep NAME --run train:dcgan-n50-s0 --count 1000 --out samples/
     raygan generate --checkpoint gan.pt --count 1000 --out samples/   # the file alone
+    raygan generate --sweep NAME --run train:dcgan-n50-s0 --pairs 16 --out samples/
 
 The GAN is rebuilt from its run's final checkpoint in MLflow and sampled exactly as the sweep
 sampled it: image i of seed s from latent seed (s, i), so the first fill-count images are the
@@ -62,6 +63,8 @@ very images the cell's classifier trained on. With --checkpoint, a gan.pt (the a
 train:<gan>-n<budget>-s<seed> run) is rebuilt from the arguments it carries, without MLflow,
 config.json or the dataset, and gives the same images; checkpoints written before they carried
 them, and CycleGAN's (it translates the sweep's benign images), need --sweep and --run.
+--pairs K also writes pairs.png and pairs.csv: the K generated images nearest to one of the
+cell's real training images, each beside that image (memorization made visible).
 """
 
 
@@ -145,8 +148,10 @@ def report_parser(prog: str | None = None) -> Parser:
                         "or one committed under results/): no MLflow, data or training")
     p.add_argument("--output", default="runs", help="the sweep's --output folder (runs)")
     p.add_argument("--data", help="dataset root, if it moved since the sweep ran")
-    p.add_argument("--fidelity", action="store_true", help="also rebuild every GAN from its "
-                   "checkpoint and relate fidelity (domain FD, KID, near-copies) to test AUC")
+    p.add_argument("--fidelity", action="store_true",
+                   help="also rebuild every generator from its checkpoint and relate fidelity\n"
+                        "(domain FD, KID, precision, recall, density, coverage, near-copies)\n"
+                        "to test AUC, and draw each run's closest (generated, training) pairs")
     p.add_argument("--fidelity-images", type=Number("fidelity_images"), default=500,
                    help=help_text("fidelity_images", "generated images per GAN for the fidelity "
                                                      "measures", 500))
@@ -203,6 +208,10 @@ def generate_parser(prog: str | None = None) -> Parser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace the images of an earlier generate in --out (the PNGs its\n"
                         "manifest.csv lists, and the manifest); nothing else is removed")
+    p.add_argument("--pairs", type=Number("pairs"), metavar="K",
+                   help=help_text("pairs", "also write pairs.png and pairs.csv: the K images "
+                                           "nearest to one of\nthe cell's real training images, "
+                                           "each beside it (needs --sweep/--run)"))
     p.add_argument("--output", default="runs", help="the sweep's --output folder (runs)")
     p.add_argument("--data", help="dataset root, if it moved since the sweep ran")
     return p
@@ -214,7 +223,7 @@ def _generate(args: argparse.Namespace) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     print(generate(args.out, args.count, checkpoint=args.checkpoint, sweep=args.sweep,
                    run=args.run, output=args.output, data=args.data,
-                   overwrite=args.overwrite))
+                   overwrite=args.overwrite, pairs=args.pairs))
     return 0
 
 

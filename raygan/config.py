@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from raygan.bounds import BOUNDS
-from raygan.cell import ALL_REAL, CLASSIC_PREFIX, GAN_ARM_PREFIX, PROBE_PREFIX, arm_family
+from raygan.cell import (
+    ALL_REAL,
+    CLASSIC_PREFIX,
+    GENERATED_PREFIXES,
+    PROBE_PREFIX,
+    arm_family,
+    family_arm,
+    is_generated,
+)
 from raygan.errors import RayganError
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # no separators, quotes, leading dot
@@ -31,7 +39,8 @@ GEOMETRIES = ("crop", "squash", "pad")
 
 @dataclass(frozen=True)
 class GANConfig:
-    """How each GAN of a `gan:<name>` arm is built and trained."""
+    """How each generator of a generated-fill arm (`gan:<name>`, `diffusion:<name>`) is built
+    and trained."""
 
     z_dim: int = 100  # latent size; the DCGAN paper's 100
     width: int = 64  # channels of the full-resolution G/D layers (DCGAN's ngf = ndf); deeper
@@ -75,6 +84,12 @@ class GANConfig:
     # steps between R1 penalties, each weighted by this count (StyleGAN2's lazy regularization:
     # 16 costs a double backward once in 16 steps instead of every step); 1 = every step
     r1_every: int = 1
+    # Diffusion families only (gans/ddpm.py): DDIM denoising steps per generated image, each a
+    # pass of the UNet. `sample_steps` for every image a sweep uses (the fill, `raygan
+    # generate`, the report's fidelity); `probe_sample_steps` for the quality probe's, which
+    # runs every `eval_every` steps and only needs to track progress
+    sample_steps: int = 50
+    probe_sample_steps: int = 10
 
 
 # The downstream classifiers' registry keys (raygan/classifiers/ registers each; the command
@@ -159,8 +174,9 @@ class SweepConfig:
 
     @property
     def gan_names(self) -> tuple[str, ...]:
-        """The GAN families that the arms name (`gan:*`, `classic+gan:*`), each once, in arm
-        order: each trains once per budget and seed, whichever arms read its fill."""
+        """The generator families that the arms name (`gan:*`, `diffusion:*`, `classic+` either),
+        each once, in arm order: each trains once per budget and seed, whichever arms read its
+        fill."""
         return tuple(dict.fromkeys(arm_family(a) for a in self.arms if arm_family(a)))
 
     def gan_config(self, name: str, budget: int | None = None) -> GANConfig:
@@ -265,7 +281,7 @@ def check_primary(spec: str, margin: Any, arms: tuple[str, ...] = ()) -> tuple[s
                           f"{', '.join(PRIMARY_METRICS)} and REF one of {', '.join(PRIMARY_REFS)};"
                           " e.g. --primary auc:oversample")
     BOUNDS["margin"].check("--margin", margin)
-    gans = [a for a in arms if a.startswith(GAN_ARM_PREFIX)]
+    gans = [a for a in arms if is_generated(a)]
     # A grid of GANs alone (what `raygan tune` trains) has no comparison to declare.
     if gans and ref not in arms and len(gans) < len(arms):
         raise RayganError(f"--primary {spec} compares the fills with {ref!r}, which the grid "
@@ -303,21 +319,26 @@ def validate(cfg: SweepConfig, gan_registry: dict[str, Any]) -> SweepConfig:
         check_bound(name, name, getattr(cfg, name))
     if not cfg.arms:
         raise RayganError("no arms given; name at least one, e.g. --arms real,gan:dcgan")
+    generated = (*GENERATED_PREFIXES, *(CLASSIC_PREFIX + p for p in GENERATED_PREFIXES))
     for arm in cfg.arms:
         if arm.startswith(PROBE_PREFIX):
             if arm[len(PROBE_PREFIX):] not in PROBE_NAMES:
                 raise RayganError(f"unknown probe {arm!r}; known probes: "
                                   f"{', '.join(PROBE_PREFIX + p for p in PROBE_NAMES)} "
                                   "(--probes adds them all)")
-        elif arm.startswith((GAN_ARM_PREFIX, CLASSIC_PREFIX + GAN_ARM_PREFIX)):
+        elif arm.startswith(generated):
             name = arm_family(arm)
             if name not in gan_registry:
                 raise RayganError(
                     f"unknown GAN {name!r} in arm {arm!r}; known GANs: {', '.join(gan_registry)}"
+                    f" (arms {', '.join(family_arm(g) for g in gan_registry)})"
                 )
+            if arm.removeprefix(CLASSIC_PREFIX) != family_arm(name):
+                raise RayganError(f"arm {arm!r}: {name} is a {family_arm(name).partition(':')[0]}"
+                                  f" family; its arm is {family_arm(name)}")
         elif arm not in BASELINE_ARMS:
-            known = ", ".join([*BASELINE_ARMS, *(GAN_ARM_PREFIX + g for g in gan_registry),
-                               f"{CLASSIC_PREFIX}{GAN_ARM_PREFIX}<gan>", f"{PROBE_PREFIX}<probe>"])
+            known = ", ".join([*BASELINE_ARMS, *(family_arm(g) for g in gan_registry),
+                               f"{CLASSIC_PREFIX}<generated arm>", f"{PROBE_PREFIX}<probe>"])
             raise RayganError(f"unknown arm {arm!r}; known arms: {known}")
     if len(set(cfg.arms)) != len(cfg.arms):
         raise RayganError(f"arms repeat: {','.join(cfg.arms)}; name each arm once")

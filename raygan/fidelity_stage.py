@@ -1,11 +1,13 @@
-"""The report's fidelity stage: rebuild each GAN of a finished sweep from its checkpoint,
-resample its fill, and measure it (domain FD, KID, near-copies, and optionally CAS, which
-trains one classifier per GAN run). It trains models (the feature extractor that the distances
-are measured in, and CAS's classifiers), so it lives outside `raygan.eval`, which only computes
-on what it is given."""
+"""The report's fidelity stage: rebuild each generator of a finished sweep (every family, GAN
+or diffusion) from its checkpoint, resample its fill, and measure it (domain FD, KID,
+precision / recall / density / coverage, memorization and the closest (generated, training)
+pairs, and optionally CAS, which trains one classifier per generated run). It trains models
+(the feature extractor that the distances are measured in, and CAS's classifiers), so it lives
+outside `raygan.eval`, which only computes on what it is given."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,30 +18,56 @@ from raygan.cell import Cell
 from raygan.classifiers import check_classifier_name, fit_classifier, predict_proba, read_weights
 from raygan.config import DEFAULT_CLASSIFIER, ClassifierConfig
 from raygan.data import carve_validation, cell_split
+from raygan.data.splits import CellSplit, Pools
 from raygan.errors import RayganError
-from raygan.eval.fidelity import FeatureExtractor
-from raygan.eval.numbers import Trial, fidelity_rows
+from raygan.eval.fidelity import FeatureExtractor, GeneratedRun, fidelity_row
+from raygan.eval.memorization import PAIRS_SHOWN, pairs_png
+from raygan.eval.numbers import Trial
 from raygan.gans.checkpoint import load_checkpoint, sample_checkpoint
 from raygan.images import check_images
 from raygan.metrics import binary_metrics
 
 
+@dataclass
+class Fidelity:
+    """What the fidelity stage measured: a row per generated run (its numbers, as the report's
+    table and the results folder's fidelity.csv hold them) and, per run, the PNG of its closest
+    (generated, training) pairs, which only the report folder keeps."""
+
+    rows: list[dict[str, Any]]
+    pairs: dict[Cell, bytes] = field(default_factory=dict)
+
+
+def held_out(pools: Pools, split: CellSplit) -> np.ndarray:
+    """Train-split indices of the real malignant images a cell's generator never saw: the pool
+    budgets draw from, less the cell's budget (its training images and the part of it that
+    validates), and less every image of a group (lesion, patient) the budget holds."""
+    seen = np.concatenate([split.malignant, split.val])
+    out = np.setdiff1d(pools.malignant, seen)
+    if pools.groups is not None:
+        out = out[~np.isin(pools.groups[out], pools.groups[split.malignant])]
+    return out
+
+
 def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
                    trials: list[Trial], y: np.ndarray, max_images: int = 500,
                    extractor_epochs: int = 10, with_cas: bool = False,
-                   log=None, extractor_file=None) -> list[dict[str, Any]]:
-    """`fidelity_rows` for a finished sweep: each GAN is rebuilt from its checkpoint file and
-    resamples (up to `max_images` of) the very fill its arm trained on.
+                   log=None, extractor_file=None) -> Fidelity:
+    """`fidelity_row` of every run of a finished sweep: each generator is rebuilt from its
+    checkpoint file and resamples (up to `max_images` of) the very fill its arm trained on.
+    Precision, recall, density and coverage compare that fill with as many of the cell's
+    held-out real malignant images (`held_out`), the memorization check with the cell's own N
+    training images, whose `PAIRS_SHOWN` closest pairs are drawn.
 
-    With `with_cas`, each row also gets the GAN's Classification Accuracy Score: the sweep's
-    classifier (same config and initial weights, the run's seed) trained on the cell's real
-    benign training images plus as many generated malignant images as there are real malignant
-    training images (the pool budgets draw from: 1197 on skin-cancer-mvb under `budget`
-    validation, 1017 under `study`). Under `study` validation that is the `all-real` arm's class
-    ratio. Under `budget` validation (the default) it is not: all-real trains on 956 real
-    malignant images (241 of its budget validate), while CAS and, with the default fill target,
-    every filled arm train on 1197 malignant images (`raygan.data.arms.all_real_note` states the
-    counts in the report).
+    With `with_cas`, each row also gets the generator's Classification Accuracy Score: the
+    sweep's classifier (same config and initial weights, the run's seed) trained on the cell's
+    real benign training images plus as many generated malignant images as there are real
+    malignant training images (the pool budgets draw from: 1197 on skin-cancer-mvb under
+    `budget` validation, 1017 under `study`). Under `study` validation that is the `all-real`
+    arm's class ratio. Under `budget` validation (the default) it is not: all-real trains on 956
+    real malignant images (241 of its budget validate), while CAS and, with the default fill
+    target, every filled arm train on 1197 malignant images (`raygan.data.arms.all_real_note`
+    states the counts in the report).
 
     The feature extractor is trained once per sweep and kept in `extractor_file` (when given):
     its training is not bit-for-bit repeatable on CPU (it varies with the thread count, and
@@ -66,36 +94,33 @@ def sweep_fidelity(cfg, dataset, checkpoints: dict[Cell, str],
                                             y_train[study.val], seed=0, epochs=extractor_epochs)
         if extractor_file is not None:
             torch.save(extractor.state_dict(), extractor_file)
-    fakes, budget_images, cas_scores = {}, {}, {}
+    rows, pairs = [], {}
+    test_auc = {t.cell: binary_metrics(y, t.p)["auc"] for t in trials}
+    real_feat = extractor.features(x[pools.malignant])
     ccfg = cfg.classifier  # CAS trains the sweep's classifier, from its initial weights if any
     init = (read_weights(ccfg.weights, ccfg.name, cfg.resolution)
             if with_cas and ccfg.weights else None)
-    cells = sorted(checkpoints, key=lambda c: (c.gan, c.budget, c.seed))
-    for i, cell in enumerate(cells):
-        gan, budget, seed = cell.gan, cell.budget, cell.seed
-        key = (gan, budget, seed)
-        split = cell_split(pools, budget, seed)  # what the GAN trained on, and its cell's val
+    cells = sorted(checkpoints, key=lambda c: c.sort_key)
+    for i, cell in enumerate(cells):  # one run's images at a time: memory stays one run's
+        family, budget, seed = cell.gan, cell.budget, cell.seed
+        split = cell_split(pools, budget, seed)  # what the generator trained on, and its val
         # Sampling is seeded per image, so the first images are the very fill the arm used.
         n_fid = max(1, min(cell.fill_count(len(split.malignant), fill_target), max_images))
-        fake = sample_checkpoint(gan, cfg.gan_config(gan, budget), cfg.resolution, seed,
+        fake = sample_checkpoint(family, cfg.gan_config(family, budget), cfg.resolution, seed,
                                  load_checkpoint(checkpoints[cell]), x[split.benign],
                                  max(n_fid, pools.num_malignant if with_cas else 0))
-        fakes[key] = fake[:n_fid]
-        budget_images[(budget, seed)] = x[split.malignant]
+        run = GeneratedRun(cell, fake[:n_fid], x[split.malignant], x[held_out(pools, split)])
+        row, memo = fidelity_row(run, real_feat, extractor, test_auc)
+        pairs[cell] = pairs_png(run.fake, run.train, memo.closest(PAIRS_SHOWN))
         if with_cas:  # CAS early-stops on the cell's validation images, as its arm did
-            cas_scores[key] = cas(fake[:pools.num_malignant], x[split.benign], x[split.val],
-                                  y_train[split.val], dataset.test.x, y, ccfg, seed,
-                                  init=init)
+            score = cas(fake[:pools.num_malignant], x[split.benign], x[split.val],
+                        y_train[split.val], dataset.test.x, y, ccfg, seed, init=init)
+            row["cas_auc"], row["cas_acc"] = score["auc"], score["acc"]
             if log:
-                log(f"CAS {i + 1}/{len(checkpoints)}: {gan} N={budget} seed {seed}: "
-                    f"AUC {cas_scores[key]['auc']:.3f}")
-    test_auc = {(t.arm, t.budget, t.seed): binary_metrics(y, t.p)["auc"] for t in trials}
-    rows = fidelity_rows(fakes, x[pools.malignant], budget_images, extractor, test_auc)
-    for r in rows:
-        score = cas_scores.get((r["arm"].removeprefix("gan:"), r["budget"], r["seed"]))
-        if score:
-            r["cas_auc"], r["cas_acc"] = score["auc"], score["acc"]
-    return rows
+                log(f"CAS {i + 1}/{len(checkpoints)}: {family} N={budget} seed {seed}: "
+                    f"AUC {score['auc']:.3f}")
+        rows.append(row)
+    return Fidelity(rows, pairs)
 
 
 def train_feature_extractor(

@@ -7,6 +7,7 @@ RayganError before the GAN or any data is loaded, and --out is left as it was fo
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -29,19 +30,28 @@ def gan_training(run: str) -> Cell:
 
 def generate(out: Path | str, count: int | None = None, checkpoint: str | None = None,
              sweep: str | None = None, run: str | None = None, output: str = "runs",
-             data: str | None = None, overwrite: bool = False) -> str:
+             data: str | None = None, overwrite: bool = False, pairs: int | None = None) -> str:
     """Write `count` images (default: the cell's fill) of the GAN of `checkpoint`, or of the
     GAN training `run` of sweep `sweep` under `output`, to the folder `out`; returns the line
     that says what was written. An `out` that holds an earlier run's images is refused unless
-    `overwrite`, which replaces that run's files (those its manifest lists) and nothing else."""
+    `overwrite`, which replaces that run's files (those its manifest lists, and its pairs) and
+    nothing else. With `pairs` (K), also pairs.png and pairs.csv: the K images nearest to one
+    of the cell's real training images, each beside it (`raygan.eval.memorization`)."""
+    from raygan.bounds import BOUNDS
     from raygan.files import writable_folder
     from raygan.gans.export import MAX_COUNT, check_count, previous_files
 
     check_count(count)
+    if pairs is not None:
+        BOUNDS["pairs"].check("--pairs", pairs)
     if checkpoint is not None:
         given = [f"--{k}" for k, v in (("sweep", sweep), ("run", run), ("data", data)) if v]
         if given:
             raise RayganError(f"--checkpoint samples the file alone; drop {', '.join(given)}")
+        if pairs is not None:
+            raise RayganError("--pairs pairs the images with the GAN's real training images, "
+                              "which only its sweep knows: use --sweep NAME --run "
+                              "train:<gan>-n<budget>-s<seed>, or drop --pairs")
         if count is None:
             raise RayganError("--checkpoint needs --count (a checkpoint does not know its cell's "
                               "fill); pass e.g. --count 100")
@@ -55,10 +65,10 @@ def generate(out: Path | str, count: int | None = None, checkpoint: str | None =
     writable_folder(out, "--out")
     try:
         # The cell's fill is not known yet: check against the largest count it could be.
-        previous = previous_files(out, count or MAX_COUNT, overwrite)
+        previous = previous_files(out, count or MAX_COUNT, overwrite, pairs is not None)
         if checkpoint is not None:
             return _from_file(checkpoint, count, out, previous)
-        return _from_sweep(sweep, run, count, out, output, data, previous)
+        return _from_sweep(sweep, run, count, out, output, data, previous, pairs)
     finally:
         for folder in created:  # a failure before the first image leaves no empty folders
             if folder.is_dir() and not any(folder.iterdir()):
@@ -66,8 +76,9 @@ def generate(out: Path | str, count: int | None = None, checkpoint: str | None =
 
 
 def _from_sweep(sweep: str, run: str, count: int | None, out: Path, output: str,
-                data: str | None, previous: list[Path]) -> str:
-    """The GAN rebuilt from config.json and its MLflow run, sampled as the sweep sampled it."""
+                data: str | None, previous: list[Path], pairs: int | None = None) -> str:
+    """The GAN rebuilt from config.json and its MLflow run, sampled as the sweep sampled it;
+    with `pairs`, its images' closest pairs with the cell's real training images beside them."""
     import tempfile
 
     from raygan import tracking
@@ -101,9 +112,37 @@ def _from_sweep(sweep: str, run: str, count: int | None, out: Path, output: str,
         raise RayganError(f"cell {run!r} has no fill (its budget reaches the fill "
                           "target); pass --count")
     spec = GANSpec(gan, cfg.gan_config(gan, budget), cfg.resolution, seed, budget)
-    export_cell(out, spec, state, dataset.train.x[split.benign], count, n_fill, previous)
-    return (f"{count} images of {run} ({cfg.resolution} px; the first "
+    x = dataset.train.x
+    tracker = None
+    if pairs:
+        from raygan.eval.memorization import ClosestPairs
+        from raygan.fidelity_stage import held_out
+
+        tracker = ClosestPairs(x[split.malignant], x[held_out(pools, split)], pairs)
+    export_cell(out, spec, state, x[split.benign], count, n_fill, previous,
+                tracker.watch if tracker else None)
+    said = (f"{count} images of {run} ({cfg.resolution} px; the first "
             f"{min(count, n_fill)} are the cell's fill) in {out}, manifest {out / MANIFEST_FILE}")
+    if tracker is None:
+        return said
+    return said + "; " + _pairs_said(tracker, out, [dataset.train.files[i]
+                                                    for i in split.malignant])
+
+
+def _pairs_said(tracker, out: Path, train_names: list[str]) -> str:
+    """Write the closest pairs beside the images; the words that say what they show."""
+    from raygan.artifacts import PAIRS_PNG
+    from raygan.eval.memorization import COPIED_FILL, NEAR_COPY_RMS, copied
+    from raygan.gans.export import image_name
+
+    shown = tracker.write(out, image_name, train_names)
+    share = tracker.result().summary()["near_copies"]
+    ratio = (f", {shown[0].ratio:.2f} x the median held-out real image's"
+             if math.isfinite(shown[0].ratio) else "")
+    flag = (f", {COPIED_FILL:.0%} or more: a fill of training copies" if copied(share) else "")
+    return (f"the {len(shown)} closest (generated, training) pairs in {out / PAIRS_PNG} "
+            f"(closest {shown[0].distance:.3f} RMS{ratio}; {share:.1%} of the images within "
+            f"{NEAR_COPY_RMS:g} of a training image{flag})")
 
 
 def _from_file(checkpoint: str, count: int, out: Path, previous: list[Path]) -> str:

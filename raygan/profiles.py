@@ -9,16 +9,22 @@ import dataclasses
 from raygan.cell import ALL_REAL
 from raygan.config import ClassifierConfig, GANConfig, SweepConfig
 from raygan.errors import RayganError
-from raygan.gans import GAN_ARMS
+from raygan.gans import CPU_ARMS, GENERATED_ARMS
 
-# Every arm, in the order the grid and its tables give them: the baselines, each registered GAN
-# family's arm in registry order, then all-real. The shortcut probes (--probes) and the
-# classic+gan:<family> arms run on request only: 9 CNN probe trials cost about 4 minutes on 2
-# cores at 32 px (45-55 s each, 2026-12-06), which the laptop profile's hour (57.6 min for seed 0
-# with five families, laptop-5) has no room for.
-ALL_ARMS = ("real", "oversample", "classic", *GAN_ARMS, ALL_REAL)
+# Every arm, in the order the grid and its tables give them: the baselines, each registered
+# family's arm in registry order (the GANs', then `diffusion:ddpm`), then all-real. The shortcut
+# probes (--probes) and the classic+<arm> arms run on request only: 9 CNN probe trials cost
+# about 4 minutes on 2 cores at 32 px (45-55 s each, 2026-12-06), which the laptop profile's
+# hour (57.6 min for seed 0 with five families, laptop-5) has no room for.
+ALL_ARMS = ("real", "oversample", "classic", *GENERATED_ARMS, ALL_REAL)
+# The CPU profiles' arms: every family's but those too costly on a CPU (`cpu_default`: the
+# diffusion model), which `--arms ...,diffusion:ddpm` adds on request
+CPU_GRID_ARMS = ("real", "oversample", "classic", *CPU_ARMS, ALL_REAL)
 FEW_SHOT_AUG = "color,translation,cutout"  # DiffAugment as the FastGAN paper trains
 PGGAN_OPTIM = {"lr": 1e-3, "beta1": 0.0}  # the PGGAN paper's Adam, for equalized-lr weights
+# The diffusion family's Adam (beta1 0.9 as the DDPM paper, not a GAN's 0.5), no DiffAugment
+# (it has no discriminator)
+DIFFUSION = {"beta1": 0.9, "diffaugment": ""}
 
 
 def _smoke() -> SweepConfig:
@@ -31,7 +37,8 @@ def _smoke() -> SweepConfig:
         arms=("real", "oversample", "classic", "gan:dcgan", "gan:fastgan", "all-real"),
         gan=GANConfig(width=8, batch_size=16, steps=20, checkpoint_every=10, log_every=5,
                       eval_every=10),
-        gan_overrides={"pggan": PGGAN_OPTIM},
+        gan_overrides={"pggan": PGGAN_OPTIM,
+                       "ddpm": {**DIFFUSION, "sample_steps": 10, "probe_sample_steps": 5}},
         classifier=ClassifierConfig(epochs=2, patience=2),
         num_grid_images=16,
     )
@@ -73,7 +80,7 @@ def _laptop() -> SweepConfig:
         profile="laptop",
         resolution=32,
         budgets=(50, 200, 500),
-        arms=ALL_ARMS,
+        arms=CPU_GRID_ARMS,
         gan=GANConfig(width=32, batch_size=64, steps=2500, checkpoint_every=250, log_every=50,
                       eval_every=100, stop_patience=5, stop_gain=0.05, min_steps=1000, **fast),
         gan_overrides={
@@ -85,6 +92,9 @@ def _laptop() -> SweepConfig:
             "cyclegan": {"width": 16, "batch_size": 8, "steps": 800},
             "infogan": {"width": 16, "batch_size": 32, "steps": 1250, "channels_last": True},
             "fastgan": {"width": 16, "batch_size": 32, "steps": 500},
+            # on request only (--arms ...,diffusion:ddpm): not in CPU_GRID_ARMS
+            "ddpm": {**DIFFUSION, "width": 16, "batch_size": 32, "steps": 2500, "lr": 1e-3,
+                     "ema": 0.995, "sample_steps": 50, "probe_sample_steps": 10},
         },
         classifier=ClassifierConfig(epochs=10, patience=3),
     )
@@ -104,6 +114,9 @@ def _paper() -> SweepConfig:
             "cyclegan": {"batch_size": 4},  # the CycleGAN paper trains with batch 1
             "infogan": {"diffaugment": FEW_SHOT_AUG},
             "fastgan": {"diffaugment": FEW_SHOT_AUG},
+            # A UNet of 128 channels at full size (up to 512 at 14 px, attention there), the
+            # DDPM paper's Adam at the lr of its larger models, and the EMA it samples from
+            "ddpm": {**DIFFUSION, "width": 128, "lr": 1e-4, "ema": 0.999},
         },
         classifier=ClassifierConfig(epochs=50, patience=8, use_gpu=True),
     )

@@ -27,7 +27,8 @@ class ReportRequest:
     name: str | None  # the sweep's name (its --name); from the results folder with --results
     output: str = "runs"  # the sweep's --output folder; the report goes to output/name/report
     data: str | None = None  # dataset root, if it moved since the sweep ran
-    fidelity: bool = False  # rebuild every GAN and relate fidelity (FD, KID, near-copies) to AUC
+    fidelity: bool = False  # rebuild every generator and relate fidelity (FD, KID, precision,
+    # recall, density, coverage, near-copies) to AUC, with each run's closest training pairs
     fidelity_images: int = 500  # generated images per GAN for the fidelity measures
     cas: bool = False  # with fidelity: also each GAN run's Classification Accuracy Score
     external_test: tuple[str, ...] = ()  # NAME=DATASET: new sets for the saved classifiers
@@ -385,7 +386,7 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
     external = _report_external(req, cfg, dataset, uri, trials, log)
     if req.exclude_leaks:
         external.insert(0, _leak_sensitivity(dataset, trials, log))
-    fidelity = None
+    fidelity, pairs = None, None
     if req.fidelity:
         import tempfile
 
@@ -393,9 +394,10 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
 
         with tempfile.TemporaryDirectory() as tmp:
             ckpts = tracking.gan_checkpoints(uri, cfg.experiment, req.name, tmp)
-            fidelity = sweep_fidelity(cfg, dataset, ckpts, trials, y, req.fidelity_images,
+            measured = sweep_fidelity(cfg, dataset, ckpts, trials, y, req.fidelity_images,
                                       with_cas=req.cas, log=log,
                                       extractor_file=folder / EXTRACTOR_FILE)
+        fidelity, pairs = measured.rows, measured.pairs
     gates, curves = tracking.sweep_gates(uri, cfg.experiment, req.name)
     verdicts = {g.cell: g.converged for g in gates}
     for row in fidelity or []:
@@ -404,7 +406,7 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
     paths = write_report(trials, y, folder / REPORT_DIR, req.name, grids, notes=notes,
                          fidelity=fidelity, gates=gates, curves=curves, external=external,
                          primary=Primary.of_config(cfg), classifier=_classifier(cfg),
-                         grid=grid)
+                         grid=grid, pairs=pairs)
     sets = [TestSet("test", y, trials, ids=_ids(dataset.test.files)), *external]
     if other is not None:
         section, rows = _across(req, cfg, other, uri, sets, Primary.of_config(cfg), log)
@@ -413,6 +415,6 @@ def report_sweep(req: ReportRequest, log: Callable[[str], None] = _say) -> list[
         paths.append(write_across_csv(folder / REPORT_DIR / ACROSS_CSV, rows))
     results = write_results(folder / RESULTS_DIR, cfg.to_json(), sets, gates, curves,
                             fidelity, notes)
-    log(f"results folder (scores, gates, CAS; no images): {results[0].parent}")
+    log(f"results folder (scores, gates, fidelity; no images): {results[0].parent}")
     tracking.log_files(uri, cfg.experiment, req.name, paths, REPORT_DIR)
     return paths

@@ -22,8 +22,9 @@ def _cells() -> list[Cell]:
 
 
 def _old_fill_count(arm: str, budget: int, fill_target: int) -> int:
-    """The formula `raygan.data.arms.fill_count` held before the cell owned it."""
-    if arm in ("oversample", "classic") or arm.startswith("gan:"):
+    """The formula `raygan.data.arms.fill_count` held before the cell owned it (for every
+    generated-fill arm, `diffusion:*` as `gan:*`)."""
+    if arm in ("oversample", "classic") or arm.startswith(("gan:", "diffusion:")):
         return max(0, fill_target - budget)
     return 0
 
@@ -56,7 +57,7 @@ def test_run_names_tags_and_params_read_back_to_the_cell(cell):
     else:
         assert cell.params["gan"] == ""
         for name in ("gan_key", "gan_run_name", "tune_run_name"):
-            with pytest.raises(ValueError, match="not a gan:<family> arm"):
+            with pytest.raises(ValueError, match="not a generated-fill arm"):
                 getattr(cell, name)
     assert pickle.loads(pickle.dumps(cell)) == cell
     assert hash(Cell(cell.arm, cell.budget, cell.seed)) == hash(cell)  # a dict key
@@ -170,3 +171,38 @@ def test_progress_leaves_cells_an_earlier_run_finished_out_of_the_time_left(caps
     progress.on_trial_complete(0, [], trial)
     line = capsys.readouterr().out.strip()
     assert "[1/3 done, 1 min 40 s elapsed, ~1 min 40 s left]" in line
+
+
+def test_a_diffusion_arm_is_named_for_what_it_is_and_reads_back():
+    cell = Cell.of_gan("ddpm", 50, 0)
+    assert (cell.arm, cell.gan, cell.is_gan) == ("diffusion:ddpm", "ddpm", True)
+    assert cell.run_name == cell.gan_key == "diffusion:ddpm-n50-s0"
+    assert cell.gan_run_name == "train:ddpm-n50-s0"  # a training names its family alone
+    assert Cell.from_run_name("train:ddpm-n50-s0") == cell
+    assert Cell.from_run_name("tune:ddpm-n50-s0") == cell
+    assert Cell.from_run_name("diffusion:ddpm-n50-s0") == cell
+    combined = Cell("classic+diffusion:ddpm", 50, 0)
+    assert Cell.from_run_name(combined.run_name) == combined
+    # classic+ reads the very fill of its plain arm's training
+    assert (combined.gan, combined.gan_key, combined.gan_run_name) == (
+        "ddpm", "diffusion:ddpm-n50-s0", "train:ddpm-n50-s0")
+    assert combined.fill_count(50, 400) == cell.fill_count(50, 400) == 350
+    assert Cell.from_tags(cell.tags(KIND_GAN)) == cell
+
+
+@pytest.mark.parametrize(("name", "arm"), [
+    ("gan:dcgan-n50-s0", "gan:dcgan"), ("train:dcgan-n50-s0", "gan:dcgan"),
+    ("tune:fastgan-n200-s2", "gan:fastgan"), ("classic+gan:cyclegan-n500-s1",
+                                             "classic+gan:cyclegan"),
+    ("all-real-nall-s0", "all-real"), ("probe:occlude-25-n50-s0", "probe:occlude-25")])
+def test_the_names_of_earlier_sweeps_read_as_before(name, arm):
+    """Run names and results folders of sweeps before the diffusion arm (laptop-6, ...)."""
+    cell = Cell.from_run_name(name)
+    assert cell.arm == arm and cell.run_name in (name, f"{arm}-n{cell.budget}-s{cell.seed}")
+
+
+@pytest.mark.parametrize("name", ["train:gan:dcgan-n5-s0", "train:diffusion:ddpm-n5-s0",
+                                  "diffusion:-n5-s0"])
+def test_a_training_name_holds_the_family_alone(name):
+    with pytest.raises(RayganError, match="is not a run name of a cell"):
+        Cell.from_run_name(name)

@@ -177,8 +177,8 @@ def test_a_named_primary_needs_its_reference_and_the_default_stays_quiet():
 
 def test_the_profiles_are_the_names_the_command_line_lists_and_their_arms_the_registrys():
     from raygan.config import PROFILE_NAMES
-    from raygan.gans import GAN_ARMS
+    from raygan.gans import GENERATED_ARMS
     from raygan.profiles import ALL_ARMS
 
     assert tuple(PROFILES) == PROFILE_NAMES
-    assert ALL_ARMS == ("real", "oversample", "classic", *GAN_ARMS, "all-real")
+    assert ALL_ARMS == ("real", "oversample", "classic", *GENERATED_ARMS, "all-real")

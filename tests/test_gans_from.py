@@ -43,7 +43,7 @@ def _config(data: Path, tmp_path: Path, name: str, **over):
                    output=str(tmp_path / "runs"), sweep_name=name, **over)
 
 
-def _source(prep, uri: str, drop: tuple[str, ...] = ()) -> tuple[str, str]:
+def _source(prep, uri: str) -> tuple[str, str]:
     """Sweep `prep` in MLflow with one finished GAN training (params as a sweep logs them, a
     loss history over steps, a checkpoint and a sample grid); (parent id, GAN run id)."""
     cfg = prep.cfg
@@ -53,7 +53,6 @@ def _source(prep, uri: str, drop: tuple[str, ...] = ()) -> tuple[str, str]:
     cell = Cell.of_gan("dcgan", 5, 0)
     num_real = len(cell_split(prep.pools, 5, 0).malignant)
     params = training_params(cfg, cell, num_real, cell.fill_count(num_real, prep.fill_target))
-    params = {k: v for k, v in params.items() if k not in drop}  # a run from before a setting
     with tracking.child_run(ctx, RUN, params, cell.tags(KIND_GAN)) as run:
         for step in (5, 10, 15, 20):
             run.metrics({"loss/G": 1.0 / step, "quality/gap": 2.0 - step / 20}, step=step)
@@ -143,26 +142,33 @@ def test_other_gan_settings_or_data_are_not_reused_and_say_why(source, data_copy
     assert tracking.data_mismatch(src, {**mine, "data_fingerprint": tested}) == ""
 
 
-def test_a_run_from_before_a_setting_existed_is_reused_at_that_settings_default(
-        data_copy, tmp_path, monkeypatch):
-    """`compile` came after earlier sweeps ran: their GAN runs lack the param. They trained as
-    its default (False) does, so a sweep at the default reuses them; one that compiles not."""
+def test_a_gan_trained_before_a_setting_existed_is_reused_at_its_default(data_copy, tmp_path,
+                                                                         monkeypatch):
+    """A sweep of a raygan without the diffusion family's `sample_steps` and
+    `probe_sample_steps` (settings no GAN reads): its GAN runs lack those params, and a sweep
+    that keeps them at their defaults reuses the runs; one that changes a setting does not."""
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     uri = tracking.resolve_uri()
-    _source(prepare(_config(data_copy, tmp_path, "old"), log=lambda _: None), uri,
-            drop=("compile",))
-    smoke = profile_config("smoke")
-    for name, gan, reused in (("same", smoke.gan, 1),
-                              ("compiled", replace(smoke.gan, compile=True), 0)):
-        prep = prepare(_config(data_copy, tmp_path, name, gans_from="old", gan=gan),
-                       log=lambda _: None)
+    prep = prepare(_config(data_copy, tmp_path, "old"), log=lambda _: None)
+    cfg, cell = prep.cfg, Cell.of_gan("dcgan", 5, 0)
+    num_real = len(cell_split(prep.pools, 5, 0).malignant)
+    params = training_params(cfg, cell, num_real, cell.fill_count(num_real, prep.fill_target))
+    old = {k: v for k, v in params.items() if k not in ("sample_steps", "probe_sample_steps")}
+    ctx = _new_sweep(prep, uri)
+    with tracking.child_run(ctx, RUN, old, cell.tags(KIND_GAN)) as run:
+        run.metrics({"steps_trained": 20})
+    tracking.end_run(uri, ctx.parent_run_id)
+    for name, gan, reused in (("same", cfg.gan, 1),
+                              ("other", replace(cfg.gan, probe_sample_steps=3), 0)):
+        new = prepare(_config(data_copy, tmp_path, name, gans_from="old", gan=gan),
+                      log=lambda _: None)
         lines = []
-        copied = reuse_gans(prep.cfg, prep.pools, prep.fill_target, _new_sweep(prep, uri), {},
+        copied = reuse_gans(new.cfg, new.pools, new.fill_target, _new_sweep(new, uri), {},
                             lines.append)
         assert len(copied) == reused, lines
         if not reused:
-            assert lines[0] == (f"note: {RUN} of sweep old is not reused: compile absent "
-                                "there, True here")
+            assert lines[0] == (f"note: {RUN} of sweep old is not reused: probe_sample_steps "
+                                f"absent there, 3 here")
 
 
 def test_gans_from_an_unknown_sweep_or_another_store_fails_before_ray(

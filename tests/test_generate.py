@@ -169,6 +169,7 @@ def test_a_bad_checkpoint_is_one_line_before_any_work(capsys, tmp_path, trained,
     (["--checkpoint", "X"], "--checkpoint needs --count"),
     (["--checkpoint", "X", "--count", "2", "--sweep", "g"], "drop --sweep"),
     (["--checkpoint", "X", "--count", "0"], "--count must be between 1 and 1,000,000"),
+    (["--checkpoint", "X", "--count", "2", "--pairs", "3"], "only its sweep knows"),
 ])
 def test_generate_names_one_source(capsys, tmp_path, argv, needle):
     code = cli.main(["generate", "--out", str(tmp_path / "png"), *argv])
@@ -295,6 +296,67 @@ def test_overwrite_never_writes_over_a_png_no_manifest_lists(capsys, tmp_path, t
                  "--overwrite")
     assert "holds 000001.png, which no manifest.csv there lists" in msg
     assert sorted(p.name for p in out.iterdir()) == ["000001.png"]
+
+
+def test_pairs_put_the_images_nearest_to_the_cells_training_images_beside_them(
+        capsys, data_copy, tmp_path, trained):
+    from raygan.data import carve_validation, cell_split
+    from raygan.eval.memorization import measure
+    from raygan.fidelity_stage import held_out
+    from raygan.report_stage import sweep_data, sweep_folder
+
+    runs, out = tmp_path / "runs", tmp_path / "png"
+    saved_sweep(runs, "g", data_copy)
+    _log_sweep(trained[1])
+    capsys.readouterr()
+    assert cli.main(["generate", "--sweep", "g", "--run", RUN, "--count", "20", "--pairs", "3",
+                     "--out", str(out), "--output", str(runs)]) == 0
+    assert f"the 3 closest (generated, training) pairs in {out / 'pairs.png'}" in \
+        capsys.readouterr().out
+    # What they show, recomputed from the images written and the cell's training images.
+    _, cfg = sweep_folder("g", str(runs))
+    data = sweep_data(cfg, "g", None)
+    pools = carve_validation(data.train.y, cfg.val_fraction, cfg.split_seed, cfg.validation,
+                             data.train.groups)
+    split = cell_split(pools, 5, 0)
+    files = [r["file"] for r in _manifest(out)]
+    images = np.stack([np.asarray(Image.open(out / f)).transpose(2, 0, 1) for f in files])
+    x = data.train.x
+    expected = measure(images, x[split.malignant], x[held_out(pools, split)]).closest(3)
+    with open(out / "pairs.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["file"], r["training_image"]) for r in rows] == [
+        (files[p.fake], data.train.files[split.malignant[p.train]]) for p in expected]
+    assert [float(r["distance"]) for r in rows] == [round(p.distance, 6) for p in expected]
+    assert all(r["training_image"].startswith("train/malignant/") for r in rows)
+    grid = np.asarray(Image.open(out / "pairs.png"))  # the closest pair first: generated, train
+    up = lambda img: np.kron(img.transpose(1, 2, 0), np.ones((2, 2, 1), np.uint8))  # noqa: E731
+    np.testing.assert_array_equal(grid[10:74, 10:74], up(images[expected[0].fake]))
+    np.testing.assert_array_equal(grid[10:74, 76:140], up(x[split.malignant[expected[0].train]]))
+    # The pairs are the run's files: refused without --overwrite, replaced with it.
+    msg = _fails(capsys, "--sweep", "g", "--run", RUN, "--count", "4", "--out", str(out),
+                 "--output", str(runs))
+    assert "already holds manifest.csv and 20 PNGs and pairs.png and pairs.csv" in msg
+    assert cli.main(["generate", "--sweep", "g", "--run", RUN, "--count", "4", "--out", str(out),
+                     "--output", str(runs), "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [*files[:4], "manifest.csv"]
+
+
+def test_a_pairs_file_no_generate_wrote_is_never_written_over(tmp_path):
+    from raygan.errors import RayganError
+    from raygan.gans.export import previous_files
+
+    out = tmp_path / "png"
+    out.mkdir()
+    (out / "pairs.png").write_bytes(b"someone else's")
+    with pytest.raises(RayganError, match="already holds pairs.png; pass --overwrite"):
+        previous_files(out, 2, overwrite=False)
+    assert previous_files(out, 2, overwrite=True) == []  # kept, and nothing writes it
+    with pytest.raises(RayganError, match="holds pairs.png, which no earlier raygan generate"):
+        previous_files(out, 2, overwrite=True, pairs=True)
+    (out / "manifest.csv").write_text("file,index\n000000.png,0\n")  # an earlier generate's
+    assert previous_files(out, 2, overwrite=True, pairs=True) == [out / "manifest.csv",
+                                                                 out / "pairs.png"]
 
 
 def _artifact_file(run_name: str, name: str):

@@ -9,9 +9,13 @@ read without MLflow, the data or any training.
     trials.csv            each trial's cell and validation threshold (Youden's J)
     gates.csv             each GAN run's quality gate: steps, final gap, verdict
     curves.csv            each GAN run's quality/gap against step
-    fidelity.csv          FD, KID, near-copies and CAS per GAN run (when the report measured them)
+    fidelity.csv          per generated run (when the report measured them): FD, KID,
+                          precision, recall, density, coverage (and their k and sample size),
+                          near-copies of its training images (and of held-out real ones), the
+                          nearest-neighbour ratio's minimum, 5th percentile and median, CAS
 
-Scores, labels and numbers only: never an image, never a file name of the data.
+Scores, labels and numbers only: never an image (the closest generated/training pairs stay in
+the report folder), never a file name of the data.
 """
 
 from __future__ import annotations
@@ -32,7 +36,11 @@ from raygan.eval.numbers import TestSet, Trial
 
 FORMAT = 1  # sets.json's `format`: bump when a file's layout changes
 GATE_KEYS = ("arm", "budget", "seed", "steps", "max_steps", "stopped_early", "gap", "converged")
-FIDELITY_KEYS = ("arm", "budget", "seed", "fd", "kid", "near_copies", "cas_auc", "cas_acc",
+# A folder written before precision/recall/density/coverage and the nearest-neighbour ratios
+# lacks their columns; its report says they were not measured.
+FIDELITY_KEYS = ("arm", "budget", "seed", "fd", "kid", "near_copies", "real_near_copies",
+                 "nn_ratio_min", "nn_ratio_p05", "nn_ratio_median", "precision", "recall",
+                 "density", "coverage", "prdc_k", "prdc_images", "cas_auc", "cas_acc",
                  "test_auc", "converged")
 
 
@@ -132,7 +140,7 @@ def _typed(row: dict[str, str]) -> dict[str, Any]:
             continue
         if k == "budget":
             out[k] = parse_budget(v)
-        elif k in ("seed", "steps", "max_steps"):
+        elif k in ("seed", "steps", "max_steps", "prdc_k", "prdc_images"):
             out[k] = int(v)
         elif k == "stopped_early":
             out[k] = v == "True"

@@ -27,13 +27,19 @@ GATE_TEXT = (f"A GAN run passes the quality gate when its final `quality/gap` is
              f"every run that stopped early passes by construction. {MEMORIZATION_NOTE}")
 
 
-def gate_table(gates: list[Gate], cas: dict[Cell, float] | None = None) -> str:
-    """One row per GAN run: steps trained, early stop, final gap (marked where it reads below
-    the real-vs-real range), verdict (and CAS AUC)."""
+def gate_table(gates: list[Gate], cas: dict[Cell, float] | None = None,
+               copies: dict[Cell, float] | None = None) -> str:
+    """One row per generated run: steps trained, early stop, final gap (marked where it reads
+    below the real-vs-real range), verdict (and CAS AUC; and the fill's share of near-copies of
+    its training images, marked where the fill is made of training copies)."""
+    from raygan.eval.markdown import near_copy_cell
+
     head = "| GAN | N | seed | steps (max) | stopped early | final gap | converged |"
     sep = "|---|---|---|---|---|---|---|"
     if cas:
         head, sep = head + " CAS AUC |", sep + "---|"
+    if copies:
+        head, sep = head + " near-copies |", sep + "---|"
     lines = [head, sep]
     for g in gates:
         gap = "" if not math.isfinite(g.gap) else f"{g.gap:.2f}"
@@ -44,6 +50,9 @@ def gate_table(gates: list[Gate], cas: dict[Cell, float] | None = None) -> str:
         if cas:
             value = cas.get(g.cell)
             row += f" {value:.3f} |" if value is not None else " |"
+        if copies:
+            share = copies.get(g.cell)
+            row += f" {near_copy_cell(share)} |" if share is not None else " |"
         lines.append(row)
     return "\n".join(lines)
 

@@ -1,40 +1,57 @@
 """Fidelity of generated images without downloadable weights: features of an in-project
-classifier, Fréchet distance, KID and a memorization check. It trains nothing: the feature
-extractor and the Classification Accuracy Score's classifier train in `raygan.fidelity_stage`."""
+classifier, Fréchet distance, KID, precision / recall / density / coverage, and the memorization
+check of `raygan.eval.memorization`. It trains nothing: the feature extractor and the
+Classification Accuracy Score's classifier train in `raygan.fidelity_stage`."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import math
 import os
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from scipy import linalg
 
+from raygan.cell import Cell
 from raygan.classifiers import Classifier, build_classifier
-from raygan.images import check_images, resize, to_float
+from raygan.eval.memorization import (
+    NEAR_COPY_RMS,
+    NEAR_COPY_SIZE,
+    Memorization,
+    flat_unit,
+    measure,
+    near_copy_share,
+    nearest,
+)
+from raygan.images import check_images, to_float
 
 __all__ = [
     "NEAR_COPY_RMS",
+    "PRDC_K",
     "FeatureExtractor",
+    "GeneratedRun",
+    "fidelity_row",
+    "fidelity_rows",
     "frechet_distance",
     "kid",
     "near_copy_share",
     "nearest_real_distances",
     "optional_inception_fid",
+    "prdc",
     "real_nn_baseline",
 ]
 
-# A generated image whose nearest real training image is within this per-pixel RMS (32 px, [0, 1])
-# counts as a near copy. Measured on skin-cancer-mvb (64 px load, 32 px compare): the distance of
-# each real train image to its nearest OTHER train image has 1st percentile 0.022 (median 0.067),
-# and held-out test images reach their nearest train image within 0.020 for only 5 of 660 (0.8 %),
-# all of them re-captures of a training lesion that the leakage audit also flags. So 0.02 means
-# "as close to a training image as a second photo of the same lesion": a generator that does not
-# memorize puts about 1 % of its images below it, the same as fresh real data.
-NEAR_COPY_RMS = 0.02
-NEAR_COPY_SIZE = 32  # px, the side both image sets are resized to before comparing
+# Nearest neighbours that set the radius of each point's ball in precision, recall, density and
+# coverage: Naeem et al. (2020) recommend k = 5, with which coverage of two samples of one
+# distribution is about 1 - 1/2^k = 0.97 for any sample size.
+PRDC_K = 5
+PRDC_IMAGES = 500  # at most this many real and as many generated images per run (equal sizes)
+PRDC_KEYS = ("precision", "recall", "density", "coverage")
 
 _FID_EPS = 1e-6  # added to both covariance diagonals when their product is singular
 
@@ -218,31 +235,6 @@ class _TensorImages(torch.utils.data.Dataset):
         return self.images[i]
 
 
-def _flat_unit(images: np.ndarray, size: int) -> np.ndarray:
-    """(n, 3 * size * size) float64 in [0, 1], resized with antialiasing."""
-    t = torch.from_numpy(images).double().div_(255.0)
-    return resize(t, size).reshape(len(images), -1).numpy()
-
-
-def _nearest(
-    query: np.ndarray, ref: np.ndarray, exclude_self: bool = False, chunk: int = 512
-) -> np.ndarray:
-    """Per-pixel RMS distance of each query row to its nearest ref row."""
-    ref_sq = (ref * ref).sum(1)
-    out = np.empty(len(query))
-    for start in range(0, len(query), chunk):
-        q = query[start : start + chunk]
-        d2 = (q * q).sum(1)[:, None] + ref_sq[None] - 2.0 * q @ ref.T
-        if exclude_self:
-            rows = np.arange(len(q))
-            d2[rows, start + rows] = np.inf
-        best = d2.argmin(1)
-        # The expansion above cancels badly near 0; recompute the winner exactly, so that an
-        # exact copy reads 0 and not rounding noise.
-        out[start : start + len(q)] = np.sqrt(((q - ref[best]) ** 2).mean(1))
-    return out
-
-
 def nearest_real_distances(
     fake: np.ndarray, real: np.ndarray, size: int = NEAR_COPY_SIZE
 ) -> np.ndarray:
@@ -250,7 +242,7 @@ def nearest_real_distances(
     fake, real = check_images(fake, "fake"), check_images(real, "real")
     if len(real) == 0:
         raise ValueError("real must hold at least one image")
-    return _nearest(_flat_unit(fake, size), _flat_unit(real, size))
+    return nearest(flat_unit(fake, size), flat_unit(real, size))[0]
 
 
 def real_nn_baseline(real: np.ndarray, size: int = NEAR_COPY_SIZE) -> np.ndarray:
@@ -258,13 +250,76 @@ def real_nn_baseline(real: np.ndarray, size: int = NEAR_COPY_SIZE) -> np.ndarray
     real = check_images(real, "real")
     if len(real) < 2:
         raise ValueError("real must hold at least two images")
-    flat = _flat_unit(real, size)
-    return _nearest(flat, flat, exclude_self=True)
+    flat = flat_unit(real, size)
+    return nearest(flat, flat, exclude_self=True)[0]
 
 
-def near_copy_share(distances: np.ndarray, threshold: float = NEAR_COPY_RMS) -> float:
-    """Share of generated images within `threshold` of a real image (memorized near copies)."""
-    d = np.asarray(distances, dtype=float)
-    if d.ndim != 1 or d.size == 0:
-        raise ValueError(f"distances must be a non-empty 1-D array, got shape {d.shape}")
-    return float(np.mean(d <= threshold))
+def prdc(real_feat: np.ndarray, fake_feat: np.ndarray, k: int = PRDC_K) -> dict[str, float]:
+    """Precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al. 2020)
+    of `fake_feat` against `real_feat`, by the maintained `prdc` package: each point's ball
+    reaches its k-th nearest neighbour of its own set. Precision: share of fakes inside some
+    real ball (realism); recall: share of reals inside some fake ball (diversity: a collapsed
+    or copying generator's balls shrink to its repeats, so recall falls); density: real balls
+    per fake over k; coverage: share of reals whose ball holds a fake. NaN for all four where a
+    set holds k + 1 points or fewer (the package needs k + 2)."""
+    a, b = _check_features(real_feat, "real_feat", 1), _check_features(fake_feat, "fake_feat", 1)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature dimensions differ: {a.shape[1]} and {b.shape[1]}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if min(len(a), len(b)) < k + 2:
+        return dict.fromkeys(PRDC_KEYS, math.nan)
+    from prdc import compute_prdc
+
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints the set sizes
+        scores = compute_prdc(a, b, k)
+    return {key: float(scores[key]) for key in PRDC_KEYS}
+
+
+@dataclass(frozen=True)
+class GeneratedRun:
+    """One generated fill and the real images it is measured against."""
+
+    cell: Cell  # the generated arm's cell (its arm, budget and seed)
+    fake: np.ndarray  # the first images of its fill, uint8 NCHW
+    train: np.ndarray  # the cell's N real malignant training images: what the generator saw
+    held_out: np.ndarray  # real malignant training images outside the cell's budget (unseen)
+
+
+def fidelity_row(run: GeneratedRun, real_feat: np.ndarray, extractor,
+                 test_auc: dict[Cell, float], k: int = PRDC_K,
+                 max_images: int = PRDC_IMAGES) -> tuple[dict[str, Any], Memorization]:
+    """One generated run's row: domain-feature Fréchet distance and KID of its fill against
+    `real_feat` (the features of every real malignant training image); precision, recall,
+    density and coverage (k = `k`) of its fill against its held-out real malignant images, at
+    most `max_images` of each, as many of each (the first images of the fill, a seeded draw of
+    the held-out images); its memorization summary (`Memorization.summary`) against its own N
+    training images; and the downstream test AUC of its arm. Returned with its
+    `Memorization`, whose closest pairs the report draws."""
+    feat = extractor.features(run.fake)
+    kid_mean, _ = kid(feat, real_feat, subsets=20, subset_size=min(100, len(run.fake)))
+    n = min(len(run.fake), len(run.held_out), max_images)
+    if n:
+        pick = np.sort(np.random.default_rng(0).permutation(len(run.held_out))[:n])
+        scores = prdc(extractor.features(run.held_out[pick]), feat[:n], k)
+    else:
+        scores = dict.fromkeys(PRDC_KEYS, math.nan)
+    memo = measure(run.fake, run.train, run.held_out)
+    row = {"arm": run.cell.arm, "budget": run.cell.budget, "seed": run.cell.seed,
+           "fd": frechet_distance(feat, real_feat), "kid": kid_mean, **memo.summary(),
+           **scores, "prdc_k": k, "prdc_images": n,
+           "test_auc": test_auc.get(run.cell, math.nan)}
+    return row, memo
+
+
+def fidelity_rows(runs: list[GeneratedRun], real_malignant: np.ndarray, extractor,
+                  test_auc: dict[Cell, float], k: int = PRDC_K, max_images: int = PRDC_IMAGES
+                  ) -> tuple[list[dict[str, Any]], dict[Cell, Memorization]]:
+    """`fidelity_row` of every run, in cell order, against `real_malignant` (every real
+    malignant training image), with each run's `Memorization` by cell."""
+    real_feat = extractor.features(real_malignant)
+    rows, memos = [], {}
+    for run in sorted(runs, key=lambda r: r.cell.sort_key):
+        row, memos[run.cell] = fidelity_row(run, real_feat, extractor, test_auc, k, max_images)
+        rows.append(row)
+    return rows, memos

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from raygan.cell import Gate, budget_key
+from raygan.cell import Gate, budget_key, is_generated
 from raygan.eval.numbers import ALPHA, POWER, PUBLISHED, _arms
 from raygan.eval.verdicts import ALPHA as VERDICT_ALPHA
 from raygan.eval.verdicts import MAX_SEEDS, verdict_counts
@@ -243,15 +243,38 @@ def across_seeds_table(comps: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def near_copy_cell(share: float) -> str:
+    """A run's share of near-copies, marked where the fill is made of training copies."""
+    from raygan.eval.memorization import COPIED_FILL, copied
+
+    mark = f" (**training copies**: {COPIED_FILL:.0%} or more)" if copied(share) else ""
+    return f"{share:.1%}{mark}"
+
+
+def _measured(rows: list[dict[str, Any]], key: str) -> bool:
+    return any(key in r for r in rows)
+
+
 def fidelity_table(rows: list[dict[str, Any]]) -> str:
-    with_cas = any("cas_auc" in r for r in rows)
-    head = "| arm | N | seed | domain FD | KID | near-copies |" + (" CAS AUC |" if with_cas else "")
+    """One row per generated run: domain FD, KID, precision / recall / density / coverage (where
+    measured), near-copies, the nearest-neighbour ratio (where measured), CAS (where measured),
+    the arm's test AUC and the gate's verdict."""
+    with_cas, with_prdc = _measured(rows, "cas_auc"), _measured(rows, "recall")
+    with_ratio = _measured(rows, "nn_ratio_median")
+    head = ("| arm | N | seed | domain FD | KID |"
+            + (" precision | recall | density | coverage |" if with_prdc else "")
+            + " near-copies |" + (" NN ratio min / median |" if with_ratio else "")
+            + (" CAS AUC |" if with_cas else ""))
     lines = [head + " test AUC | GAN converged |", "|---" * (head.count("|") + 1) + "|"]
     for r in rows:
         cas = f" {_fmt(r.get('cas_auc', math.nan))} |" if with_cas else ""
+        prdc = "".join(f" {_fmt(r.get(k, math.nan), 2)} |"
+                       for k in ("precision", "recall", "density", "coverage")) if with_prdc else ""
+        ratio = (f" {_fmt(r.get('nn_ratio_min', math.nan), 2)} / "
+                 f"{_fmt(r.get('nn_ratio_median', math.nan), 2)} |") if with_ratio else ""
         lines.append(f"| {r['arm']} | {r['budget']} | {r['seed']} | {r['fd']:.2f} | "
-                     f"{r['kid']:.4f} | {r['near_copies']:.1%} |{cas} {_fmt(r['test_auc'])} | "
-                     f"{r.get('converged', 'unknown')} |")
+                     f"{r['kid']:.4f} |{prdc} {near_copy_cell(r['near_copies'])} |{ratio}{cas} "
+                     f"{_fmt(r['test_auc'])} | {r.get('converged', 'unknown')} |")
     return "\n".join(lines)
 
 
@@ -270,7 +293,8 @@ def _cas_note(fidelity: list[dict[str, Any]], rows: list[dict[str, Any]]) -> lis
 
 
 def fidelity_correlation_table(corrs: list[dict[str, Any]]) -> str:
-    names = {"fd": "domain FD", "kid": "KID", "cas_auc": "CAS AUC"}
+    names = {"fd": "domain FD", "kid": "KID", "recall": "recall", "coverage": "coverage",
+             "cas_auc": "CAS AUC"}
     lines = ["| N | measure | GAN runs | Spearman rho with test AUC | p |", "|---|---|---|---|---|"]
     for c in corrs:
         lines.append(f"| {c['budget']} | {names[c['measure']]} | {c['n']} | {c['rho']:+.2f} | "
@@ -386,9 +410,10 @@ def unseen_note(comps: list[dict[str, Any]], metric: str, ref: str = "oversample
 
 
 def _gan_rows(comps: list[dict[str, Any]], level: str, ref: str) -> list[dict[str, Any]]:
-    """The comparisons of each GAN fill against `ref` at one level ("seed" or "seeds")."""
+    """The comparisons of each generated fill (`gan:*`, `diffusion:*`) against `ref` at one
+    level ("seed" or "seeds")."""
     return [c for c in comps if c["level"] == level and c["ref"] == ref
-            and c["arm"].startswith("gan:")]
+            and is_generated(c["arm"])]
 
 
 def _pfmt_adj(p: float) -> str:

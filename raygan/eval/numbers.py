@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from raygan.cell import Cell, Trial, budget_key
+from raygan.cell import Trial, budget_key
 from raygan.errors import RayganError
 from raygan.eval.stats import (
     bootstrap_mean_ci,
@@ -176,29 +176,6 @@ def comparisons(trials: list[Trial], y: np.ndarray) -> list[dict[str, Any]]:
 
 
 
-def fidelity_rows(fakes: dict[tuple[str, int, int], np.ndarray], real_malignant: np.ndarray,
-                  budget_images: dict[tuple[int, int], np.ndarray], extractor,
-                  test_auc: dict[tuple[str, int, int], float]) -> list[dict[str, Any]]:
-    """Per GAN cell (gan, budget, seed): domain-feature Fréchet distance and KID of its fill
-    against every real malignant training image, its share of near-copies of its own N
-    training images, and the downstream test AUC of its arm."""
-    from raygan.eval.fidelity import frechet_distance, kid, near_copy_share, nearest_real_distances
-
-    real_feat = extractor.features(real_malignant)
-    rows = []
-    for (gan, budget, seed), fake in sorted(fakes.items()):
-        feat = extractor.features(fake)
-        kid_mean, _ = kid(feat, real_feat, subsets=20, subset_size=min(100, len(fake)))
-        arm = Cell.of_gan(gan, budget, seed).arm
-        rows.append({"arm": arm, "budget": budget, "seed": seed,
-                     "fd": frechet_distance(feat, real_feat), "kid": kid_mean,
-                     "near_copies": near_copy_share(nearest_real_distances(
-                         fake, budget_images[(budget, seed)])),
-                     "test_auc": test_auc.get((arm, budget, seed), math.nan)})
-    return rows
-
-
-
 def fidelity_correlations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per budget, Spearman's rho (and its p) between each fidelity measure and the test AUC of
     the GAN's arm, over that budget's GAN runs (every GAN and seed). Lower FD and KID mean
@@ -208,7 +185,7 @@ def fidelity_correlations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for budget in sorted({r["budget"] for r in rows}, key=budget_key):
         rs = [r for r in rows if r["budget"] == budget and not math.isnan(r["test_auc"])]
-        for measure in ("fd", "kid", "cas_auc"):
+        for measure in ("fd", "kid", "recall", "coverage", "cas_auc"):
             rs_m = [r for r in rs if measure in r and not math.isnan(r[measure])]
             a, b = [r[measure] for r in rs_m], [r["test_auc"] for r in rs_m]
             if len(rs_m) < 3 or len(set(a)) < 2 or len(set(b)) < 2:  # rho is undefined

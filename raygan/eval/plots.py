@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from raygan.cell import ALL
+from raygan.cell import ALL, is_generated
 from raygan.eval.numbers import ALPHA, _arms
 
 
@@ -150,7 +150,7 @@ def _over_budgets(ax, cells, arms: list[str], budgets: list[int], colors: dict[s
         bs = [b for b in budgets if (arm, b) in cells]
         vals, mean, lo, hi = (list(x) for x in zip(*(cells[(arm, b)] for b in bs), strict=True))
         color = colors[arm]
-        ax.plot(bs, mean, "-" if arm.startswith("gan:") else "--", marker="o", color=color,
+        ax.plot(bs, mean, "-" if is_generated(arm) else "--", marker="o", color=color,
                 label=arm)
         if len(bs) > 1:
             ax.fill_between(bs, lo, hi, color=color, alpha=0.12)

@@ -170,6 +170,9 @@ class QualityProbe:
         }
 
     def __call__(self, gan: GAN) -> dict[str, float]:
-        """Probe `gan` on its fixed probe images (the same latents at every step)."""
-        return self.measure_images(gan.generate(max(self.num_fakes, self.size_b), PROBE_SEED))
+        """Probe `gan` on its fixed probe images (the same latents at every step), sampled as
+        a probe samples (a diffusion family with its `probe_sample_steps`)."""
+        with gan.probe_sampling():
+            fake = gan.generate(max(self.num_fakes, self.size_b), PROBE_SEED)
+        return self.measure_images(fake)
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from raygan.artifacts import REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE
+from raygan.artifacts import PAIRS_DIR, REPORT_FILE, SAMPLES_DIR, SUMMARY_FILE
 from raygan.cell import Cell, Gate
+from raygan.eval.bundle import FIDELITY_KEYS
 from raygan.eval.convergence import (
     GATE_TEXT,
     convergence_png,
@@ -37,6 +38,13 @@ from raygan.eval.markdown import (
     verdict_count_text,
     verdict_table,
 )
+from raygan.eval.memorization import (
+    COPIED_FILL,
+    NEAR_COPY_RMS,
+    NEAR_COPY_SIZE,
+    PAIRS_SHOWN,
+    copied,
+)
 from raygan.eval.numbers import (
     TestSet,
     Trial,
@@ -51,6 +59,79 @@ from raygan.eval.quality import GATE_GAP
 from raygan.eval.verdicts import Primary, primary_family, secondary_families
 
 __all__ = ["TestSet", "check_paired", "set_title", "write_report"]
+
+NEAR_COPIES_TEXT = (f"Near-copies: share of generated images within {NEAR_COPY_RMS:g} per-pixel "
+                    f"RMS ({NEAR_COPY_SIZE} px, [0, 1] scale) of one of the N real training "
+                    "images of their cell, as close as a second photo of the same lesion (fresh "
+                    "real images: about 1 %).")
+COPIES_NONE = (f"No fill holds {COPIED_FILL:.0%} or more near-copies of its cell's training "
+               "images.")
+
+
+def copies_sentence(fidelity: list[dict[str, Any]]) -> str:
+    """The sentence that names every run whose fill is made of training copies; '' if none."""
+    runs = [r for r in fidelity if "near_copies" in r and copied(r["near_copies"])]
+    if not runs:
+        return ""
+    cells = ", ".join(f"{r['arm']} N={r['budget']} seed {r['seed']} ({r['near_copies']:.0%})"
+                      for r in runs)
+    return (f"{len(runs)} generated fill{'s are' if len(runs) > 1 else ' is'} made of training "
+            f"copies ({COPIED_FILL:.0%} or more of the images are near-copies of the cell's N "
+            f"real training images): {cells}. A fill made of training copies is not a "
+            "synthetic fill: its arm oversamples the real images through a generator, and its "
+            "comparisons say nothing about synthesis.")
+
+
+def prdc_note(fidelity: list[dict[str, Any]]) -> list[str]:
+    """The paragraph that explains precision, recall, density, coverage and the
+    nearest-neighbour ratio, or says that the sweep's fidelity section did not measure them."""
+    if not any("recall" in r for r in fidelity):
+        return ["Precision, recall, density and coverage, and the nearest-neighbour ratio of "
+                "the memorization check, were not measured for this sweep (its fidelity "
+                "section predates them); `raygan report --name NAME --fidelity` on the sweep "
+                "measures them.", ""]
+    k = int(next(r["prdc_k"] for r in fidelity if "prdc_k" in r))
+    sizes = sorted({int(r["prdc_images"]) for r in fidelity if "prdc_images" in r})
+    size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}"
+    return [f"Precision, recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al. "
+            f"2020), k = {k}, in the same features: each run's fill against as many real "
+            "malignant training images that its generator never saw (outside its cell's "
+            f"budget; {size} of each per run). Precision is the share of generated images "
+            "inside the real images' k-nearest-neighbour balls (realism), recall the share of "
+            "real images inside the generated images' balls (diversity), density the mean "
+            "number of real balls a generated image falls in over k (about 1 for two samples of "
+            "one distribution), coverage the share of real balls that hold a generated image. "
+            "Recall is the number that tells a collapsed generator, or one that repeats a few "
+            "training images, from a diverse one: repeats shrink the generated balls to "
+            "nothing, so recall falls to 0 while precision stays high. A generator that hands "
+            "back each of many training images about once reads as diverse to all four (they "
+            "are real images); the near-copies and the NN ratio catch it. NN ratio: each "
+            "generated image's distance to its nearest "
+            "training image (pixels, as for near-copies) over the median distance of the "
+            "held-out real images to the same training images; 1 = as far from the training "
+            "set as a fresh lesion, 0 = a copy (minimum and median over the fill).", ""]
+
+
+def _pairs_section(out: Path, fidelity: list[dict[str, Any]], pairs: dict[Cell, bytes] | None,
+                   paths: list) -> list[str]:
+    """Each run's closest (generated, training) pairs, written to out/pairs/ (the report folder
+    alone: a results folder keeps no images); a results folder's report says where they are."""
+    if not pairs:
+        return ["The closest (generated, training) pairs of each run are images, which a "
+                "results folder does not keep: `raygan report --name NAME --fidelity` on the "
+                "sweep draws them into its report folder.", ""]
+    (out / PAIRS_DIR).mkdir(exist_ok=True)
+    md = ["### Closest (generated, training) pairs", "",
+          f"Per run, the {PAIRS_SHOWN} generated images nearest to a training image of their "
+          "cell: each generated image (left) beside its nearest training image (right), "
+          "captioned with its rank, RMS distance and NN ratio. A fill of copies shows the same "
+          "picture twice.", ""]
+    for cell in sorted(pairs, key=lambda c: c.sort_key):
+        path = out / PAIRS_DIR / f"{cell.run_name.replace(':', '_')}.png"
+        path.write_bytes(pairs[cell])
+        paths.append(path)
+        md += [f"**{cell.run_name}**", "", f"![{cell.run_name}]({PAIRS_DIR}/{path.name})", ""]
+    return md
 
 
 def set_title(ts: TestSet) -> str:
@@ -173,7 +254,8 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                  curves: dict[Cell, list[tuple[int, float]]] | None = None,
                  external: list[TestSet] | None = None,
                  primary: Primary | None = None, classifier: str = "",
-                 grid: GridStatus | None = None) -> list:
+                 grid: GridStatus | None = None,
+                 pairs: dict[Cell, bytes] | None = None) -> list:
     """Write report.md, budget_plot.png, comparisons.csv and sample grids to `out_dir`;
     returns the paths written. `trials` and `y` are the sweep's own test split; each of
     `external` is another test set (an external collection, or the split without its leaked
@@ -182,7 +264,8 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     the report leads with its verdicts on the test split. `classifier` names the model every
     trial of the sweep trained (one per sweep: its conclusions are that classifier's). `grid`
     is the sweep's grid against its finished runs: a partial one titles the report partial and
-    lists the missing cells."""
+    lists the missing cells. `pairs` holds, per generated run, the PNG of its closest
+    (generated, training) pairs (the fidelity stage's; a results folder keeps no images)."""
     import csv
     import dataclasses
 
@@ -233,6 +316,9 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
                 w.writerows({"test_set": ts.name, "family": fam, **r} for r in fam_rows)
     seeds = sorted({t.seed for t in trials})
     gate_line = [f"- {gate_conclusion(gates)}"] if gates is not None else []
+    copied_runs = copies_sentence(fidelity or [])
+    if copied_runs:
+        gate_line.append(f"- {copied_runs}")
     md = [*_head(f"raygan report: {title}", grid, title),
           f"{len(trials)} classifier trials; {len(seeds)} seed(s) ({', '.join(map(str, seeds))});"
           f" {len(sets)} test set{'s' if len(sets) > 1 else ''}: "
@@ -253,7 +339,11 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
     if gates:
         cas = {Cell(r["arm"], r["budget"], r["seed"]): r["cas_auc"] for r in fidelity or []
                if "cas_auc" in r}
-        md += ["## GAN quality gate", "", GATE_TEXT, "", gate_table(gates, cas), ""]
+        copies = {Cell(r["arm"], r["budget"], r["seed"]): r["near_copies"]
+                  for r in fidelity or [] if "near_copies" in r}
+        md += ["## GAN quality gate", "", GATE_TEXT, "", gate_table(gates, cas, copies), ""]
+        if copies:
+            md += [copied_runs or COPIES_NONE, ""]
         by_band = gate_cas_table(gates, cas)
         if by_band:
             md += ["What the gate says about CAS: the GAN runs by their final gap, with their "
@@ -270,19 +360,17 @@ def write_report(trials: list[Trial], y: np.ndarray, out_dir, title: str,
         paths.append(path)
         paths.append(out / "fidelity.csv")
         with paths[-1].open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["arm", "budget", "seed", "fd", "kid", "near_copies",
-                                              "cas_auc", "cas_acc", "test_auc", "converged"],
-                               extrasaction="ignore")
+            w = csv.DictWriter(f, fieldnames=list(FIDELITY_KEYS), extrasaction="ignore")
             w.writeheader()
             w.writerows(fidelity)
         md += ["## Fidelity against downstream AUC", "",
                "Fréchet distance and KID on the features of the study's CNN trained in-project "
                "on the real training split (no Inception weights can be downloaded here): a "
                "relative measure between arms of this report, not comparable to published FID "
-               "values. Near-copies: share of generated images whose nearest of the N real "
-               "training images is closer than the typical real-to-real distance.", "",
-               *_cas_note(fidelity, rows),
-               fidelity_table(fidelity), "", "![fidelity against AUC](fidelity_plot.png)", ""]
+               f"values. {NEAR_COPIES_TEXT}", "",
+               *prdc_note(fidelity), *_cas_note(fidelity, rows),
+               fidelity_table(fidelity), "", "![fidelity against AUC](fidelity_plot.png)", "",
+               *_pairs_section(out, fidelity, pairs, paths)]
         corrs = fidelity_correlations(fidelity)
         if corrs:
             md += ["Rank correlation of each fidelity measure with the test AUC of the GAN's "

@@ -17,8 +17,9 @@ TOST; non-inferiority), and each cell gets exactly one verdict word:
 "Not significant" is never a verdict: a cell without one says how many seeds it would need.
 Shortcut probes (`probe:*`) are measurements of the data, not arms under test: no family, primary
 or secondary, holds them (the report gives them a section of their own, eval/probes.py), and
-`classic+gan:*` arms, which add classic augmentation to a fill, stay out of the primary family
-that the sweep declared over the plain fills: they are in the exploratory one.
+`classic+gan:*` / `classic+diffusion:*` arms, which add classic augmentation to a fill, stay out
+of the primary family that the sweep declared over the plain fills (every `gan:*` and
+`diffusion:*` arm): they are in the exploratory one.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from raygan.cell import GAN_ARM_PREFIX, PROBE_PREFIX, budget_key
+from raygan.cell import PROBE_PREFIX, budget_key, is_generated
 from raygan.config import PRIMARY_REFS, check_primary
 from raygan.eval.stats import (
     FIGURES_OF_MERIT,
@@ -85,8 +86,9 @@ class Primary:
 
 
 def is_generative(arm: str) -> bool:
-    """An arm that fills with a generator's images."""
-    return arm.startswith(GAN_ARM_PREFIX)
+    """An arm that fills with a generator's images: a GAN's (`gan:*`) or a diffusion
+    model's (`diffusion:*`); its classic-augmented `classic+` arm is not one."""
+    return is_generated(arm)
 
 
 def crossed_rows(trials: list, y: np.ndarray, metric: str, ref: str,

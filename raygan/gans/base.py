@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from raygan.cell import GAN_ARM_PREFIX
+from raygan.cell import GAN_ARM_PREFIX, GENERATED_PREFIXES, family_arm
 from raygan.config import GANConfig
 from raygan.gans.diffaugment import diff_augment
 from raygan.gans.layers import unwrap
@@ -23,13 +23,20 @@ SAMPLE_CHUNK = 64  # images per generator call when sampling; fixed so pixels ne
 
 
 def register(cls: type[GAN]) -> type[GAN]:
-    """Class decorator: make a family available as its arm `gan:<cls.name>`. The registry keeps
-    the order of registration, which is the order of the grid's GAN arms (see __init__.py)."""
+    """Class decorator: make a family available as its arm `<cls.arm_prefix><cls.name>`
+    (`gan:dcgan`, `diffusion:ddpm`). The registry keeps the order of registration, which is the
+    order of the grid's generated-fill arms (see __init__.py)."""
     if cls.name in REGISTRY:
         raise ValueError(f"GAN {cls.name!r} is registered twice")
     if not getattr(cls, "memory_slope_mib", 0) > 0:
         raise ValueError(f"GAN {cls.name!r} declares no memory_slope_mib (see base.GAN)")
-    cls.arm = GAN_ARM_PREFIX + cls.name
+    if cls.arm_prefix not in GENERATED_PREFIXES:
+        raise ValueError(f"family {cls.name!r}: arm prefix {cls.arm_prefix!r} is none of "
+                         f"{', '.join(GENERATED_PREFIXES)} (raygan/cell.py)")
+    if family_arm(cls.name) != cls.arm_prefix + cls.name:
+        raise ValueError(f"family {cls.name!r}: its arm {cls.arm_prefix + cls.name!r} is not "
+                         f"{family_arm(cls.name)!r}; name it in raygan/cell.py FAMILY_PREFIXES")
+    cls.arm = cls.arm_prefix + cls.name
     REGISTRY[cls.name] = cls
     return cls
 
@@ -58,7 +65,12 @@ class GAN:
     """
 
     name: ClassVar[str]
-    arm: ClassVar[str]  # `gan:<name>`: the grid arm filled with this family's images (register)
+    # What kind of model the family is, as its arm says: `gan:` or `diffusion:` (cell.py)
+    arm_prefix: ClassVar[str] = GAN_ARM_PREFIX
+    arm: ClassVar[str]  # `<arm_prefix><name>`: the grid arm filled with its images (register)
+    # Whether the CPU profiles (laptop, overnight) put the family's arm in their grid; False
+    # for a family too costly there, which a CPU sweep runs only when `--arms` names it
+    cpu_default: ClassVar[bool] = True
     # MiB of a CPU worker's peak memory per (image of its batch x pixel x channel of `width`):
     # the activation term that orchestrate/memory.py reserves from Ray for each worker. Each
     # family's figure is the larger of its two slopes measured by benchmarks/peak_memory.py.
@@ -73,6 +85,7 @@ class GAN:
 
     def __init__(self, cfg: GANConfig, resolution: int, seed: int, device: str = "cpu"):
         self.cfg, self.resolution, self.seed, self.device = cfg, resolution, seed, device
+        self.probing = False  # True while the quality probe samples (`probe_sampling`)
         self.upscaled = cfg.upscale or self.native_scale < 1.0
         self.gen_resolution = resolution // 2 if self.upscaled else resolution
         self.context: torch.Tensor | None = None
@@ -119,6 +132,12 @@ class GAN:
         """The generator's input for one image per RNG (latents, codes, or source images)."""
         raise NotImplementedError
 
+    def sample(self, G: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        """Images (float, [-1, 1]) that generator `G` makes of `generator_input`'s `inputs`:
+        one forward pass for a GAN; a family that samples iteratively (ddpm) overrides it and
+        must keep each image a function of its own input alone (no further randomness)."""
+        return G(inputs)
+
     # --- shared machinery ---------------------------------------------------------------------
     def set_context(self, images: np.ndarray) -> None:
         """Real images from outside the budget that a family may use (benign training images)."""
@@ -127,6 +146,17 @@ class GAN:
     def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """DiffAugment before every D call when `cfg.diffaugment` names a policy; else identity."""
         return diff_augment(x, self.cfg.diffaugment, gen) if self.cfg.diffaugment else x
+
+    @contextmanager
+    def probe_sampling(self) -> Iterator[None]:
+        """While inside, `generate` samples for the quality probe (eval/quality.py): a family
+        may sample more cheaply there (ddpm: `probe_sample_steps` denoising steps instead of
+        `sample_steps`); a GAN samples exactly as always."""
+        before, self.probing = self.probing, True
+        try:
+            yield
+        finally:
+            self.probing = before
 
     def can_stop(self) -> bool:
         """Whether the stop rule may end training now (PGGAN: only once fully grown)."""
@@ -183,7 +213,7 @@ class GAN:
         for lo in range(first, start + count, SAMPLE_CHUNK):
             rngs = [torch.Generator().manual_seed(latent_seed(seed, i))
                     for i in range(lo, lo + SAMPLE_CHUNK)]
-            fake = G(self.generator_input(rngs).to(self.device))
+            fake = self.sample(G, self.generator_input(rngs).to(self.device))
             if self.sr is not None:
                 fake = self.sr.upscale(self.nets, fake)
             imgs = to_uint8(fake).cpu()

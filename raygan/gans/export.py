@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from raygan.artifacts import MANIFEST_FILE
+from raygan.artifacts import MANIFEST_FILE, PAIRS_CSV, PAIRS_PNG
 from raygan.bounds import BOUNDS
 from raygan.errors import RayganError
 from raygan.gans.base import GAN, SAMPLE_CHUNK, latent_seed
@@ -42,18 +42,27 @@ def check_count(count: int | None) -> None:
                           "more images in several runs into separate --out folders")
 
 
-def previous_files(out: Path, count: int, overwrite: bool) -> list[Path]:
+def previous_files(out: Path, count: int, overwrite: bool, pairs: bool = False) -> list[Path]:
     """The files of an earlier `raygan generate` in `out` that writing `count` images there
-    replaces (its manifest and the PNGs it lists; nothing else), checked before any work: a
-    folder that holds a manifest or PNGs is refused without `overwrite`, and a PNG that no
-    manifest lists is never removed or written over."""
+    (and, with `pairs`, pairs.png and pairs.csv) replaces (its manifest, the PNGs it lists and
+    the pairs it wrote beside them; nothing else), checked before any work: a folder that holds
+    a manifest, PNGs or pairs is refused without `overwrite`, and a file that no earlier
+    generate wrote is never removed or written over."""
     manifest = out / MANIFEST_FILE
     pngs = sorted(p.name for p in out.glob("*.png")) if out.is_dir() else []
     has_manifest = manifest.is_file()
-    if not has_manifest and not pngs:
+    # pairs.png and pairs.csv are an earlier generate's where its manifest lies beside them.
+    drawn = [out / n for n in (PAIRS_PNG, PAIRS_CSV) if (out / n).is_file()]
+    pngs = [n for n in pngs if n != PAIRS_PNG]
+    if not has_manifest and not pngs and not drawn:
         return []
+    if drawn and not has_manifest and pairs:
+        raise RayganError(f"--out {out} holds {drawn[0].name}, which no earlier raygan generate "
+                          "there wrote and --pairs would write over; move it, or pick another "
+                          "--out")
     held = " and ".join([MANIFEST_FILE] * has_manifest
-                     + [f"{len(pngs)} PNG{'s' if len(pngs) != 1 else ''}"] * bool(pngs))
+                     + [f"{len(pngs)} PNG{'s' if len(pngs) != 1 else ''}"] * bool(pngs)
+                     + [p.name for p in drawn])
     if not overwrite:
         raise RayganError(f"--out {out} already holds {held}; pass --overwrite to replace the "
                           f"images of the earlier raygan generate (the PNGs its {MANIFEST_FILE} "
@@ -66,7 +75,8 @@ def previous_files(out: Path, count: int, overwrite: bool) -> list[Path]:
                           f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}, which "
                           f"no {MANIFEST_FILE} there lists and which this run would write over; "
                           "move them, or pick another --out")
-    return [out / n for n in sorted(listed & set(pngs))] + [manifest] * has_manifest
+    return ([out / n for n in sorted(listed & set(pngs))] + [manifest] * has_manifest
+            + drawn * has_manifest)
 
 
 def _listed(manifest: Path) -> set[str]:
@@ -134,12 +144,16 @@ def _columns(spec: GANSpec) -> dict[str, Any]:
 
 def export_cell(out: Path | str, spec: GANSpec, checkpoint: dict[str, Any],
                 context: np.ndarray, count: int, n_fill: int | None = None,
-                previous: Iterable[Path] = ()) -> Path:
+                previous: Iterable[Path] = (),
+                watch: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]] | None = None
+                ) -> Path:
     """Images 0 .. count-1 of a cell's trained GAN (rebuilt from `spec` and `checkpoint`, with
-    the cell's benign training images as `context`) streamed to `out` with their manifest."""
+    the cell's benign training images as `context`) streamed to `out` with their manifest;
+    `watch` sees each chunk on its way (e.g. `ClosestPairs.watch`) and hands it on."""
     gan = from_checkpoint(spec.family, spec.gan_config, spec.resolution, spec.seed, checkpoint,
                           context)
-    return write_samples(out, sample_chunks(gan, count, spec.seed), spec.seed, _columns(spec),
+    chunks = sample_chunks(gan, count, spec.seed)
+    return write_samples(out, watch(chunks) if watch else chunks, spec.seed, _columns(spec),
                          n_fill, previous)
 
 

@@ -7,13 +7,14 @@ estimated peak: a fixed part plus activations, linear in images per worker x pix
 GAN's width), with a slope per GAN family and per classifier that its class declares
 (`memory_slope_mib`).
 
-The figures come from `benchmarks/peak_memory.py` (2026-12-01, 2-core AMD EPYC, 24 GiB, no
-GPU, torch 2.14, 1 thread): peak RSS of a fresh process training each family for 3 steps at
-32 and 64 px, widths 8 and 16, batches 16 and 64 (results/peak_memory.json). The slope of a
-family is the larger of its two measured ones (between batch 16 and 64 at width 16, at 32 px
-and at 64 px); with it, the formula covers every measured point. Above 64 px it extrapolates:
-an estimate, not a measurement. On a GPU the activations live in GPU memory, which Ray does
-not count, so a GPU worker reserves the fixed part only.
+The figures come from `benchmarks/peak_memory.py` (2026-12-01, the ddpm family's 2026-12-06;
+2-core AMD EPYC, 24 GiB, no GPU, torch 2.14, 1 thread): peak RSS of a fresh process training
+each family for 3 steps at 32 and 64 px, widths 8 and 16, batches 16 and 64
+(results/peak_memory.json). The slope of a family is the larger of its two measured ones
+(between batch 16 and 64 at width 16, at 32 px and at 64 px); with it, the formula covers every
+measured point. Above 64 px it extrapolates: an estimate, not a measurement. On a GPU the
+activations live in GPU memory, which Ray does not count, so a GPU worker reserves the fixed
+part only.
 
 The classifiers' slopes come from `benchmarks/classifier_fit.py` (peak RSS of a fresh process
 fitting one epoch of 2637 random images, batch 64, 1 thread, at 32 and 64 px; each slope

@@ -6,6 +6,7 @@ classifier stage, resume, the report's gates, --fidelity, generate) finds it as 
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
+from raygan.config import GANConfig
 from raygan.data.dataset import EXTERNAL_KEY
 from raygan.errors import RayganError
 from raygan.tracking.store import FINISHED_GANS
@@ -27,6 +29,10 @@ DATA_SETTINGS = ("resolution", "geometry", "classes", "test_fraction", "val_frac
                  "split_seed", "validation")
 FINGERPRINT = "data_fingerprint."
 METRIC_BATCH = 1000  # MLflow takes at most 1000 metrics per log_batch
+# A GAN setting that a run's params lack was added to GANConfig after the run trained, and a new
+# setting's default keeps the behaviour from before it (sample_steps, which no GAN reads; r1 = 0,
+# the WGAN-GP loss PGGAN had): such a run trained as that default says.
+ADDED_SETTINGS = {f.name: str(f.default) for f in dataclasses.fields(GANConfig)}
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,8 @@ def copy_gan_runs(uri: str, source: Source, ctx: TrackingContext,
         if run is None:
             continue
         expected = {k: str(v)[:6000] for k, v in _flatten(params).items()}
-        differ = [k for k in expected if run.data.params.get(k) != expected[k]]
+        differ = [k for k in expected
+                  if run.data.params.get(k, ADDED_SETTINGS.get(k)) != expected[k]]
         if differ:
             k = differ[0]
             log(f"note: {name} of sweep {source.sweep} is not reused: {k} "

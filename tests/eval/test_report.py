@@ -8,6 +8,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from raygan.cell import Cell, Gate
+from raygan.eval.fidelity import GeneratedRun, fidelity_rows
 from raygan.eval.markdown import (
     across_seeds_table,
     comparison_table,
@@ -18,7 +19,7 @@ from raygan.eval.markdown import (
     summary_table,
     unseen_note,
 )
-from raygan.eval.numbers import Trial, comparisons, fidelity_correlations, fidelity_rows, per_trial
+from raygan.eval.numbers import Trial, comparisons, fidelity_correlations, per_trial
 from raygan.eval.plots import budget_figure, budget_plot_png
 from raygan.eval.report import write_report
 from raygan.eval.stats import min_detectable_diff
@@ -240,13 +241,18 @@ def test_fidelity_rows_rank_copies_above_noise():
     base = np.stack([np.stack([(yy * 8 + c * 40 + k) % 256 for c in range(3)])
                      for k in range(0, 240, 2)]).astype(np.uint8)
     real = base[:100]
-    noise = rng.integers(0, 256, (60, 3, 16, 16), dtype=np.uint8)
-    rows = fidelity_rows({("copy", 20, 0): real[:60].copy(), ("noise", 20, 0): noise},
-                         real, {(20, 0): real[:60]}, _ColourStats(),
-                         {("gan:copy", 20, 0): 0.8})
-    copy, noisy = rows
+    noise = rng.integers(0, 256, (50, 3, 16, 16), dtype=np.uint8)
+    train, held_out = real[0::2], real[1::2]  # the held-out images interleave the training ones
+    copy_cell, noise_cell = Cell("gan:copy", 20, 0), Cell("gan:noise", 20, 0)
+    rows, memos = fidelity_rows([GeneratedRun(noise_cell, noise, train, held_out),
+                                 GeneratedRun(copy_cell, train.copy(), train, held_out)],
+                                real, _ColourStats(), {copy_cell: 0.8})
+    copy, noisy = rows  # in the cells' order
     assert copy["near_copies"] == 1.0 and noisy["near_copies"] == 0.0
+    assert noisy["nn_ratio_min"] > copy["nn_ratio_median"] == 0.0
+    assert memos[copy_cell].nearest.tolist() == list(range(50))  # each copy finds its original
     assert copy["fd"] < noisy["fd"] and copy["kid"] < noisy["kid"]
+    assert copy["precision"] > 0.5 > noisy["precision"] and copy["prdc_images"] == 50
     assert copy["test_auc"] == 0.8 and np.isnan(noisy["test_auc"])
     assert "| gan:copy | 20 | 0 |" in fidelity_table(rows)
 

@@ -14,7 +14,8 @@ from raygan.config import GANConfig
 from raygan.gans import REGISTRY, build_gan, fit_gan
 
 RES = 32
-CFG = GANConfig(z_dim=16, width=8, batch_size=8, steps=3, checkpoint_every=10, log_every=1)
+CFG = GANConfig(z_dim=16, width=8, batch_size=8, steps=3, checkpoint_every=10, log_every=1,
+                sample_steps=3, probe_sample_steps=2)  # ddpm: few DDIM steps
 
 
 def _free_port() -> int:

@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 import torch
 
+from raygan.cell import FAMILY_PREFIXES, family_arm
 from raygan.config import DIFFAUGMENT_POLICIES, GANConfig
-from raygan.gans import GAN, GAN_ARMS, REGISTRY, build_gan, fit_gan, register
+from raygan.gans import GAN, GENERATED_ARMS, REGISTRY, build_gan, fit_gan, register
 from raygan.gans.diffaugment import POLICIES
 from raygan.profiles import ALL_ARMS
 
 RES = 32
-CFG = GANConfig(z_dim=16, width=8, batch_size=8, steps=2, checkpoint_every=1, log_every=1)
+CFG = GANConfig(z_dim=16, width=8, batch_size=8, steps=2, checkpoint_every=1, log_every=1,
+                sample_steps=3, probe_sample_steps=2)  # ddpm: few DDIM steps
 
 
 def _real(n: int = 8) -> np.ndarray:
@@ -39,12 +41,31 @@ def test_registry_has_dcgan():
 
 def test_each_family_declares_its_arm_and_memory_slope():
     for family, cls in REGISTRY.items():
-        assert cls.arm == f"gan:{family}" and cls.memory_slope_mib > 0
-    assert GAN_ARMS == tuple(f"gan:{f}" for f in REGISTRY)
-    # The arm order the grid and its tables have always used: the study's first GAN first.
-    assert GAN_ARMS == ("gan:dcgan", "gan:pggan", "gan:cyclegan", "gan:infogan", "gan:fastgan")
+        assert cls.arm == cls.arm_prefix + family == family_arm(family)
+        assert cls.memory_slope_mib > 0
+    # cell.py names the families that are no GANs without importing them: the same ones
+    assert FAMILY_PREFIXES == {f: c.arm_prefix for f, c in REGISTRY.items()
+                               if c.arm_prefix != "gan:"}
+    # The arm order the grid and its tables have always used: the study's first GAN first,
+    # then the diffusion model, which is no GAN and says so.
+    assert GENERATED_ARMS == ("gan:dcgan", "gan:pggan", "gan:cyclegan", "gan:infogan",
+                              "gan:fastgan", "diffusion:ddpm")
     # config, below the plug-ins, spells out every arm; the registry is its source.
-    assert ALL_ARMS == ("real", "oversample", "classic", *GAN_ARMS, "all-real")
+    assert ALL_ARMS == ("real", "oversample", "classic", *GENERATED_ARMS, "all-real")
+
+
+def test_a_family_whose_arm_prefix_cell_does_not_know_is_refused():
+    class Flow(GAN):
+        name, arm_prefix, memory_slope_mib = "flow", "flow:", 1.0
+
+    class Misnamed(GAN):  # a diffusion family that cell.py would parse back as gan:misnamed
+        name, arm_prefix, memory_slope_mib = "misnamed", "diffusion:", 1.0
+
+    with pytest.raises(ValueError, match="arm prefix 'flow:'"):
+        register(Flow)
+    with pytest.raises(ValueError, match="FAMILY_PREFIXES"):
+        register(Misnamed)
+    assert "flow" not in REGISTRY and "misnamed" not in REGISTRY
 
 
 def test_a_family_without_a_memory_slope_is_refused():
@@ -62,13 +83,14 @@ def test_diffaugment_implements_the_policy_names_config_validates():
 
 def test_training_step_gives_finite_losses_and_moves_weights(name):
     gan = _build(name, CFG, RES, seed=0)
-    before = {k: p.detach().clone() for k, p in gan.nets["G"].named_parameters()}
+    G = gan.nets[type(gan).generator_key]
+    before = {k: p.detach().clone() for k, p in G.named_parameters()}
     history = fit_gan(gan, _real(), seed=0)
     assert [h["step"] for h in history] == [1, 2]
     for row in history:
         for key, value in row.items():
             assert np.isfinite(value), (key, value)
-    changed = any(not torch.equal(before[k], p) for k, p in gan.nets["G"].named_parameters())
+    changed = any(not torch.equal(before[k], p) for k, p in G.named_parameters())
     assert changed, "a training step left the generator untouched"
 
 
