@@ -102,6 +102,51 @@ def test_fills_take_sample_steps_and_the_quality_probe_probe_sample_steps():
     assert len(passes) == CFG.sample_steps
 
 
+class Oracle(torch.nn.Module):
+    """The exact noise prediction for data that hold one image, `target`, under `gan`'s
+    training schedule: eps = (x_t - sqrt(abar_t) target) / sqrt(1 - abar_t), plus `error`."""
+
+    def __init__(self, gan: DDPM, target: torch.Tensor, error: float = 0.0):
+        super().__init__()
+        self.abar, self.target, self.error = gan.noise.alphas_cumprod, target, error
+
+    def forward(self, x, t, return_dict=False):
+        a = self.abar[int(t)]
+        return ((x - a.sqrt() * self.target) / (1 - a).sqrt() + self.error,)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 10, 50])
+def test_ddim_with_the_exact_noise_prediction_returns_the_one_training_image(steps):
+    """Training's schedule and sampling's agree: where the data are one image, the UNet's ideal
+    prediction leads DDIM from any start noise to that image, at every number of steps."""
+    gan = build_gan("ddpm", dataclasses.replace(CFG, sample_steps=steps), RES, seed=0)
+    target = torch.rand(3, RES, RES, generator=torch.Generator().manual_seed(0)) * 1.8 - 0.9
+    noise = torch.randn(4, 3, RES, RES, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(gan.sample(Oracle(gan, target), noise),
+                               target.expand(4, -1, -1, -1), atol=1e-4, rtol=0)
+
+
+def test_a_small_error_at_the_first_step_does_not_saturate_the_image():
+    """The first DDIM step turns the noise prediction into an image prediction, dividing by the
+    signal its noise level keeps; where that is almost none (the cosine schedule's last level
+    keeps 2e-9) an error of 0.01 became a clipped, saturated image, and whole samples came out
+    in wrong colours. Here an error of 0.01 moves the image by well under its range."""
+    gan = build_gan("ddpm", dataclasses.replace(CFG, sample_steps=10), RES, seed=0)
+    target = torch.zeros(3, RES, RES)
+    noise = torch.randn(2, 3, RES, RES, generator=torch.Generator().manual_seed(1))
+    first = {}
+
+    def once(x, t, return_dict=False):  # the first step's image prediction, then exact ones
+        if not first:
+            a = gan.noise.alphas_cumprod[int(t)]
+            eps = (x - a.sqrt() * target) / (1 - a).sqrt() + 0.01
+            first["x0"] = ((x - (1 - a).sqrt() * eps) / a.sqrt()).abs().max()
+        return Oracle(gan, target)(x, t)
+
+    gan.sample(once, noise)
+    assert first["x0"] < 1.0
+
+
 def test_more_sampling_steps_give_other_images():
     gan = build_gan("ddpm", CFG, RES, seed=0)
     fit_gan(gan, _real(), seed=0)
