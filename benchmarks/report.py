@@ -24,6 +24,8 @@ TITLES = {
     "gan_curves": "GAN quality curves and CAS on the real data (32 px; the laptop profile's steps)",
     "pggan_r1": "PGGAN: lazy R1 (every 16 steps) against R1 on every step, full-size networks at "
                 "the laptop settings",
+    "ddpm_step": "Diffusion family (ddpm) at 32 px: a training step (batch 32, bf16 and fp32) and "
+                 "a DDIM sampling step, per UNet width",
 }
 
 
