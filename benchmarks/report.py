@@ -27,6 +27,8 @@ TITLES = {
     "seed_cost": "The cost of one seed of the laptop grid, stage by stage and family by family",
     "pggan_r1": "PGGAN: lazy R1 (every 16 steps) against R1 on every step, full-size networks at "
                 "the laptop settings",
+    "ddpm_step": "Diffusion family (ddpm) at 32 px: a training step (batch 32, bf16 and fp32) and "
+                 "a DDIM sampling step, per UNet width",
 }
 
 

@@ -139,6 +139,11 @@ class GAN:
         return G(inputs)
 
     # --- shared machinery ---------------------------------------------------------------------
+    def set_training_images(self, images: torch.Tensor) -> None:
+        """The real images (uint8 NCHW) that `fit_gan` trains on, before its first step, on
+        every worker alike: a family may fix statistics of them in its state (ddpm: their mean
+        colour); a GAN needs none."""
+
     def set_context(self, images: np.ndarray) -> None:
         """Real images from outside the budget that a family may use (benign training images)."""
         self.context = torch.from_numpy(np.array(images, copy=True))

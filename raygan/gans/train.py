@@ -53,6 +53,7 @@ def fit_gan(
     history = [] if history is None else history
     local_batch = max(cfg.batch_size // world_size, 1)
     data = torch.from_numpy(np.array(images, copy=True))
+    gan.set_training_images(data)
     sums: dict[str, float] = {}
     count = 0
     for step in range(start_step, cfg.steps):

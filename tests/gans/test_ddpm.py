@@ -18,7 +18,7 @@ from raygan.config import GANConfig, validate
 from raygan.errors import RayganError
 from raygan.eval.quality import QualityProbe
 from raygan.gans import REGISTRY, build_gan, fit_gan
-from raygan.gans.ddpm import DDPM, levels
+from raygan.gans.ddpm import DDPM, Denoiser, levels
 from raygan.gans.train import step_generator
 from raygan.images import to_float
 from raygan.profiles import profile_config
@@ -54,7 +54,7 @@ def test_ddpm_is_a_diffusion_family_not_a_gan():
     cls = REGISTRY["ddpm"]
     assert cls is DDPM and cls.arm == "diffusion:ddpm" and not cls.cpu_default
     gan = build_gan("ddpm", CFG, RES, seed=0)
-    assert set(gan.nets) == {"unet"} and type(gan.nets["unet"]).__name__ == "UNet2DModel"
+    assert set(gan.nets) == {"unet"} and type(gan.nets["unet"].unet).__name__ == "UNet2DModel"
 
 
 def test_timesteps_and_noise_come_from_the_steps_rng_alone():
@@ -102,28 +102,39 @@ def test_fills_take_sample_steps_and_the_quality_probe_probe_sample_steps():
     assert len(passes) == CFG.sample_steps
 
 
-class Oracle(torch.nn.Module):
+class Oracle(Denoiser):
     """The exact noise prediction for data that hold one image, `target`, under `gan`'s
-    training schedule: eps = (x_t - sqrt(abar_t) target) / sqrt(1 - abar_t), plus `error`."""
+    training schedule: eps = (x_t - sqrt(abar_t) c) / sqrt(1 - abar_t), c the centred target;
+    `first_error` is added to the first prediction, whose image prediction `first_x0` keeps."""
 
-    def __init__(self, gan: DDPM, target: torch.Tensor, error: float = 0.0):
-        super().__init__()
-        self.abar, self.target, self.error = gan.noise.alphas_cumprod, target, error
+    def __init__(self, gan: DDPM, target: torch.Tensor, mean: torch.Tensor,
+                 first_error: float = 0.0):
+        super().__init__(torch.nn.Identity())
+        self.mean.copy_(mean.view(1, 3, 1, 1))
+        self.abar, self.error = gan.noise.alphas_cumprod, first_error
+        self.target = self.centre(target)
+        self.first_x0 = None
 
-    def forward(self, x, t, return_dict=False):
+    def forward(self, x, t):
         a = self.abar[int(t)]
-        return ((x - a.sqrt() * self.target) / (1 - a).sqrt() + self.error,)
+        eps = (x - a.sqrt() * self.target) / (1 - a).sqrt()
+        if self.first_x0 is None:
+            eps = eps + self.error
+            self.first_x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
+        return eps
 
 
 @pytest.mark.parametrize("steps", [1, 2, 10, 50])
 def test_ddim_with_the_exact_noise_prediction_returns_the_one_training_image(steps):
     """Training's schedule and sampling's agree: where the data are one image, the UNet's ideal
-    prediction leads DDIM from any start noise to that image, at every number of steps."""
+    prediction leads DDIM from any start noise to that image (centred on a mean colour and
+    back), at every number of steps."""
     gan = build_gan("ddpm", dataclasses.replace(CFG, sample_steps=steps), RES, seed=0)
     target = torch.rand(3, RES, RES, generator=torch.Generator().manual_seed(0)) * 1.8 - 0.9
     noise = torch.randn(4, 3, RES, RES, generator=torch.Generator().manual_seed(1))
-    torch.testing.assert_close(gan.sample(Oracle(gan, target), noise),
-                               target.expand(4, -1, -1, -1), atol=1e-4, rtol=0)
+    oracle = Oracle(gan, target, torch.tensor([0.4, 0.08, -0.3]))
+    torch.testing.assert_close(gan.sample(oracle, noise), target.expand(4, -1, -1, -1),
+                               atol=1e-4, rtol=0)
 
 
 def test_a_small_error_at_the_first_step_does_not_saturate_the_image():
@@ -132,19 +143,29 @@ def test_a_small_error_at_the_first_step_does_not_saturate_the_image():
     keeps 2e-9) an error of 0.01 became a clipped, saturated image, and whole samples came out
     in wrong colours. Here an error of 0.01 moves the image by well under its range."""
     gan = build_gan("ddpm", dataclasses.replace(CFG, sample_steps=10), RES, seed=0)
-    target = torch.zeros(3, RES, RES)
     noise = torch.randn(2, 3, RES, RES, generator=torch.Generator().manual_seed(1))
-    first = {}
+    oracle = Oracle(gan, torch.zeros(3, RES, RES), torch.zeros(3), first_error=0.01)
+    gan.sample(oracle, noise)
+    assert oracle.first_x0.abs().max() < 1.0
 
-    def once(x, t, return_dict=False):  # the first step's image prediction, then exact ones
-        if not first:
-            a = gan.noise.alphas_cumprod[int(t)]
-            eps = (x - a.sqrt() * target) / (1 - a).sqrt() + 0.01
-            first["x0"] = ((x - (1 - a).sqrt() * eps) / a.sqrt()).abs().max()
-        return Oracle(gan, target)(x, t)
 
-    gan.sample(once, noise)
-    assert first["x0"] < 1.0
+def test_training_images_fix_the_mean_colour_that_checkpoints_and_the_ema_carry():
+    """The UNet sees images centred on their mean colour; [-1, 1] stays within [-1, 1]."""
+    pink = np.zeros((8, 3, RES, RES), np.uint8)
+    pink[:, 0], pink[:, 1], pink[:, 2] = 230, 140, 140
+    gan = build_gan("ddpm", dataclasses.replace(CFG, ema=0.5), RES, seed=0)
+    fit_gan(gan, pink, seed=0)
+    want = torch.tensor([230, 140, 140]) / 127.5 - 1
+    for net in (gan.nets["unet"], gan.G_ema):
+        torch.testing.assert_close(net.mean.flatten(), want)
+    edges = torch.tensor([-1.0, 1.0]).view(2, 1, 1, 1).expand(2, 3, 1, 1)
+    centred = gan.nets["unet"].centre(edges)
+    assert centred.abs().max() <= 1.0 and centred[0, 0, 0, 0] == -1.0  # red's bottom stays -1
+    torch.testing.assert_close(gan.nets["unet"].uncentre(centred), edges)
+    other = build_gan("ddpm", dataclasses.replace(CFG, ema=0.5), RES, seed=0)
+    other.load_state_dict(gan.state_dict())
+    torch.testing.assert_close(other.G_ema.mean.flatten(), want)
+    np.testing.assert_array_equal(gan.generate(2, 0), other.generate(2, 0))
 
 
 def test_more_sampling_steps_give_other_images():
