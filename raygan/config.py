@@ -240,7 +240,7 @@ def load_config(path: Path) -> SweepConfig:
 
 # The profiles' names (raygan/profiles.py holds the presets, above the GAN plug-ins; the command
 # line lists these without importing them, and a test holds the two equal).
-PROFILE_NAMES = ("smoke", "laptop", "overnight", "paper")
+PROFILE_NAMES = ("smoke", "laptop", "overnight", "paper", "decisive", "decisive-resnet20")
 # DiffAugment's policy names, which `gan.diffaugment` may combine; raygan/gans/diffaugment.py
 # implements each (tests/gans/test_gans.py holds its registry to these names).
 DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")

@@ -109,7 +109,7 @@ def sweep_config(values: Mapping[str, Any], base: SweepConfig | None = None) -> 
     """The SweepConfig of `values["profile"]` (laptop), or `base`, with every other value given
     (not None) over it; `values` maps the options' dests (`vars()` of the parsed arguments) to
     their text."""
-    from raygan.profiles import profile_config  # the GAN plug-ins (torch) load only here
+    from raygan.profiles import NEEDS_EXTERNAL, profile_config  # the GAN plug-ins load here
 
     v = {k: x for k, x in values.items() if x is not None}
     cfg = base if base is not None and "profile" not in v else \
@@ -152,6 +152,10 @@ def sweep_config(values: Mapping[str, Any], base: SweepConfig | None = None) -> 
     if v.get("classifier_weights"):  # absolute, so a resume finds it; checked by prepare()
         clf = replace(clf, weights=os.path.abspath(os.path.expanduser(v["classifier_weights"])))
     out = replace(cfg, gan=gan, classifier=clf, **over)
+    if out.profile in NEEDS_EXTERNAL and not out.external:
+        raise RayganError(f"the {out.profile} profile tests on an external set as well: add "
+                          "--external-test NAME=CARD, e.g. isic=ISIC2017/isic2017.toml "
+                          "(docs/cards/isic2017.toml)")
     if "primary" in v:  # named on the command line: its reference must be in the grid
         check_primary(out.primary, out.margin, out.arms)
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from raygan.cell import ALL_REAL
-from raygan.config import ClassifierConfig, GANConfig, SweepConfig
+from raygan.config import PROBE_NAMES, ClassifierConfig, GANConfig, SweepConfig
 from raygan.errors import RayganError
 from raygan.gans import CPU_ARMS, GENERATED_ARMS
 
@@ -94,9 +94,14 @@ def _laptop() -> SweepConfig:
             "cyclegan": {"width": 16, "batch_size": 8, "steps": 800},
             "infogan": {"width": 16, "batch_size": 32, "steps": 1250, "channels_last": True},
             "fastgan": {"width": 16, "batch_size": 32, "steps": 500},
-            # on request only (--arms ...,diffusion:ddpm): not in CPU_GRID_ARMS
-            "ddpm": {**DIFFUSION, "width": 16, "batch_size": 32, "steps": 2500, "lr": 1e-3,
-                     "ema": 0.995, "sample_steps": 50, "probe_sample_steps": 10},
+            # on request only (--arms ...,diffusion:ddpm): not in CPU_GRID_ARMS. Quality curves
+            # at N = 500, width 16 (benchmarks/ddpm_curves.py, 2026-12-06, 2-core CPU): at lr
+            # 1e-3 the gap (10 DDIM steps) was lowest at step 1000 (1.01) and rose to 5.16 by
+            # 2000; at 3e-4 it fell all the way, to 1.10 at 2000. More DDIM steps did not
+            # lower it (3e-4, step 2000: 1.10 at 10 steps, 2.62 at 25, 2.43 at 50), so fills
+            # sample in the 10 steps the gate measured them with (4 ms an image a step).
+            "ddpm": {**DIFFUSION, "width": 16, "batch_size": 32, "steps": 2000, "lr": 3e-4,
+                     "ema": 0.995, "sample_steps": 10, "probe_sample_steps": 10},
         },
         classifier=ClassifierConfig(epochs=10, patience=3),
     )
@@ -130,7 +135,42 @@ def _overnight() -> SweepConfig:
     return dataclasses.replace(_laptop(), profile="overnight", seeds=(0, 1, 2))
 
 
-PROFILES = {"smoke": _smoke, "laptop": _laptop, "overnight": _overnight, "paper": _paper}
+# The decisive run (docs/results.md): the primary comparison with enough seeds for a verdict per
+# cell. The seeds-needed planner on laptop-6's 3 seeds (2026-12-06, margin +-0.02 AUC, Holm over
+# 9 cells) put an equivalence verdict, were the true difference zero, at 7-14 seeds for DCGAN
+# and FastGAN at N = 200 and 500 (45-51 at N = 50): 10 seeds. The grid narrows to the
+# generators that pass the gate with the best CAS (seed-24: DCGAN 0.82-0.85, FastGAN 0.83-0.85;
+# CycleGAN 0.77-0.80 and laptop-6's one "worse" cell, PGGAN 0.73-0.80 at 1,336 s of slot time a
+# seed, InfoGAN 0.80-0.83 with the lowest recall, 0.22-0.30, and a failed gate at N = 200) and
+# the diffusion model; it keeps every baseline, the combined arms and the shortcut probes.
+DECISIVE_FAMILIES = ("gan:dcgan", "gan:fastgan", "diffusion:ddpm")
+DECISIVE_SEEDS = tuple(range(10))
+DECISIVE_NAME = "decisive"
+
+
+def _decisive() -> SweepConfig:
+    lap = _laptop()
+    arms = ("real", "oversample", "classic", *DECISIVE_FAMILIES,
+            *(f"classic+{a}" for a in DECISIVE_FAMILIES), ALL_REAL,
+            *(f"probe:{p}" for p in PROBE_NAMES))
+    return dataclasses.replace(lap, profile="decisive", seeds=DECISIVE_SEEDS, arms=arms,
+                               sweep_name=DECISIVE_NAME)
+
+
+def _decisive_resnet20() -> SweepConfig:
+    # The primary comparison again with ResNet-20, on the decisive sweep's very generators
+    # (copied by --gans-from, not retrained): a verdict must hold for more than one classifier.
+    d = _decisive()
+    return dataclasses.replace(
+        d, profile="decisive-resnet20", arms=("oversample", *DECISIVE_FAMILIES),
+        classifier=dataclasses.replace(d.classifier, name="resnet20"),
+        gans_from=DECISIVE_NAME, sweep_name=f"{DECISIVE_NAME}-resnet20")
+
+
+PROFILES = {"smoke": _smoke, "laptop": _laptop, "overnight": _overnight, "paper": _paper,
+            "decisive": _decisive, "decisive-resnet20": _decisive_resnet20}
+# Profiles that test on an external set as well: a run of one names it (--external-test)
+NEEDS_EXTERNAL = ("decisive", "decisive-resnet20")
 
 
 def profile_config(name: str) -> SweepConfig:

@@ -182,3 +182,39 @@ def test_the_profiles_are_the_names_the_command_line_lists_and_their_arms_the_re
 
     assert tuple(PROFILES) == PROFILE_NAMES
     assert ALL_ARMS == ("real", "oversample", "classic", *GENERATED_ARMS, "all-real")
+
+
+def test_the_decisive_profile_narrows_the_families_and_keeps_every_baseline_and_probe():
+    """The decisive run's grid: the three generators it keeps, every baseline, their combined
+    arms and every shortcut probe, ten seeds, under the name its ResNet-20 twin copies from."""
+    from raygan.cell import is_generated
+    from raygan.config import PROBE_NAMES
+    from raygan.profiles import DECISIVE_FAMILIES
+
+    cfg = validate(profile_config("decisive"), REGISTRY)
+    generated = [a for a in cfg.arms if is_generated(a)]
+    assert generated == list(DECISIVE_FAMILIES) == ["gan:dcgan", "gan:fastgan", "diffusion:ddpm"]
+    for arm in ("real", "oversample", "classic", "all-real",
+                *(f"classic+{a}" for a in generated), *(f"probe:{p}" for p in PROBE_NAMES)):
+        assert arm in cfg.arms
+    assert len(cfg.seeds) == len(set(cfg.seeds)) >= 10
+    assert cfg.budgets == (50, 200, 500) and cfg.resolution == 32
+    assert cfg.primary == "auc:oversample" and cfg.sweep_name == "decisive"
+    assert cfg.gan_config("ddpm") == profile_config("laptop").gan_config("ddpm")
+
+    twin = validate(profile_config("decisive-resnet20"), REGISTRY)
+    assert twin.classifier.name == "resnet20" and cfg.classifier.name == "cnn"
+    assert twin.gans_from == cfg.sweep_name != twin.sweep_name
+    assert twin.arms == ("oversample", *generated)  # the primary comparison, nothing else
+    assert twin.seeds == cfg.seeds and twin.budgets == cfg.budgets
+    assert twin.primary == cfg.primary and twin.margin == cfg.margin
+
+
+@pytest.mark.parametrize("name", ["decisive", "decisive-resnet20"])
+def test_a_decisive_run_without_an_external_set_is_refused(name):
+    from raygan.options import sweep_config
+
+    with pytest.raises(RayganError, match="--external-test NAME=CARD"):
+        sweep_config({"profile": name})
+    cfg = sweep_config({"profile": name, "external_test": ["isic=card.toml"]})
+    assert set(cfg.external) == {"isic"}
