@@ -29,7 +29,36 @@ TITLES = {
                 "the laptop settings",
     "ddpm_step": "Diffusion family (ddpm) at 32 px: a training step (batch 32, bf16 and fp32) and "
                  "a DDIM sampling step, per UNet width",
+    "ddpm_curves": "Diffusion family (ddpm): quality curve (gap of the probe's 10-step samples) "
+                   "and the final gap at 10, 25 and 50 DDIM steps, per learning rate",
+    "ddpm_sample_steps": "Diffusion family (ddpm): CAS of one trained model's fill sampled in "
+                         "different numbers of DDIM steps",
 }
+
+
+def _ddpm_curves(r: dict) -> list[str]:
+    rows = ["| date | N | width | lr | EMA | steps | gap by step | final gap at 10 / 25 / 50 "
+            "steps | wall s | command |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for run in r["runs"]:
+        curve = ", ".join(f"{st}: {g:.2f}" for st, g, _ in run["curve"])
+        rows.append(f"| {run['date']} | {run['budget']} | {run['width']} | {run['lr']:g} | "
+                    f"{run['ema']} | {run['steps']} | {curve} | {run['gap_at_10_steps']} / "
+                    f"{run['gap_at_25_steps']} / {run['gap_at_50_steps']} | {run['wall_s']} | "
+                    f"`{run['command']}` |")
+    return rows
+
+
+def _ddpm_sample_steps(r: dict) -> list[str]:
+    rows = ["| date | N | seed | DDIM steps | images | sampling s | CAS AUC | command |",
+            "|---|---|---|---|---|---|---|---|"]
+    for run in r["runs"]:
+        for row in run["rows"]:
+            rows.append(f"| {run['date']} | {run['budget']} | {run['seed']} | "
+                        f"{row['sample_steps']} | {row['images']} | {row['sample_s']} | "
+                        f"{row['cas_auc']} | `{run['command']}` |")
+        if run.get("notes"):
+            rows += ["", f"{run['date']}: {run.get('gan_pt', '')}; {run['notes']}"]
+    return rows
 
 
 def _runs(r: dict) -> list[str]:
@@ -65,7 +94,9 @@ def main() -> None:
         base, _, variant = r["name"].partition(".")  # e.g. sweep_utilization.<sweep name>
         title = TITLES.get(base, base) + (f": sweep `{variant}`" if variant else "")
         if "runs" in r:
-            parts += [f"## {title}", "", f"- machine: {r['machine']}", "", *_runs(r), "",
+            render = {"ddpm_curves": _ddpm_curves,
+                      "ddpm_sample_steps": _ddpm_sample_steps}.get(base, _runs)
+            parts += [f"## {title}", "", f"- machine: {r['machine']}", "", *render(r), "",
                       r.get("notes", ""), ""]
             continue
         parts += [f"## {title}", "",
