@@ -99,7 +99,8 @@ def _laptop() -> SweepConfig:
             # 1e-3 the gap (10 DDIM steps) was lowest at step 1000 (1.01) and rose to 5.16 by
             # 2000; at 3e-4 it fell all the way, to 1.10 at 2000. More DDIM steps did not
             # lower it (3e-4, step 2000: 1.10 at 10 steps, 2.62 at 25, 2.43 at 50), so fills
-            # sample in the 10 steps the gate measured them with (4 ms an image a step).
+            # sample in the 10 steps the gate measured them with (4 ms an image a step); CAS
+            # rose a little at 50 steps (0.676 -> 0.726, benchmarks/ddpm_sample_steps.py).
             "ddpm": {**DIFFUSION, "width": 16, "batch_size": 32, "steps": 2000, "lr": 3e-4,
                      "ema": 0.995, "sample_steps": 10, "probe_sample_steps": 10},
         },
