@@ -170,7 +170,8 @@ def report_parser(prog: str | None = None) -> Parser:
     p.add_argument("--compare", metavar="SWEEP",
                    help="add a section with the primary verdicts of SWEEP (same --output and\n"
                         "test images; e.g. the grid run with another --classifier) beside\n"
-                        "this sweep's, cell by cell")
+                        "this sweep's, cell by cell; with --results, SWEEP is the other\n"
+                        "sweep's results folder")
     p.add_argument("--partial", action="store_true",
                    help="report a sweep that has not finished (interrupted, still running, or\n"
                         "with failed runs): the report is titled partial and lists the cells\n"

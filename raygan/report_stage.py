@@ -298,13 +298,14 @@ def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     needs_data = [f for f, on in (("--fidelity", req.fidelity), ("--cas", req.cas),
                                   ("--external-test", req.external_test),
                                   ("--exclude-leaks", req.exclude_leaks),
-                                  ("--data", req.data), ("--compare", req.compare)) if on]
+                                  ("--data", req.data)) if on]
     if needs_data:
         raise RayganError(f"--results reads a finished results folder alone; {needs_data[0]} "
                           "needs the sweep's data or MLflow store: drop it, or report with "
                           "--name from the sweep's own folder")
     res = read_results(results)
     cfg = SweepConfig.from_dict(res.config)
+    other = _compare_results(req.compare, results, cfg) if req.compare else None
     name = req.name or cfg.sweep_name
     out = Path(req.output).resolve() / name / REPORT_DIR
     test = res.sets[0]
@@ -312,10 +313,66 @@ def report_results(results: str | Path, req: ReportRequest) -> list[Path]:
     # folder gives the same missing cells again.
     grid = GridStatus.of(cfg, [t.cell.run_name for t in test.trials]
                          + [g.cell.gan_run_name for g in res.gates])
-    return write_report(test.trials, test.y, out, name, notes=res.notes, fidelity=res.fidelity,
-                        gates=res.gates or None, curves=res.curves, external=res.sets[1:],
-                        primary=Primary.of_config(cfg), classifier=_classifier(cfg),
-                        grid=grid)
+    primary = Primary.of_config(cfg)
+    paths = write_report(test.trials, test.y, out, name, notes=res.notes, fidelity=res.fidelity,
+                         gates=res.gates or None, curves=res.curves, external=res.sets[1:],
+                         primary=primary, classifier=_classifier(cfg), grid=grid)
+    if other is not None:
+        from raygan.eval.across import ACROSS_CSV, across_rows, across_section, write_across_csv
+
+        a, b = _results_sides(name, cfg, res.sets, other, primary)
+        with paths[0].open("a") as f:  # report.md: after the sweep's own report
+            f.write("\n\n" + "\n".join(across_section(a, b)) + "\n")
+        paths.append(write_across_csv(out / ACROSS_CSV, across_rows(a, b)))
+    return paths
+
+
+def _compare_results(compare: str, results: str | Path, cfg):
+    """The results folder `compare` (report --results A --compare B), checked to be another
+    sweep's, tested on the same test split as `cfg`'s."""
+    from raygan.config import SweepConfig
+    from raygan.data.dataset import digest_of_test
+    from raygan.eval.bundle import read_results
+
+    if Path(compare).resolve() == Path(results).resolve():
+        raise RayganError(f"--compare {compare} is the results folder being reported; name "
+                          "another sweep's results folder, e.g. the same grid run with "
+                          "another --classifier")
+    if not Path(compare).is_dir():
+        raise RayganError(f"--compare {compare}: with --results, --compare takes another "
+                          "sweep's results folder (e.g. results/NAME), and that is not a folder")
+    other = read_results(compare)
+    theirs_cfg = SweepConfig.from_dict(other.config)
+    mine, theirs = (digest_of_test(c.data_fingerprint) if c.data_fingerprint else ""
+                    for c in (cfg, theirs_cfg))
+    if mine and theirs and mine != theirs:
+        raise RayganError(f"--compare {compare}: that sweep was tested on other test images "
+                          f"(test data {theirs}, here {mine}); compare sweeps run on the same "
+                          "data")
+    return other
+
+
+def _results_sides(name: str, cfg, sets: list, other, primary):
+    """The two `Side`s of an across-sweeps section from results folders: the primary family of
+    each test set of this sweep, and of the other sweep's set of the same name when it holds
+    the very same images and labels (a set of that name on other images is left out)."""
+    import numpy as np
+
+    from raygan.config import SweepConfig
+    from raygan.eval.across import Side
+    from raygan.eval.verdicts import primary_family
+
+    theirs_cfg = SweepConfig.from_dict(other.config)
+    by_name = {ts.name: ts for ts in other.sets}
+    mine, b_rows = {}, {}
+    for ts in sets:
+        mine[ts.name] = primary_family(ts.trials, ts.y, primary)
+        b = by_name.get(ts.name)
+        if b is None or b.ids != ts.ids or not np.array_equal(b.y, ts.y):
+            continue
+        b_rows[ts.name] = primary_family(b.trials, b.y, primary)
+    return (Side(name, cfg.classifier.name, mine),
+            Side(theirs_cfg.sweep_name, theirs_cfg.classifier.name, b_rows))
 
 
 def _lock_holder(folder: Path) -> str:

@@ -239,8 +239,9 @@ def test_report_compare_sets_two_sweeps_verdicts_side_by_side(capsys, data_copy,
                                 "across_sweeps.csv").open()))
     assert [(r["arm"], r["budget"], r["classifier_a"], r["classifier_b"], r["agree"])
             for r in rows] == [("gan:dcgan", "5", "cnn", "resnet20", "False")]
-    # Refused in one line: the sweep itself, a sweep tested on other test images, and a
-    # report from a results folder alone (no MLflow to read the other sweep from).
+    # Refused in one line: the sweep itself, a sweep tested on other test images, and, from a
+    # results folder alone (no MLflow to read the other sweep from), a sweep's name instead of
+    # its results folder.
     msg = _one_error(capsys, cli.report_main(["--name", "A", "--output", runs, "--compare", "A",
                                               "--partial"]))
     assert msg.startswith("error: --compare A names the sweep being reported")
@@ -252,7 +253,8 @@ def test_report_compare_sets_two_sweeps_verdicts_side_by_side(capsys, data_copy,
     assert msg.startswith("error: --compare B: that sweep was tested on other test images")
     msg = _one_error(capsys, cli.report_main(["--results", f"{runs}/A/results", "--output", runs,
                                               "--compare", "B"]))
-    assert msg.startswith("error: --results reads a finished results folder alone; --compare")
+    assert msg.startswith("error: --compare B: with --results, --compare takes another sweep's "
+                          "results folder")
 
 
 @pytest.mark.ray

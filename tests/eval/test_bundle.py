@@ -1,5 +1,6 @@
 """A results folder: written from a report's inputs, read back alone, the same report again."""
 
+import csv
 import json
 
 import numpy as np
@@ -94,3 +95,48 @@ def test_a_broken_results_folder_is_one_line(tmp_path, capsys):
     (tmp_path / "r" / "scores" / "test.csv").write_text("image,label\n")
     with pytest.raises(Exception, match="incomplete or malformed"):
         read_results(tmp_path / "r")
+
+
+def _folder(path, name, classifier, signal):
+    """A results folder of sweep `name` trained with `classifier`: the test split of `_sets`
+    (same images) with the GAN fill's signal set to `signal`, and ISIC 2017."""
+    test, ext, gates, curves, fidelity = _sets()
+    for ts in (test, ext):
+        ts.trials[:] = [Trial(t.cell, _scores(ts.y, signal, 7000 + i), t.threshold)
+                        if t.cell.arm == "gan:dcgan" else t for i, t in enumerate(ts.trials)]
+    cfg = profile_config("laptop")
+    cfg_json = json.dumps({**cfg.to_dict(), "sweep_name": name, "budgets": [50, 200],
+                           "seeds": [0, 1, 2], "classifier": {"name": classifier},
+                           "arms": ["real", "oversample", "gan:dcgan", "all-real"]})
+    write_results(path, cfg_json, [test, ext], gates, curves, fidelity)
+    return path
+
+
+def test_report_results_compares_another_results_folder(tmp_path, capsys):
+    a = _folder(tmp_path / "a", "twin", "resnet20", 0.4)
+    b = _folder(tmp_path / "b", "main", "cnn", 0.8)
+    out = tmp_path / "out"
+    assert main(["report", "--results", str(a), "--compare", str(b), "--output", str(out)]) == 0
+    md = (out / "twin" / "report" / "report.md").read_text()
+    assert "## Across sweeps" in md and "`twin` (resnet20)" in md and "`main` (cnn)" in md
+    rows = list(csv.DictReader((out / "twin" / "report" / "across_sweeps.csv").open()))
+    assert {r["test_set"] for r in rows} == {"test", "isic"}
+    assert {(r["sweep_a"], r["classifier_a"], r["sweep_b"], r["classifier_b"]) for r in rows} \
+        == {("twin", "resnet20", "main", "cnn")}
+    assert len(rows) == 4  # gan:dcgan vs oversample at N=50 and 200, on each test set
+    # the two differ only in the fill's scores: its difference is larger in `main`
+    assert all(float(r["d_b"]) > float(r["d_a"]) for r in rows)
+    # the other folder's set of the same name on other images is left out, not compared
+    sets = json.loads((b / "sets.json").read_text())
+    ext = b / next(s["file"] for s in sets["sets"] if s["name"] == "isic")
+    lines = ext.read_text().splitlines()
+    ext.write_text("\n".join([lines[0], *(("x" + ln) for ln in lines[1:])]) + "\n")
+    out2 = tmp_path / "out2"
+    assert main(["report", "--results", str(a), "--compare", str(b), "--output", str(out2)]) == 0
+    md = (out2 / "twin" / "report" / "report.md").read_text()
+    assert "`main` was not tested on `isic`: left out." in md
+    # a folder that is not one, or the folder itself, is one line, exit 2
+    assert main(["report", "--results", str(a), "--compare", str(tmp_path / "nope")]) == 2
+    assert "takes another sweep's results folder" in capsys.readouterr().err
+    assert main(["report", "--results", str(a), "--compare", str(a)]) == 2
+    assert "is the results folder being reported" in capsys.readouterr().err
