@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from raygan.eval.calibration import Scenario, calibrate, simulate
-from raygan.eval.stats import crossed_difference, delong_test, seeds_needed
+from raygan.eval.stats import crossed_difference, crossed_power, delong_test, seeds_needed
 
 REPS = 2000
 ALPHA = 0.05
@@ -80,3 +80,18 @@ def test_seeds_needed_grows_with_seed_variance_and_stops_at_the_test_sets_floor(
     # The shared test-image variance alone (SE >= sqrt(cov) = 0.02) leaves the margin
     # out of reach whatever the seeds.
     assert seeds_needed(s2=0.0004, cov=0.0004, margin=0.02, alpha=0.05 / 9) is None
+
+
+@pytest.mark.parametrize("goal,true_diff", [("equivalence", 0.0), ("equivalence", 0.012),
+                                            ("difference", 0.03), ("difference", -0.05)])
+def test_seeds_needed_is_the_fewest_seeds_whose_power_reaches_the_goal(goal, true_diff):
+    """seeds_needed evaluates crossed_power at every count of seeds at once: it must give the
+    first count at which crossed_power itself reaches 80 %, or None when none up to the cap."""
+    for s2, cov in ((0.0001, 0.00001), (0.0009, 0.00004), (0.00002, 0.0), (0.0004, 0.0004)):
+        powers = [crossed_power(n, s2, cov, 0.02, 0.05 / 6, true_diff, goal)
+                  for n in range(2, 81)]
+        first = next((n for n, p in zip(range(2, 81), powers, strict=True) if p >= 0.8), None)
+        got = seeds_needed(s2, cov, 0.02, 0.05 / 6, 0.8, true_diff, goal, max_seeds=80)
+        assert got == first, (s2, cov)
+    assert seeds_needed(0.0001, 0.0, 0.02, 0.05, goal=goal, true_diff=true_diff,
+                        max_seeds=1) is None
