@@ -234,8 +234,6 @@ def _geometry_note(cfg, dataset, req: ReportRequest) -> str:
 def compare_folder(req: ReportRequest, cfg):
     """The config of the sweep `req.compare` that the report sets beside `req.name`, checked
     to be another sweep tested on the same test images."""
-    from raygan.data.dataset import digest_of_test
-
     if req.compare == req.name:
         raise RayganError(f"--compare {req.compare} names the sweep being reported; name another "
                           "sweep, e.g. the same grid run with another --classifier")
@@ -244,13 +242,21 @@ def compare_folder(req: ReportRequest, cfg):
         raise RayganError(f"--compare {req.compare}: no sweep of that name in {folder.parent} "
                           "(config.json missing); name a sweep of the same --output")
     _, other = sweep_folder(req.compare, req.output)
+    _check_same_test(req.compare, cfg, other, f" than {req.name!r}")
+    return other
+
+
+def _check_same_test(compare: str, cfg, other, than: str = "") -> None:
+    """A one-line error when the sweep `compare` (config `other`) was tested on other test
+    images than this one (`cfg`); sweeps that predate the fingerprint pass."""
+    from raygan.data.dataset import digest_of_test
+
     mine, theirs = (digest_of_test(c.data_fingerprint) if c.data_fingerprint else ""
                     for c in (cfg, other))
     if mine and theirs and mine != theirs:
-        raise RayganError(f"--compare {req.compare}: that sweep was tested on other test images "
-                          f"than {req.name!r} (test data {theirs}, here {mine}); compare sweeps "
-                          "run on the same data")
-    return other
+        raise RayganError(f"--compare {compare}: that sweep was tested on other test images"
+                          f"{than} (test data {theirs}, here {mine}); compare sweeps run on the "
+                          "same data")
 
 
 def _across(req: ReportRequest, cfg, other, uri: str, sets: list, primary,
@@ -331,7 +337,6 @@ def _compare_results(compare: str, results: str | Path, cfg):
     """The results folder `compare` (report --results A --compare B), checked to be another
     sweep's, tested on the same test split as `cfg`'s."""
     from raygan.config import SweepConfig
-    from raygan.data.dataset import digest_of_test
     from raygan.eval.bundle import read_results
 
     if Path(compare).resolve() == Path(results).resolve():
@@ -342,13 +347,7 @@ def _compare_results(compare: str, results: str | Path, cfg):
         raise RayganError(f"--compare {compare}: with --results, --compare takes another "
                           "sweep's results folder (e.g. results/NAME), and that is not a folder")
     other = read_results(compare)
-    theirs_cfg = SweepConfig.from_dict(other.config)
-    mine, theirs = (digest_of_test(c.data_fingerprint) if c.data_fingerprint else ""
-                    for c in (cfg, theirs_cfg))
-    if mine and theirs and mine != theirs:
-        raise RayganError(f"--compare {compare}: that sweep was tested on other test images "
-                          f"(test data {theirs}, here {mine}); compare sweeps run on the same "
-                          "data")
+    _check_same_test(compare, cfg, SweepConfig.from_dict(other.config))
     return other
 
 
